@@ -1,0 +1,281 @@
+import { timingSafeEqual } from 'node:crypto'
+import { open, seal } from '../cipher/aes-gcm'
+import { deriveKeys } from '../cipher/data-key-material'
+import type { FieldContext } from '../cipher/field-context'
+import {
+  DecryptionFailedError,
+  InvalidFieldValueError,
+  KeyProviderError,
+  NotEncryptedError,
+  type FieldLocation,
+} from '../errors'
+import {
+  BYTES_PREFIX,
+  TEXT_PREFIX,
+  decodeHeader,
+  encodeHeader,
+  headerBytesOf,
+  looksEncryptedBytes,
+  looksEncryptedText,
+  splitBytes,
+  splitText,
+  type SplitEnvelope,
+} from '../format/envelope-format'
+import { DataKeyCache, type DataKeyCacheOptions, type DataKeyCacheStats } from '../keys/data-key-cache'
+import type { KeyProvider } from '../keys/key-provider'
+import { KeyRing } from '../keys/key-ring'
+import { DataKeyEntry } from './data-key-entry'
+import { withDeadline } from './provider-call'
+
+export type StoredValue = string | Uint8Array
+
+export interface EncryptorOptions {
+  /** One provider, or several: the first wraps new data keys, all of them can unwrap. */
+  keys: KeyProvider | readonly KeyProvider[]
+  /** Data-key cache limits, or false to make and unwrap a data key per operation. */
+  cache?: DataKeyCacheOptions | false
+  /** Pass values that are not in our format through as plaintext (only while migrating). */
+  readPlaintext?: boolean
+  /** Deadline for one key-provider call. Default 10 s. */
+  providerTimeoutMs?: number
+  /** Called on every key-provider call (for metrics export). Never receives key material. */
+  onEvent?: (event: EncryptionEvent) => void
+}
+
+export interface EncryptionEvent {
+  type: 'generateDataKey' | 'unwrapDataKey'
+  providerId: string
+  ok: boolean
+  durationMs: number
+  errorCode?: string
+}
+
+export interface EncryptorStats {
+  dataKeysGenerated: number
+  dataKeysUnwrapped: number
+  providerFailures: number
+  valuesEncrypted: number
+  valuesDecrypted: number
+  cache: DataKeyCacheStats
+}
+
+/** A value with the field it belongs to. */
+export interface FieldValue {
+  value: unknown
+  ctx: FieldContext
+}
+
+/** Where a stored value stands, for `status` and `rotate`. */
+export type ValueState = 'plaintext' | 'current' | 'older'
+
+/**
+ * The core: encrypts and decrypts field values in the envelope format, with data keys from the
+ * key providers through the data-key cache. Knows nothing of Prisma; every ORM adapter sits on it.
+ */
+export class EnvelopeEncryptor {
+  readonly keyRing: KeyRing
+  readonly readPlaintext: boolean
+  private readonly cache: DataKeyCache<DataKeyEntry>
+  private readonly timeoutMs: number
+  private readonly onEvent?: (event: EncryptionEvent) => void
+  private readonly counters = { dataKeysGenerated: 0, dataKeysUnwrapped: 0, providerFailures: 0, valuesEncrypted: 0, valuesDecrypted: 0 }
+
+  constructor(options: EncryptorOptions) {
+    this.keyRing = new KeyRing(options.keys)
+    this.cache = new DataKeyCache<DataKeyEntry>(options.cache ?? {})
+    this.readPlaintext = options.readPlaintext ?? false
+    this.timeoutMs = options.providerTimeoutMs ?? 10_000
+    this.onEvent = options.onEvent
+  }
+
+  /** Encrypts each value for its field. Throws (and encrypts nothing) if any value has the wrong type. */
+  async encryptMany(items: readonly FieldValue[]): Promise<StoredValue[]> {
+    const plaintexts = items.map(({ value, ctx }) => toPlainBytes(value, ctx))
+    const out: StoredValue[] = new Array(items.length)
+    let done = 0
+    while (done < items.length) {
+      const take = Math.min(items.length - done, this.cache.maxUses)
+      const entry = await this.cache.forEncryption(take, () => this.newDataKey())
+      try {
+        for (let i = done; i < done + take; i++) {
+          const { ctx } = items[i]!
+          const body = seal(entry.key, plaintexts[i]!, entry.aadFor(ctx))
+          out[i] = ctx.kind === 'text'
+            ? TEXT_PREFIX + entry.headerText + body.toString('base64url')
+            : Buffer.concat([BYTES_PREFIX, entry.header, body])
+        }
+      } finally {
+        entry.release()
+      }
+      done += take
+    }
+    this.counters.valuesEncrypted += items.length
+    return out
+  }
+
+  async encrypt(value: unknown, ctx: FieldContext): Promise<StoredValue> {
+    return (await this.encryptMany([{ value, ctx }]))[0]!
+  }
+
+  /** Decrypts each stored value of its field; each distinct data key is resolved once. */
+  async decryptMany(items: readonly FieldValue[]): Promise<StoredValue[]> {
+    const out: StoredValue[] = new Array(items.length)
+    const splits: Array<SplitEnvelope | undefined> = new Array(items.length)
+    const wanted = new Map<string, number>() // headerId -> index of a value that has it
+    items.forEach(({ value, ctx }, i) => {
+      const split = this.split(value, ctx)
+      if (split === undefined) {
+        out[i] = value as StoredValue // plaintext, readPlaintext allowed
+        return
+      }
+      splits[i] = split
+      if (!wanted.has(split.headerId)) wanted.set(split.headerId, i)
+    })
+    const entries = new Map<string, DataKeyEntry>()
+    const loads = [...wanted].map(async ([id, i]) => {
+      entries.set(id, await this.cache.forDecryption(id, () => this.loadDataKey(splits[i]!, items[i]!.ctx)))
+    })
+    try {
+      const settled = await Promise.allSettled(loads)
+      const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected')
+      if (failed) throw failed.reason
+      for (let i = 0; i < items.length; i++) {
+        const split = splits[i]
+        if (!split) continue
+        const { ctx } = items[i]!
+        const entry = entries.get(split.headerId)!
+        let plain: Buffer
+        try {
+          plain = open(entry.key, split.body, entry.aadFor(ctx))
+        } catch {
+          throw new DecryptionFailedError(locate(ctx))
+        }
+        out[i] = ctx.kind === 'text' ? plain.toString('utf8') : new Uint8Array(plain.buffer, plain.byteOffset, plain.byteLength)
+      }
+    } finally {
+      for (const e of entries.values()) e.release()
+    }
+    this.counters.valuesDecrypted += splits.filter(Boolean).length
+    return out
+  }
+
+  async decrypt(value: unknown, ctx: FieldContext): Promise<StoredValue> {
+    return (await this.decryptMany([{ value, ctx }]))[0]!
+  }
+
+  /** Whether a stored value is plaintext, under the primary provider's current key, or older. No provider call. */
+  classify(value: unknown, ctx: FieldContext): ValueState {
+    const isText = typeof value === 'string'
+    if (isText ? !looksEncryptedText(value) : !(value instanceof Uint8Array && looksEncryptedBytes(value))) return 'plaintext'
+    const split = isText ? splitText(value, locate(ctx)) : splitBytes(value as Uint8Array, locate(ctx))
+    const header = decodeHeader(headerBytesOf(split, locate(ctx)), locate(ctx))
+    const primary = this.keyRing.primary
+    if (header.providerId !== primary.id) return 'older'
+    return primary.isCurrent?.(header.wrappedKey) === false ? 'older' : 'current'
+  }
+
+  /** Whether a stored value is in this library's format (cheap prefix test, no decryption). */
+  isEncrypted(value: unknown): boolean {
+    return typeof value === 'string' ? looksEncryptedText(value) : value instanceof Uint8Array && looksEncryptedBytes(value)
+  }
+
+  stats(): EncryptorStats {
+    return { ...this.counters, cache: this.cache.stats() }
+  }
+
+  /** Zeroes and forgets every cached data key. */
+  clearCache(): void {
+    this.cache.clear()
+  }
+
+  /** Splits a stored value, or returns undefined for a plaintext that may pass through. */
+  private split(value: unknown, ctx: FieldContext): SplitEnvelope | undefined {
+    if (ctx.kind === 'text' && typeof value === 'string') {
+      if (looksEncryptedText(value)) return splitText(value, locate(ctx))
+    } else if (ctx.kind === 'bytes' && value instanceof Uint8Array) {
+      if (looksEncryptedBytes(value)) return splitBytes(value, locate(ctx))
+    }
+    if (this.readPlaintext && (typeof value === 'string' || value instanceof Uint8Array)) return undefined
+    throw new NotEncryptedError(locate(ctx))
+  }
+
+  private async newDataKey(): Promise<DataKeyEntry> {
+    const provider = this.keyRing.primary
+    const { plaintext, wrapped } = await this.callProvider('generateDataKey', provider, () => provider.generateDataKey())
+    this.counters.dataKeysGenerated++
+    let derived
+    try {
+      derived = deriveKeys(plaintext)
+    } finally {
+      plaintext.fill(0)
+    }
+    const header = encodeHeader({ providerId: provider.id, wrappedKey: wrapped, commitment: derived.commitment })
+    const entry = new DataKeyEntry(provider.id, wrapped, header, header.toString('base64url'), derived.encryptionKey)
+    this.cache.remember(entry.headerText, entry)
+    return entry
+  }
+
+  private async loadDataKey(split: SplitEnvelope, ctx: FieldContext): Promise<DataKeyEntry> {
+    const at = locate(ctx)
+    const headerBytes = headerBytesOf(split, at)
+    const header = decodeHeader(headerBytes, at)
+    const provider = this.keyRing.get(header.providerId, at)
+    let dataKey: Buffer
+    try {
+      dataKey = await this.callProvider('unwrapDataKey', provider, () => provider.unwrapDataKey(header.wrappedKey))
+    } catch (err) {
+      throw err instanceof KeyProviderError ? err.at(at) : err
+    }
+    this.counters.dataKeysUnwrapped++
+    let derived
+    try {
+      derived = deriveKeys(dataKey)
+    } finally {
+      dataKey.fill(0)
+    }
+    if (!timingSafeEqual(derived.commitment, header.commitment)) {
+      derived.encryptionKey.fill(0)
+      throw new DecryptionFailedError(at, 'key commitment mismatch: the value was altered')
+    }
+    return new DataKeyEntry(provider.id, header.wrappedKey, Buffer.from(headerBytes), split.headerId, derived.encryptionKey)
+  }
+
+  private async callProvider<T>(type: EncryptionEvent['type'], provider: KeyProvider, call: () => Promise<T>): Promise<T> {
+    const started = performance.now()
+    try {
+      const result = await withDeadline(provider.id, this.timeoutMs, call)
+      this.onEvent?.({ type, providerId: provider.id, ok: true, durationMs: performance.now() - started })
+      return result
+    } catch (err) {
+      this.counters.providerFailures++
+      this.onEvent?.({
+        type,
+        providerId: provider.id,
+        ok: false,
+        durationMs: performance.now() - started,
+        errorCode: err instanceof KeyProviderError ? err.code : undefined,
+      })
+      throw err
+    }
+  }
+}
+
+function locate(ctx: FieldContext): FieldLocation {
+  return { model: ctx.model, field: ctx.field }
+}
+
+function toPlainBytes(value: unknown, ctx: FieldContext): Buffer {
+  if (ctx.kind === 'text') {
+    if (typeof value !== 'string') throw new InvalidFieldValueError(locate(ctx), 'a string', describeType(value))
+    return Buffer.from(value, 'utf8')
+  }
+  if (!(value instanceof Uint8Array)) throw new InvalidFieldValueError(locate(ctx), 'a Uint8Array', describeType(value))
+  return Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+}
+
+function describeType(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  if (typeof value === 'object') return value.constructor?.name ?? 'an object'
+  return typeof value
+}

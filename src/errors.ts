@@ -1,0 +1,132 @@
+/**
+ * Every error the library throws. Each has a stable `code` and names the model and field it
+ * concerns. None ever carries a plaintext value, a data key or a master key in its message
+ * or properties.
+ */
+
+export interface FieldLocation {
+  model?: string
+  field?: string
+}
+
+export abstract class FieldEncryptionError extends Error {
+  abstract readonly code: string
+  readonly model?: string
+  readonly field?: string
+
+  constructor(message: string, location: FieldLocation = {}, options?: { cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
+    this.name = new.target.name
+    this.model = location.model
+    this.field = location.field
+  }
+}
+
+function where(location: FieldLocation): string {
+  if (location.model && location.field) return `${location.model}.${location.field}`
+  return location.model ?? location.field ?? 'value'
+}
+
+/** The generator found an annotation it cannot honour (wrong type, unknown option...). */
+export class SchemaAnnotationError extends FieldEncryptionError {
+  readonly code = 'KFE_SCHEMA_ANNOTATION'
+  constructor(location: FieldLocation, problem: string) {
+    super(`${where(location)}: ${problem}`, location)
+  }
+}
+
+/** A value given to an encrypted field has the wrong type (e.g. a number for a String field). */
+export class InvalidFieldValueError extends FieldEncryptionError {
+  readonly code = 'KFE_INVALID_FIELD_VALUE'
+  constructor(location: FieldLocation, expected: string, actualType: string) {
+    super(`${where(location)}: expected ${expected}, got ${actualType}; nothing was written`, location)
+  }
+}
+
+/** A query uses an encrypted field where the ciphertext cannot stand in (filter, orderBy...). */
+export class UnsupportedEncryptedFieldQueryError extends FieldEncryptionError {
+  readonly code = 'KFE_UNSUPPORTED_QUERY'
+  readonly operator: string
+  constructor(location: FieldLocation, operator: string, reason: string) {
+    super(`${where(location)}: '${operator}' cannot be used on an encrypted field (${reason}); the query was not sent`, location)
+    this.operator = operator
+  }
+}
+
+/** A stored value is not in this library's format (and plaintext reads were not allowed). */
+export class NotEncryptedError extends FieldEncryptionError {
+  readonly code = 'KFE_NOT_ENCRYPTED'
+  constructor(location: FieldLocation) {
+    super(`${where(location)}: the stored value is not an encrypted value; set readPlaintext: true while migrating existing rows`, location)
+  }
+}
+
+/** A stored value looks like ours but cannot be parsed (truncated, unknown version...). */
+export class MalformedCiphertextError extends FieldEncryptionError {
+  readonly code = 'KFE_MALFORMED_CIPHERTEXT'
+  constructor(location: FieldLocation, problem: string) {
+    super(`${where(location)}: malformed encrypted value (${problem})`, location)
+  }
+}
+
+/** Authentication failed: the value was altered, truncated, or moved from another column. */
+export class DecryptionFailedError extends FieldEncryptionError {
+  readonly code = 'KFE_DECRYPTION_FAILED'
+  constructor(location: FieldLocation, reason = 'authentication failed: the value was altered or belongs to another column') {
+    super(`${where(location)}: ${reason}`, location)
+  }
+}
+
+/** The value names a key provider that is not configured. */
+export class UnknownKeyProviderError extends FieldEncryptionError {
+  readonly code = 'KFE_UNKNOWN_KEY_PROVIDER'
+  readonly providerId: string
+  constructor(providerId: string, location: FieldLocation = {}) {
+    super(`${where(location)}: no key provider with id '${providerId}' is configured`, location)
+    this.providerId = providerId
+  }
+}
+
+/** A key provider could not produce or unwrap a data key. `reason` says which failure class. */
+export type KeyProviderFailure =
+  | 'unavailable' // throttled, network, 5xx, timeout
+  | 'access-denied'
+  | 'wrong-key' // the wrapped key belongs to a key the application did not configure
+  | 'disabled'
+  | 'pending-deletion'
+  | 'invalid-ciphertext' // the wrapped key is mangled or its context differs
+  | 'aws-managed-key'
+  | 'not-found'
+  | 'misconfigured'
+
+export class KeyProviderError extends FieldEncryptionError {
+  readonly code: string
+  readonly reason: KeyProviderFailure
+  readonly providerId: string
+  constructor(providerId: string, reason: KeyProviderFailure, message: string, options?: { cause?: unknown; location?: FieldLocation }) {
+    const loc = options?.location ?? {}
+    super(`${loc.model || loc.field ? where(loc) + ': ' : ''}key provider '${providerId}': ${message}`, loc, options)
+    this.providerId = providerId
+    this.reason = reason
+    this.code = `KFE_KEY_${reason.toUpperCase().replace(/-/g, '_')}`
+  }
+
+  /** The same failure, now naming the model and field whose value needed the key. */
+  at(location: FieldLocation): KeyProviderError {
+    if (this.model || this.field) return this
+    const base = this.message.replace(/^key provider/, 'key provider')
+    const err = new KeyProviderError(this.providerId, this.reason, base.replace(/^key provider '[^']*': /, ''), {
+      cause: this.cause,
+      location,
+    })
+    return err
+  }
+}
+
+/** The configuration itself is wrong (bad master key length, duplicate provider ids...). */
+export class ConfigurationError extends FieldEncryptionError {
+  readonly code = 'KFE_CONFIGURATION'
+  constructor(message: string) {
+    super(message)
+  }
+}

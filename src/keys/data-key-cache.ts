@@ -1,0 +1,166 @@
+import { LRUCache } from 'lru-cache'
+import { ConfigurationError } from '../errors'
+
+/** A cached key is reference counted: it is zeroed when the last holder releases it. */
+export interface CachedKey {
+  retain(): void
+  release(): void
+}
+
+export interface DataKeyCacheOptions {
+  /** How long one data key keeps encrypting new values. Default 5 minutes. */
+  maxAgeMs?: number
+  /** How many values one data key encrypts before a new one is made. Default 1,000,000; at most 2^32. */
+  maxUses?: number
+  /** How many unwrapped keys are kept for decryption (LRU). Default 1,000. */
+  maxDecryptionKeys?: number
+  /** How long an unwrapped key is kept for decryption. Default 15 minutes. */
+  decryptionKeyTtlMs?: number
+}
+
+export interface DataKeyCacheStats {
+  encryptionHits: number
+  encryptionMisses: number
+  decryptionHits: number
+  decryptionMisses: number
+  /** Unwrapped keys held now. */
+  decryptionKeysHeld: number
+}
+
+export const MAX_USES_LIMIT = 2 ** 32
+
+interface ActiveKey<K> {
+  key: K
+  createdAt: number
+  uses: number
+}
+
+/**
+ * Keeps KMS calls to a handful. Encryption: one data key serves many values until it is too old
+ * or used too often. Decryption: unwrapped keys are kept by id (the value's header), bounded by
+ * count and age, least recently used first out. Concurrent misses for one key share one load
+ * (single flight); a failed load is not kept, and every waiter gets its error. Evicted keys are
+ * released (and so zeroed). Uses no timers. With `enabled: false` nothing is kept.
+ */
+export class DataKeyCache<K extends CachedKey> {
+  readonly enabled: boolean
+  readonly maxAgeMs: number
+  readonly maxUses: number
+  private active: ActiveKey<K> | undefined
+  private pendingActive: Promise<K> | undefined
+  private readonly decryption: LRUCache<string, K> | undefined
+  private readonly pendingDecryption = new Map<string, Promise<K>>()
+  private readonly counters = { encryptionHits: 0, encryptionMisses: 0, decryptionHits: 0, decryptionMisses: 0 }
+
+  constructor(options: DataKeyCacheOptions | false = {}) {
+    this.enabled = options !== false
+    const o = options === false ? {} : options
+    this.maxAgeMs = positive(o.maxAgeMs ?? 5 * 60_000, 'maxAgeMs')
+    this.maxUses = positive(o.maxUses ?? 1_000_000, 'maxUses')
+    if (this.maxUses > MAX_USES_LIMIT) throw new ConfigurationError(`cache.maxUses must be at most 2^32 (random 96-bit IVs)`)
+    if (this.enabled) {
+      this.decryption = new LRUCache<string, K>({
+        max: positive(o.maxDecryptionKeys ?? 1000, 'maxDecryptionKeys'),
+        ttl: positive(o.decryptionKeyTtlMs ?? 15 * 60_000, 'decryptionKeyTtlMs'),
+        dispose: (key) => key.release(),
+      })
+    }
+  }
+
+  /**
+   * A key that may encrypt `uses` more values (at most maxUses), retained for the caller, who
+   * releases it when done. `create` makes a new one (already retained once, for this cache).
+   */
+  async forEncryption(uses: number, create: () => Promise<K>): Promise<K> {
+    if (uses > this.maxUses) throw new RangeError('uses exceeds maxUses')
+    if (!this.enabled) {
+      this.counters.encryptionMisses++
+      return create()
+    }
+    for (;;) {
+      const a = this.active
+      if (a && a.uses + uses <= this.maxUses && Date.now() - a.createdAt < this.maxAgeMs) {
+        a.uses += uses
+        a.key.retain()
+        this.counters.encryptionHits++
+        return a.key
+      }
+      if (!this.pendingActive) {
+        this.counters.encryptionMisses++
+        const pending = create()
+        this.pendingActive = pending
+        try {
+          const key = await pending
+          this.replaceActive({ key, createdAt: Date.now(), uses: 0 })
+        } finally {
+          this.pendingActive = undefined
+        }
+        continue
+      }
+      await this.pendingActive
+    }
+  }
+
+  /** Makes a key known for decryption by id (used for keys this process generated). */
+  remember(id: string, key: K): void {
+    if (!this.decryption) return
+    key.retain()
+    this.decryption.set(id, key)
+  }
+
+  /** The key with this id, loaded once however many callers ask at once; retained for the caller. */
+  async forDecryption(id: string, load: () => Promise<K>): Promise<K> {
+    if (!this.decryption) {
+      this.counters.decryptionMisses++
+      return load()
+    }
+    const hit = this.decryption.get(id)
+    if (hit) {
+      this.counters.decryptionHits++
+      hit.retain()
+      return hit
+    }
+    let pending = this.pendingDecryption.get(id)
+    if (!pending) {
+      this.counters.decryptionMisses++
+      pending = load().then(
+        (key) => {
+          this.pendingDecryption.delete(id)
+          this.decryption!.set(id, key) // the load's own reference now belongs to the cache
+          return key
+        },
+        (err) => {
+          this.pendingDecryption.delete(id)
+          throw err
+        },
+      )
+      this.pendingDecryption.set(id, pending)
+    } else {
+      this.counters.decryptionHits++
+    }
+    const key = await pending
+    key.retain()
+    return key
+  }
+
+  stats(): DataKeyCacheStats {
+    return { ...this.counters, decryptionKeysHeld: this.decryption?.size ?? 0 }
+  }
+
+  /** Drops (and zeroes) every key. */
+  clear(): void {
+    this.replaceActive(undefined)
+    this.decryption?.clear()
+  }
+
+  private replaceActive(next: ActiveKey<K> | undefined): void {
+    const previous = this.active
+    this.active = next
+    previous?.key.release()
+  }
+}
+
+function positive(n: number, name: string): number {
+  if (!Number.isFinite(n) || n <= 0) throw new ConfigurationError(`cache.${name} must be a positive number`)
+  return n
+}

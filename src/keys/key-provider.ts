@@ -1,0 +1,30 @@
+/**
+ * What every key provider does: hand out fresh data keys (plaintext + wrapped copy) and unwrap
+ * wrapped copies. The local master key and AWS KMS both sit behind this interface; the data-key
+ * cache and the cipher never know which one they talk to.
+ */
+export interface GeneratedDataKey {
+  /** 32 plaintext bytes. The caller owns them and zeroes them when done. */
+  plaintext: Buffer
+  /** The data key wrapped by the provider's key; stored in every value it encrypts. */
+  wrapped: Buffer
+}
+
+export interface KeyProvider {
+  /**
+   * Short ASCII id written into every value (at most 255 bytes), e.g. `local` or `aws-kms`.
+   * Reads pick the provider by this id, so two configured providers must not share one.
+   */
+  readonly id: string
+  /** A fresh 256-bit data key, wrapped under the provider's current (primary) key. */
+  generateDataKey(): Promise<GeneratedDataKey>
+  /** Unwrap a data key this provider wrapped. Throws KeyProviderError on any failure. */
+  unwrapDataKey(wrapped: Buffer): Promise<Buffer>
+  /**
+   * Whether `wrapped` is wrapped under the provider's current key (used by `status` and `rotate`).
+   * Providers that cannot tell answer true.
+   */
+  isCurrent?(wrapped: Buffer): boolean
+  /** A root secret for blind indexes, derived or unwrapped by the provider. */
+  blindIndexRootKey?(): Promise<Buffer>
+}
