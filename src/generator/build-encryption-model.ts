@@ -1,0 +1,104 @@
+import type { DMMF } from '@prisma/generator-helper'
+import { SchemaAnnotationError } from '../errors'
+import type {
+  BlindIndexModel,
+  BlindIndexNormalization,
+  EncryptedFieldModel,
+  EncryptionModel,
+  ModelDescription,
+  RelationModel,
+} from '../model/encryption-model'
+import { NORMALIZATIONS, parseAnnotations } from './parse-annotations'
+
+const ENCRYPTABLE = new Set(['String', 'Bytes'])
+
+/**
+ * Reads the datamodel Prisma hands a generator and returns the encryption model, or throws a
+ * SchemaAnnotationError naming the model, field and problem.
+ */
+export function buildEncryptionModel(datamodel: DMMF.Datamodel, provider: string): EncryptionModel {
+  const models: Record<string, ModelDescription> = {}
+  for (const model of datamodel.models) {
+    models[model.name] = describeModel(model, provider)
+  }
+  return { version: 1, provider, models }
+}
+
+function describeModel(model: DMMF.Model, provider: string): ModelDescription {
+  const columnOf = (f: DMMF.Field) => f.dbName ?? f.name
+  const byName = new Map(model.fields.map((f) => [f.name, f]))
+  const primaryKey: string[] = [...(model.primaryKey?.fields ?? [])]
+  if (primaryKey.length === 0) primaryKey.push(...model.fields.filter((f) => f.isId).map((f) => f.name))
+  const encryptedFields: Record<string, EncryptedFieldModel> = {}
+  const blindIndexes: Record<string, BlindIndexModel> = {}
+  const relations: Record<string, RelationModel> = {}
+  const uniqueSingles = new Set(model.uniqueFields.filter((u) => u.length === 1).map((u) => u[0]!))
+
+  for (const field of model.fields) {
+    const at = { model: model.name, field: field.name }
+    if (field.kind === 'object') {
+      relations[field.name] = { name: field.name, target: field.type, isList: field.isList }
+    }
+    const notes = parseAnnotations(field.documentation)
+    if (notes.malformed) throw new SchemaAnnotationError(at, notes.malformed)
+    if (notes.encrypted) {
+      if (field.kind !== 'scalar' || !ENCRYPTABLE.has(field.type)) {
+        const shown = field.kind === 'object' ? `relation to ${field.type}` : `${field.type}${field.isList ? '[]' : ''}`
+        throw new SchemaAnnotationError(at, `@encrypted is only supported on String, String?, String[] and Bytes fields, not ${shown}`)
+      }
+      if (field.isList && field.type === 'Bytes') throw new SchemaAnnotationError(at, '@encrypted is not supported on Bytes[]')
+      if (field.isList && provider !== 'postgresql' && provider !== 'cockroachdb') {
+        throw new SchemaAnnotationError(at, 'encrypted String[] fields need a database with scalar lists (PostgreSQL)')
+      }
+      if (field.isId) throw new SchemaAnnotationError(at, '@encrypted cannot be used on an @id field')
+      if (primaryKey.includes(field.name)) throw new SchemaAnnotationError(at, '@encrypted cannot be used on a primary key field')
+      if (field.isUnique || uniqueSingles.has(field.name)) {
+        throw new SchemaAnnotationError(at, 'an encrypted field cannot be @unique (random IVs make every ciphertext different); put @unique on its @blindIndex field instead')
+      }
+      if (field.hasDefaultValue) throw new SchemaAnnotationError(at, 'an encrypted field cannot have @default (the database would store the default unencrypted)')
+      encryptedFields[field.name] = {
+        name: field.name,
+        column: columnOf(field),
+        type: field.type as EncryptedFieldModel['type'],
+        isList: field.isList,
+        isRequired: field.isRequired,
+      }
+    }
+    if (notes.blindIndex && notes.encrypted) throw new SchemaAnnotationError(at, 'a field cannot be both @encrypted and a @blindIndex')
+  }
+
+  for (const field of model.fields) {
+    const notes = parseAnnotations(field.documentation)
+    if (!notes.blindIndex) continue
+    const at = { model: model.name, field: field.name }
+    const { source, normalize } = notes.blindIndex
+    const sourceField = byName.get(source)
+    if (!sourceField) throw new SchemaAnnotationError(at, `@blindIndex source field '${source}' does not exist on ${model.name}`)
+    const encrypted = encryptedFields[source]
+    if (!encrypted) throw new SchemaAnnotationError(at, `@blindIndex source field '${source}' is not @encrypted`)
+    if (encrypted.type !== 'String' || encrypted.isList) throw new SchemaAnnotationError(at, `@blindIndex source field '${source}' must be a String or String? field`)
+    if (encrypted.blindIndex) throw new SchemaAnnotationError(at, `'${source}' already has a blind index (${encrypted.blindIndex})`)
+    if (field.kind !== 'scalar' || field.type !== 'String' || field.isList) {
+      throw new SchemaAnnotationError(at, `a @blindIndex field must be a String, not ${field.type}${field.isList ? '[]' : ''}`)
+    }
+    if (encrypted.isRequired && !field.isRequired) throw new SchemaAnnotationError(at, `must be String because '${source}' is required`)
+    if (!encrypted.isRequired && field.isRequired) throw new SchemaAnnotationError(at, `must be String? because '${source}' is optional`)
+    if (field.hasDefaultValue) throw new SchemaAnnotationError(at, 'a @blindIndex field cannot have @default')
+    for (const n of normalize) {
+      if (!NORMALIZATIONS.includes(n as BlindIndexNormalization)) {
+        throw new SchemaAnnotationError(at, `unknown normalization '${n}'; use ${NORMALIZATIONS.join(', ')}`)
+      }
+    }
+    encrypted.blindIndex = field.name
+    blindIndexes[field.name] = {
+      name: field.name,
+      column: columnOf(field),
+      source,
+      normalize: normalize as BlindIndexNormalization[],
+      isUnique: field.isUnique || uniqueSingles.has(field.name),
+    }
+  }
+
+  const primaryKeyColumns = primaryKey.map((name) => columnOf(byName.get(name)!))
+  return { name: model.name, table: model.dbName ?? model.name, primaryKey, primaryKeyColumns, encryptedFields, blindIndexes, relations }
+}

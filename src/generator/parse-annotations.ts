@@ -1,0 +1,31 @@
+import type { BlindIndexNormalization } from '../model/encryption-model'
+
+/** What a field's `///` documentation asks of us. */
+export interface FieldAnnotations {
+  encrypted: boolean
+  blindIndex?: { source: string; normalize: string[] }
+  /** Text of an annotation we could not read, to report. */
+  malformed?: string
+}
+
+export const NORMALIZATIONS: readonly BlindIndexNormalization[] = ['lowercase', 'uppercase', 'trim', 'spaces', 'diacritics']
+
+const ENCRYPTED = /(^|\s)@encrypted(\s|$)/
+const BLIND_INDEX = /(^|\s)@blindIndex\b/
+// @blindIndex(email) or @blindIndex(email, normalize: [lowercase, trim])
+const BLIND_INDEX_CALL = /@blindIndex\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:,\s*normalize\s*:\s*\[([^\]]*)\])?\s*\)/
+
+export function parseAnnotations(documentation: string | undefined): FieldAnnotations {
+  const doc = documentation ?? ''
+  const result: FieldAnnotations = { encrypted: ENCRYPTED.test(doc) }
+  if (BLIND_INDEX.test(doc)) {
+    const m = BLIND_INDEX_CALL.exec(doc)
+    if (!m) {
+      result.malformed = '@blindIndex must read @blindIndex(sourceField) or @blindIndex(sourceField, normalize: [lowercase, trim])'
+    } else {
+      const normalize = (m[2] ?? '').split(',').map((s) => s.trim()).filter(Boolean)
+      result.blindIndex = { source: m[1]!, normalize }
+    }
+  }
+  return result
+}

@@ -1,0 +1,126 @@
+import type { FieldContext } from '../cipher/field-context'
+import type { ValueBatch } from '../engine/value-batch'
+import { InvalidFieldValueError, UnsupportedEncryptedFieldQueryError } from '../errors'
+import type { ModelRegistry, ModelView } from '../model/model-registry'
+import { isPlainObject, type QueryArgsRewriter } from './query-args-rewriter'
+
+type Obj = Record<string, unknown>
+
+/**
+ * Walks the `data` of a Prisma write (and every nested write under relation fields) and puts
+ * each value of an encrypted field into the batch, to be replaced by its ciphertext. Filters met
+ * on the way (connect, nested where...) go through the query rewriter. The caller's arguments are
+ * never changed: every object on a path that holds an encrypted value is copied.
+ */
+export class WriteArgsEncryptor {
+  constructor(
+    private readonly registry: ModelRegistry,
+    private readonly queries: QueryArgsRewriter,
+  ) {}
+
+  /** `data` of create/update (one object) or createMany (object or list). */
+  data(view: ModelView, data: unknown, batch: ValueBatch): unknown {
+    if (Array.isArray(data)) return data.map((d) => this.data(view, d, batch))
+    if (!isPlainObject(data)) return data
+    const out: Obj = { ...data }
+    for (const [key, value] of Object.entries(data)) {
+      const encrypted = view.encrypted.get(key)
+      if (encrypted) {
+        this.fieldValue(encrypted.field.isList, encrypted.ctx, value, out, key, batch)
+        continue
+      }
+      const relation = view.relations.get(key)
+      if (relation && isPlainObject(value)) {
+        out[key] = this.nestedWrite(this.registry.get(relation.target)!, relation.isList, value, batch)
+      }
+    }
+    return out
+  }
+
+  /** A value written to an encrypted field: bare, `{ set }`, or for lists `{ push }`. */
+  private fieldValue(isList: boolean, ctx: FieldContext, value: unknown, out: Obj, key: string, batch: ValueBatch): void {
+    if (value === null || value === undefined) return
+    if (isPlainObject(value)) {
+      const keys = Object.keys(value)
+      const op = keys[0]
+      if (keys.length !== 1 || !(op === 'set' || (isList && op === 'push'))) {
+        throw new InvalidFieldValueError({ model: ctx.model, field: ctx.field }, isList ? 'an array, { set } or { push }' : 'a value or { set }', `{ ${keys.join(', ')} }`)
+      }
+      const inner = value[op]
+      if (inner === null || inner === undefined) return
+      const holder: Obj = {}
+      out[key] = holder
+      if (isList && (op === 'set' || Array.isArray(inner))) this.list(ctx, inner, holder, op, batch)
+      else batch.add(inner, ctx, (c) => (holder[op] = c))
+      return
+    }
+    if (isList) this.list(ctx, value, out, key, batch)
+    else batch.add(value, ctx, (c) => (out[key] = c))
+  }
+
+  private list(ctx: FieldContext, value: unknown, holder: Obj, key: string, batch: ValueBatch): void {
+    if (!Array.isArray(value)) {
+      throw new InvalidFieldValueError({ model: ctx.model, field: ctx.field }, 'an array of strings', typeof value)
+    }
+    const arr: unknown[] = new Array(value.length)
+    holder[key] = arr
+    value.forEach((v, i) => batch.add(v, ctx, (c) => (arr[i] = c)))
+  }
+
+  /** The operations under a relation field of a write. */
+  private nestedWrite(target: ModelView, isList: boolean, ops: Obj, batch: ValueBatch): Obj {
+    const out: Obj = { ...ops }
+    const each = (value: unknown, fn: (item: Obj) => Obj): unknown =>
+      Array.isArray(value) ? value.map((v) => (isPlainObject(v) ? fn(v) : v)) : isPlainObject(value) ? fn(value) : value
+    for (const [op, value] of Object.entries(ops)) {
+      switch (op) {
+        case 'create':
+          out[op] = this.data(target, value, batch)
+          break
+        case 'createMany':
+          out[op] = isPlainObject(value) ? { ...value, data: this.data(target, value.data, batch) } : value
+          break
+        case 'connectOrCreate':
+          out[op] = each(value, (v) => ({ ...v, where: this.queries.where(target, v.where), create: this.data(target, v.create, batch) }))
+          break
+        case 'upsert':
+          out[op] = each(value, (v) => {
+            const next: Obj = { ...v, create: this.data(target, v.create, batch), update: this.data(target, v.update, batch) }
+            if ('where' in v) next.where = this.queries.where(target, v.where)
+            return next
+          })
+          break
+        case 'update':
+          out[op] = each(value, (v) => this.nestedUpdate(target, isList, v, batch))
+          break
+        case 'updateMany':
+          out[op] = each(value, (v) => ({ ...v, where: this.queries.where(target, v.where), data: this.data(target, v.data, batch) }))
+          break
+        case 'connect':
+        case 'set':
+        case 'disconnect':
+        case 'delete':
+        case 'deleteMany':
+          out[op] = Array.isArray(value) ? value.map((w) => this.queries.where(target, w)) : this.queries.where(target, value)
+          break
+        default:
+          // An operation this version does not know could carry plaintext: refuse rather than guess.
+          if (target.reachesEncryption) {
+            throw new UnsupportedEncryptedFieldQueryError({ model: target.description.name }, op, 'unknown nested write operation')
+          }
+          break
+      }
+    }
+    return out
+  }
+
+  /** A nested update: `{ where, data }` for lists; for a to-one relation, `{ where?, data }` or the data itself. */
+  private nestedUpdate(target: ModelView, isList: boolean, v: Obj, batch: ValueBatch): Obj {
+    const keys = Object.keys(v)
+    const wrapped = isList || ('data' in v && keys.every((k) => k === 'data' || k === 'where') && !target.encrypted.has('data') && !target.relations.has('data'))
+    if (!wrapped) return this.data(target, v, batch) as Obj
+    const next: Obj = { ...v, data: this.data(target, v.data, batch) }
+    if ('where' in v) next.where = this.queries.where(target, v.where)
+    return next
+  }
+}
