@@ -7,7 +7,7 @@ import {
   type KMSClientConfig,
 } from '@aws-sdk/client-kms'
 import { ConfigurationError, KeyProviderError, type KeyProviderFailure } from '../errors'
-import type { GeneratedDataKey, KeyProvider } from './key-provider'
+import type { GeneratedDataKey, KeyProvider, RewrappedDataKey } from './key-provider'
 
 const DATA_KEY_BYTES = 32
 const DEFAULT_REQUEST_TIMEOUT_MS = 3_000
@@ -156,6 +156,21 @@ export class AwsKmsKeyProvider implements KeyProvider {
    * ReEncrypt; the plaintext never leaves KMS. The source is pinned like `unwrapDataKey`.
    */
   async reEncrypt(wrapped: Buffer, destinationKeyId: string = this.keyId): Promise<Buffer> {
+    return (await this.reEncryptReporting(wrapped, destinationKeyId)).wrapped
+  }
+
+  /**
+   * Re-wraps a data key under the configured key (one ReEncrypt; the plaintext never leaves KMS)
+   * and says whether it already was under that key (same key ARN before and after; KMS's own
+   * rotation of key material keeps the ARN, so such keys count as current). For `rotate`.
+   */
+  async rewrapDataKey(wrapped: Buffer): Promise<RewrappedDataKey> {
+    const out = await this.reEncryptReporting(wrapped, this.keyId)
+    return { wrapped: out.wrapped, wasCurrent: out.sourceKeyArn !== undefined && out.sourceKeyArn === out.destinationKeyArn }
+  }
+
+  /** ReEncrypt, with the ARNs of the source and destination keys KMS reports. */
+  private async reEncryptReporting(wrapped: Buffer, destinationKeyId: string): Promise<{ wrapped: Buffer; sourceKeyArn?: string; destinationKeyArn?: string }> {
     const destination = checkKeyRef(destinationKeyId, 'destinationKeyId')
     return this.tryCandidates(async (source) => {
       const out = await this.send('ReEncrypt', source, () =>
@@ -170,7 +185,7 @@ export class AwsKmsKeyProvider implements KeyProvider {
         ),
       )
       if (!out.CiphertextBlob?.length) throw this.incomplete('ReEncrypt')
-      return Buffer.from(out.CiphertextBlob)
+      return { wrapped: Buffer.from(out.CiphertextBlob), sourceKeyArn: out.SourceKeyId, destinationKeyArn: out.KeyId }
     })
   }
 
@@ -409,7 +424,7 @@ function makeClient(keyId: string, config: KMSClientConfig | undefined, requestT
   return new KMSClient({
     ...(region ? { region } : {}),
     ...config,
-    requestHandler: config?.requestHandler ?? { requestTimeout: timeout, connectionTimeout: timeout },
+    requestHandler: config?.requestHandler ?? { requestTimeout: timeout, connectionTimeout: timeout, throwOnRequestTimeout: true },
   })
 }
 

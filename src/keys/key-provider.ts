@@ -25,6 +25,21 @@ export interface KeyProvider {
    * Providers that cannot tell answer true.
    */
   isCurrent?(wrapped: Buffer): boolean
+  /**
+   * Re-wraps a data key under the provider's current key without the data key ever reaching
+   * this process (AWS KMS ReEncrypt), and says whether it already was under the current key.
+   * `rotate` uses it to rotate a KMS key by rewriting value headers only; `status` to tell
+   * current values from older ones when `isCurrent` cannot.
+   */
+  rewrapDataKey?(wrapped: Buffer): Promise<RewrappedDataKey>
   /** A root secret for blind indexes, derived or unwrapped by the provider. */
   blindIndexRootKey?(): Promise<Buffer>
+}
+
+/** What `rewrapDataKey` returns. */
+export interface RewrappedDataKey {
+  /** The same data key, wrapped under the provider's current key. */
+  wrapped: Buffer
+  /** True when the input already was wrapped under the current key (no need to store `wrapped`). */
+  wasCurrent: boolean
 }

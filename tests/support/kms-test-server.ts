@@ -88,7 +88,7 @@ export class KmsTestServer {
   async start(): Promise<{ endpoint: string }> {
     if (this.server) throw new Error('KmsTestServer already started')
     const server = createServer((req, res) => this.onRequest(req, res))
-    server.keepAliveTimeout = 1_000
+    server.keepAliveTimeout = 5_000 // clients keep idle sockets for the hint minus 1 s; less defeats keep-alive
     server.on('connection', (socket) => {
       this.sockets.add(socket)
       socket.on('close', () => this.sockets.delete(socket))
@@ -418,7 +418,7 @@ export function kmsClientFor(endpoint: string, options: { maxAttempts?: number; 
     credentials: TEST_CREDENTIALS,
     maxAttempts: options.maxAttempts,
     ...(options.requestTimeoutMs !== undefined
-      ? { requestHandler: { requestTimeout: options.requestTimeoutMs, connectionTimeout: options.requestTimeoutMs } }
+      ? { requestHandler: { requestTimeout: options.requestTimeoutMs, connectionTimeout: options.requestTimeoutMs, throwOnRequestTimeout: true } }
       : {}),
   })
 }
