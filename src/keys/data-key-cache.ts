@@ -29,6 +29,12 @@ export interface DataKeyCacheStats {
 
 export const MAX_USES_LIMIT = 2 ** 32
 
+/** A key being loaded, and how many callers wait for it (each gets its own reference). */
+interface PendingLoad<K> {
+  promise: Promise<K>
+  waiters: number
+}
+
 interface ActiveKey<K> {
   key: K
   createdAt: number
@@ -49,7 +55,7 @@ export class DataKeyCache<K extends CachedKey> {
   private active: ActiveKey<K> | undefined
   private pendingActive: Promise<K> | undefined
   private readonly decryption: LRUCache<string, K> | undefined
-  private readonly pendingDecryption = new Map<string, Promise<K>>()
+  private readonly pendingDecryption = new Map<string, PendingLoad<K>>()
   private readonly counters = { encryptionHits: 0, encryptionMisses: 0, decryptionHits: 0, decryptionMisses: 0 }
 
   constructor(options: DataKeyCacheOptions | false = {}) {
@@ -78,13 +84,8 @@ export class DataKeyCache<K extends CachedKey> {
       return create()
     }
     for (;;) {
-      const a = this.active
-      if (a && a.uses + uses <= this.maxUses && Date.now() - a.createdAt < this.maxAgeMs) {
-        a.uses += uses
-        a.key.retain()
-        this.counters.encryptionHits++
-        return a.key
-      }
+      const hit = this.tryForEncryption(uses)
+      if (hit) return hit
       if (!this.pendingActive) {
         this.counters.encryptionMisses++
         const pending = create()
@@ -101,6 +102,31 @@ export class DataKeyCache<K extends CachedKey> {
     }
   }
 
+  /**
+   * Like `forEncryption`, but only if the active key can take `uses` more values right now
+   * (else undefined, and nothing is created): lets a caller skip an await on the common path.
+   */
+  tryForEncryption(uses: number): K | undefined {
+    const a = this.active
+    if (a && a.uses + uses <= this.maxUses && Date.now() - a.createdAt < this.maxAgeMs) {
+      a.uses += uses
+      a.key.retain()
+      this.counters.encryptionHits++
+      return a.key
+    }
+    return undefined
+  }
+
+  /** Like `forDecryption`, but only if the key is cached now (else undefined, and nothing is loaded). */
+  tryForDecryption(id: string): K | undefined {
+    const hit = this.decryption?.get(id)
+    if (hit) {
+      this.counters.decryptionHits++
+      hit.retain()
+    }
+    return hit
+  }
+
   /** Makes a key known for decryption by id (used for keys this process generated). */
   remember(id: string, key: K): void {
     if (!this.decryption) return
@@ -114,18 +140,18 @@ export class DataKeyCache<K extends CachedKey> {
       this.counters.decryptionMisses++
       return load()
     }
-    const hit = this.decryption.get(id)
-    if (hit) {
-      this.counters.decryptionHits++
-      hit.retain()
-      return hit
-    }
+    const hit = this.tryForDecryption(id)
+    if (hit) return hit
     let pending = this.pendingDecryption.get(id)
     if (!pending) {
       this.counters.decryptionMisses++
-      pending = load().then(
+      const started: PendingLoad<K> = { promise: undefined as never, waiters: 0 }
+      started.promise = load().then(
         (key) => {
           this.pendingDecryption.delete(id)
+          // Every waiter's reference is taken before the cache holds the key: storing it may
+          // evict (and zero) it at once when the cache is full of keys of the same batch.
+          for (let i = 0; i < started.waiters; i++) key.retain()
           this.decryption!.set(id, key) // the load's own reference now belongs to the cache
           return key
         },
@@ -134,13 +160,13 @@ export class DataKeyCache<K extends CachedKey> {
           throw err
         },
       )
-      this.pendingDecryption.set(id, pending)
+      this.pendingDecryption.set(id, started)
+      pending = started
     } else {
       this.counters.decryptionHits++
     }
-    const key = await pending
-    key.retain()
-    return key
+    pending.waiters++
+    return pending.promise
   }
 
   stats(): DataKeyCacheStats {

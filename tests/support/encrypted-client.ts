@@ -1,0 +1,19 @@
+import { encryptionModel } from '../../prisma/generated/encryption'
+import { fieldEncryption, type FieldEncryptionOptions } from '../../src'
+import { testLocalKeys } from './keys'
+import { QueryRecorder } from './query-recorder'
+import type { TestDatabase } from './test-database'
+
+/**
+ * The test database's client with the encryption extension (generated model, a fresh local
+ * key unless `keys` is given), and behind it a recorder of what actually goes to the database.
+ */
+export function encryptedClient(db: TestDatabase, options: Partial<FieldEncryptionOptions> = {}) {
+  const recorder = new QueryRecorder()
+  const prisma = db.prisma
+    .$extends(fieldEncryption({ model: encryptionModel, keys: options.keys ?? testLocalKeys(), ...options }))
+    .$extends(recorder.extension)
+  return { prisma, recorder }
+}
+
+export type EncryptedClient = ReturnType<typeof encryptedClient>['prisma']
