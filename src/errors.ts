@@ -53,6 +53,30 @@ export class UnsupportedEncryptedFieldQueryError extends FieldEncryptionError {
   }
 }
 
+/**
+ * A write set a blind index column directly. The index is computed from its source field: set
+ * the source (or null) and the index follows in the same statement.
+ */
+export class BlindIndexWriteError extends FieldEncryptionError {
+  readonly code = 'KFE_BLIND_INDEX_WRITE'
+  readonly source: string
+  constructor(location: FieldLocation, source: string) {
+    super(`${where(location)}: a blind index cannot be written directly; write '${source}' and its index is computed; nothing was written`, location)
+    this.source = source
+  }
+}
+
+/** Recomputing a blind index failed on a row (e.g. two rows now have the same unique index value). */
+export class BlindIndexRecomputeError extends FieldEncryptionError {
+  readonly code = 'KFE_BLIND_INDEX_RECOMPUTE'
+  /** The primary key of the row, by field name. */
+  readonly primaryKey: Record<string, unknown>
+  constructor(location: FieldLocation, primaryKey: Record<string, unknown>, options?: { cause?: unknown }) {
+    super(`${where(location)}: the blind index of a row could not be updated (see primaryKey and cause); rows before it are done, run again to resume`, location, options)
+    this.primaryKey = primaryKey
+  }
+}
+
 /** A stored value is not in this library's format (and plaintext reads were not allowed). */
 export class NotEncryptedError extends FieldEncryptionError {
   readonly code = 'KFE_NOT_ENCRYPTED'

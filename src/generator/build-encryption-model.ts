@@ -8,7 +8,8 @@ import type {
   ModelDescription,
   RelationModel,
 } from '../model/encryption-model'
-import { NORMALIZATIONS, parseAnnotations } from './parse-annotations'
+import { normalizationProblem } from '../blind-index/normalize'
+import { parseAnnotations } from './parse-annotations'
 
 const ENCRYPTABLE = new Set(['String', 'Bytes'])
 
@@ -41,6 +42,7 @@ function describeModel(model: DMMF.Model, provider: string): ModelDescription {
     }
     const notes = parseAnnotations(field.documentation)
     if (notes.malformed) throw new SchemaAnnotationError(at, notes.malformed)
+    if (notes.blindIndex && notes.encrypted) throw new SchemaAnnotationError(at, 'a field cannot be both @encrypted and a @blindIndex')
     if (notes.encrypted) {
       if (field.kind !== 'scalar' || !ENCRYPTABLE.has(field.type)) {
         const shown = field.kind === 'object' ? `relation to ${field.type}` : `${field.type}${field.isList ? '[]' : ''}`
@@ -64,7 +66,6 @@ function describeModel(model: DMMF.Model, provider: string): ModelDescription {
         isRequired: field.isRequired,
       }
     }
-    if (notes.blindIndex && notes.encrypted) throw new SchemaAnnotationError(at, 'a field cannot be both @encrypted and a @blindIndex')
   }
 
   for (const field of model.fields) {
@@ -79,16 +80,23 @@ function describeModel(model: DMMF.Model, provider: string): ModelDescription {
     if (encrypted.type !== 'String' || encrypted.isList) throw new SchemaAnnotationError(at, `@blindIndex source field '${source}' must be a String or String? field`)
     if (encrypted.blindIndex) throw new SchemaAnnotationError(at, `'${source}' already has a blind index (${encrypted.blindIndex})`)
     if (field.kind !== 'scalar' || field.type !== 'String' || field.isList) {
-      throw new SchemaAnnotationError(at, `a @blindIndex field must be a String, not ${field.type}${field.isList ? '[]' : ''}`)
+      const shown = field.kind === 'object' ? `relation to ${field.type}` : `${field.type}${field.isList ? '[]' : ''}`
+      throw new SchemaAnnotationError(at, `a @blindIndex field must be String? (or String), not ${shown}`)
     }
-    if (encrypted.isRequired && !field.isRequired) throw new SchemaAnnotationError(at, `must be String because '${source}' is required`)
-    if (!encrypted.isRequired && field.isRequired) throw new SchemaAnnotationError(at, `must be String? because '${source}' is optional`)
-    if (field.hasDefaultValue) throw new SchemaAnnotationError(at, 'a @blindIndex field cannot have @default')
-    for (const n of normalize) {
-      if (!NORMALIZATIONS.includes(n as BlindIndexNormalization)) {
-        throw new SchemaAnnotationError(at, `unknown normalization '${n}'; use ${NORMALIZATIONS.join(', ')}`)
-      }
+    // String? is the recommended form even for a required source: the extension fills it on
+    // every write, and Prisma's create types then do not ask for it. String (NOT NULL) is
+    // accepted for a required source.
+    if (!encrypted.isRequired && field.isRequired) {
+      throw new SchemaAnnotationError(at, `must be String? because '${source}' is optional (a null ${source} has a null index)`)
     }
+    if (field.isId || primaryKey.includes(field.name)) throw new SchemaAnnotationError(at, 'a @blindIndex field cannot be (part of) the primary key')
+    if (field.hasDefaultValue) throw new SchemaAnnotationError(at, 'a @blindIndex field cannot have @default (the extension computes it)')
+    if (field.isUpdatedAt) throw new SchemaAnnotationError(at, 'a @blindIndex field cannot be @updatedAt')
+    if (model.fields.some((f) => f.relationFromFields?.includes(field.name))) {
+      throw new SchemaAnnotationError(at, 'a @blindIndex field cannot be a relation scalar (foreign key)')
+    }
+    const problem = normalizationProblem(normalize)
+    if (problem) throw new SchemaAnnotationError(at, problem)
     encrypted.blindIndex = field.name
     blindIndexes[field.name] = {
       name: field.name,

@@ -15,9 +15,25 @@ const BLIND_INDEX = /(^|\s)@blindIndex\b/
 // @blindIndex(email) or @blindIndex(email, normalize: [lowercase, trim])
 const BLIND_INDEX_CALL = /@blindIndex\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:,\s*normalize\s*:\s*\[([^\]]*)\])?\s*\)/
 
+// Anything that looks like one of our annotations: a misspelt one must not silently leave a
+// field unencrypted or unindexed.
+const LOOKALIKE = /@(encrypt|blind)[A-Za-z_]*/gi
+
 export function parseAnnotations(documentation: string | undefined): FieldAnnotations {
   const doc = documentation ?? ''
   const result: FieldAnnotations = { encrypted: ENCRYPTED.test(doc) }
+  for (const m of doc.matchAll(LOOKALIKE)) {
+    const after = doc.charAt(m.index! + m[0].length)
+    const ok = (m[0] === '@encrypted' && (after === '' || /\s/.test(after))) || (m[0] === '@blindIndex' && after === '(')
+    if (!ok) {
+      result.malformed = `unknown annotation '${m[0]}${after === '(' ? '(...)' : ''}': write @encrypted or @blindIndex(sourceField, normalize: [...])`
+      return result
+    }
+  }
+  if ((doc.match(/@blindIndex\(/g) ?? []).length > 1) {
+    result.malformed = 'a field can carry only one @blindIndex'
+    return result
+  }
   if (BLIND_INDEX.test(doc)) {
     const m = BLIND_INDEX_CALL.exec(doc)
     if (!m) {

@@ -1,5 +1,8 @@
+import type { BlindIndexField } from '../blind-index/blind-index-field'
+import type { BlindIndexer } from '../blind-index/blind-indexer'
 import { UnsupportedEncryptedFieldQueryError } from '../errors'
 import type { ModelRegistry, ModelView } from '../model/model-registry'
+import { BlindIndexFilters, checkDirectIndexFilter, type BlindIndexQueryContext } from './blind-index-filter'
 
 type Obj = Record<string, unknown>
 
@@ -21,45 +24,102 @@ export function isPlainObject(v: unknown): v is Obj {
  * Returns new objects; the caller's arguments are never changed.
  */
 export class QueryArgsRewriter {
-  constructor(private readonly registry: ModelRegistry) {}
+  private readonly indexFilters: BlindIndexFilters | undefined
 
-  /** A `where` (or unique where, or cursor) of model `view`. */
-  where(view: ModelView, where: unknown, operator = 'where'): unknown {
+  /** Without `blindIndexes`, every filter on an encrypted field is refused. */
+  constructor(
+    private readonly registry: ModelRegistry,
+    private readonly blindIndexes?: BlindIndexer,
+  ) {
+    this.indexFilters = blindIndexes && new BlindIndexFilters(blindIndexes.versions.length)
+  }
+
+  /**
+   * A `where` (or unique where, or cursor) of model `view`. Equality on an encrypted field with a
+   * blind index becomes equality on the index column, its plaintexts queued in `bi` (hashed before
+   * the query is sent). `unique`: this is a WhereUniqueInput (its top-level keys may be unique
+   * criteria, which must be bare values).
+   */
+  where(view: ModelView, where: unknown, operator = 'where', bi?: BlindIndexQueryContext, unique = false): unknown {
     if (!isPlainObject(where)) return where
     let out: Obj | undefined
+    const indexed: Array<[BlindIndexField, unknown]> = []
     for (const [key, value] of Object.entries(where)) {
-      const next = this.whereEntry(view, key, value, operator)
+      if (value === undefined) continue // Prisma reads `{ field: undefined }` as no filter at all
+      const index = this.indexOfSource(view, key)
+      if (index && bi && this.indexFilters) {
+        out ??= { ...where }
+        delete out[key]
+        indexed.push([index, value])
+        continue
+      }
+      const next = this.whereEntry(view, key, value, operator, bi)
       if (next !== value) (out ??= { ...where })[key] = next
+    }
+    for (const [index, value] of indexed) {
+      let holder = out!
+      if (index.index in holder) {
+        // The index column is also filtered directly: both must hold. A unique criterion stays
+        // at the top level, so the other filter moves into AND.
+        const and = Array.isArray(holder.AND) ? [...holder.AND] : holder.AND === undefined ? [] : [holder.AND]
+        if (unique) {
+          and.push({ [index.index]: holder[index.index] })
+          delete holder[index.index]
+        } else {
+          holder = {}
+          and.push(holder)
+        }
+        out!.AND = and
+      }
+      this.indexFilters!.place(holder, index, value, bi!, unique)
     }
     return out ?? where
   }
 
-  private whereEntry(view: ModelView, key: string, value: unknown, operator: string): unknown {
+  private indexOfSource(view: ModelView, key: string): BlindIndexField | undefined {
+    const source = view.encrypted.get(key)?.field
+    return source?.blindIndex ? this.blindIndexes?.indexNamed(view.description.name, source.blindIndex) : undefined
+  }
+
+  private whereEntry(view: ModelView, key: string, value: unknown, operator: string, bi: BlindIndexQueryContext | undefined): unknown {
     if (LOGICAL.has(key)) {
-      return Array.isArray(value) ? mapSame(value, (w) => this.where(view, w, operator)) : this.where(view, value, operator)
+      return Array.isArray(value) ? mapSame(value, (w) => this.where(view, w, operator, bi)) : this.where(view, value, operator, bi)
     }
     if (view.encrypted.has(key)) {
-      throw new UnsupportedEncryptedFieldQueryError({ model: view.description.name, field: key }, filterOperator(value, operator), 'ciphertext cannot be compared')
+      const hasIndex = view.encrypted.get(key)!.field.blindIndex !== undefined
+      throw new UnsupportedEncryptedFieldQueryError(
+        { model: view.description.name, field: key },
+        filterOperator(value, operator),
+        hasIndex ? 'its blind index is not configured on this client' : 'ciphertext cannot be compared; add a @blindIndex field to filter by equality',
+      )
+    }
+    if (view.blindIndexes.has(key)) {
+      const index = this.blindIndexes?.indexNamed(view.description.name, key)
+      if (index) checkDirectIndexFilter(index, value)
+      return value
     }
     const relation = view.relations.get(key)
     if (relation) {
       const target = this.registry.get(relation.target)!
       if (!isPlainObject(value)) return value
+      // A to-one relation takes either relation filters (is/isNot) or a bare where of the target.
+      const isRelationFilter = (k: string) => RELATION_FILTERS.has(k) && !isFieldOf(target, k)
+      if (!Object.keys(value).some(isRelationFilter)) return this.where(target, value, operator, bi)
       let out: Obj | undefined
       for (const [k, v] of Object.entries(value)) {
-        const next = RELATION_FILTERS.has(k) && !target.relations.has(k) && !target.encrypted.has(k)
-          ? this.where(target, v, operator)
-          : this.whereEntry(target, k, v, operator)
+        const next = isRelationFilter(k) ? this.where(target, v, operator, bi) : this.whereEntry(target, k, v, operator, bi)
         if (next !== v) (out ??= { ...value })[k] = next
       }
       return out ?? value
     }
-    // A compound unique input (`a_b: { a, b }`) naming an encrypted field.
+    // A compound unique input (`a_b: { a, b }`) naming an encrypted field or a blind index.
     if (isPlainObject(value) && !isFieldOf(view, key)) {
-      for (const inner of Object.keys(value)) {
+      for (const [inner, innerValue] of Object.entries(value)) {
         if (view.encrypted.has(inner)) {
           throw new UnsupportedEncryptedFieldQueryError({ model: view.description.name, field: inner }, operator, 'ciphertext cannot be compared')
         }
+        const index = view.blindIndexes.has(inner) ? this.blindIndexes?.indexNamed(view.description.name, inner) : undefined
+        if (index) checkDirectIndexFilter(index, innerValue)
       }
     }
     return value
@@ -70,6 +130,7 @@ export class QueryArgsRewriter {
     if (Array.isArray(orderBy)) return mapSame(orderBy, (o) => this.orderBy(view, o))
     if (!isPlainObject(orderBy)) return orderBy
     for (const [key, value] of Object.entries(orderBy)) {
+      if (value === undefined) continue // no ordering at all
       if (view.encrypted.has(key)) this.refuse(view, key, 'orderBy', 'ciphertext order is random')
       if (key === '_relevance' && isPlainObject(value)) {
         const fields = Array.isArray(value.fields) ? value.fields : [value.fields]
@@ -117,44 +178,47 @@ export class QueryArgsRewriter {
     }
   }
 
-  /** The arguments of a read of `view`: where, orderBy, cursor, distinct and nested relation reads. */
-  readArgs(view: ModelView, args: Obj): Obj {
+  /**
+   * The arguments of a read of `view`: where, orderBy, cursor, distinct and nested relation reads.
+   * `uniqueWhere`: `where` is a WhereUniqueInput (findUnique, update, upsert, delete).
+   */
+  readArgs(view: ModelView, args: Obj, bi?: BlindIndexQueryContext, uniqueWhere = false): Obj {
     let out: Obj | undefined
     const set = (key: string, next: unknown) => {
       if (next !== args[key]) (out ??= { ...args })[key] = next
     }
-    if ('where' in args) set('where', this.where(view, args.where))
-    if ('cursor' in args) set('cursor', this.where(view, args.cursor, 'cursor'))
+    if ('where' in args) set('where', this.where(view, args.where, 'where', bi, uniqueWhere))
+    if ('cursor' in args) set('cursor', this.where(view, args.cursor, 'cursor', bi, true))
     if ('orderBy' in args) set('orderBy', this.orderBy(view, args.orderBy))
     if ('distinct' in args) this.distinct(view, args.distinct)
-    if ('select' in args) set('select', this.selection(view, args.select))
-    if ('include' in args) set('include', this.selection(view, args.include))
+    if ('select' in args) set('select', this.selection(view, args.select, bi))
+    if ('include' in args) set('include', this.selection(view, args.include, bi))
     return out ?? args
   }
 
   /** A `select` or `include` tree: each relation entry may carry its own read arguments. */
-  selection(view: ModelView, selection: unknown): unknown {
+  selection(view: ModelView, selection: unknown, bi?: BlindIndexQueryContext): unknown {
     if (!isPlainObject(selection)) return selection
     let out: Obj | undefined
     for (const [key, value] of Object.entries(selection)) {
       let next = value
       if (key === '_count' && isPlainObject(value) && isPlainObject(value.select)) {
-        next = { ...value, select: this.countSelection(view, value.select) }
+        next = { ...value, select: this.countSelection(view, value.select, bi) }
       } else {
         const relation = view.relations.get(key)
-        if (relation && isPlainObject(value)) next = this.readArgs(this.registry.get(relation.target)!, value)
+        if (relation && isPlainObject(value)) next = this.readArgs(this.registry.get(relation.target)!, value, bi)
       }
       if (next !== value) (out ??= { ...selection })[key] = next
     }
     return out ?? selection
   }
 
-  private countSelection(view: ModelView, select: Obj): Obj {
+  private countSelection(view: ModelView, select: Obj, bi: BlindIndexQueryContext | undefined): Obj {
     let out: Obj | undefined
     for (const [key, value] of Object.entries(select)) {
       const relation = view.relations.get(key)
       if (relation && isPlainObject(value) && 'where' in value) {
-        const where = this.where(this.registry.get(relation.target)!, value.where)
+        const where = this.where(this.registry.get(relation.target)!, value.where, 'where', bi)
         if (where !== value.where) (out ??= { ...select })[key] = { ...value, where }
       }
     }

@@ -1,7 +1,9 @@
+import type { BlindIndexer } from '../blind-index/blind-indexer'
 import type { FieldContext } from '../cipher/field-context'
 import type { ValueBatch } from '../engine/value-batch'
-import { InvalidFieldValueError, UnsupportedEncryptedFieldQueryError } from '../errors'
+import { BlindIndexWriteError, ConfigurationError, InvalidFieldValueError, UnsupportedEncryptedFieldQueryError } from '../errors'
 import type { ModelRegistry, ModelView } from '../model/model-registry'
+import type { BlindIndexQueryContext } from './blind-index-filter'
 import { isPlainObject, type QueryArgsRewriter } from './query-args-rewriter'
 
 type Obj = Record<string, unknown>
@@ -16,25 +18,51 @@ export class WriteArgsEncryptor {
   constructor(
     private readonly registry: ModelRegistry,
     private readonly queries: QueryArgsRewriter,
+    private readonly blindIndexes?: BlindIndexer,
   ) {}
 
-  /** `data` of create/update (one object) or createMany (object or list). */
-  data(view: ModelView, data: unknown, batch: ValueBatch): unknown {
-    if (Array.isArray(data)) return data.map((d) => this.data(view, d, batch))
+  /**
+   * `data` of create/update (one object) or createMany (object or list). A value set on an
+   * encrypted field with a blind index also sets the index (queued in `bi`, hashed before the
+   * query is sent); `null` sets it to null. Writing an index column directly is refused.
+   */
+  data(view: ModelView, data: unknown, batch: ValueBatch, bi?: BlindIndexQueryContext): unknown {
+    if (Array.isArray(data)) return data.map((d) => this.data(view, d, batch, bi))
     if (!isPlainObject(data)) return data
     const out: Obj = { ...data }
     for (const [key, value] of Object.entries(data)) {
       const encrypted = view.encrypted.get(key)
       if (encrypted) {
         this.fieldValue(encrypted.field.isList, encrypted.ctx, value, out, key, batch)
+        if (encrypted.field.blindIndex) this.indexValue(view, encrypted.field.blindIndex, key, value, out, bi)
         continue
+      }
+      if (view.blindIndexes.has(key) && value !== undefined) {
+        throw new BlindIndexWriteError({ model: view.description.name, field: key }, view.blindIndexes.get(key)!.source)
       }
       const relation = view.relations.get(key)
       if (relation && isPlainObject(value)) {
-        out[key] = this.nestedWrite(this.registry.get(relation.target)!, relation.isList, value, batch)
+        out[key] = this.nestedWrite(this.registry.get(relation.target)!, relation.isList, value, batch, bi)
       }
     }
     return out
+  }
+
+  /** Sets the blind index `indexName` of the value written to `key` (bare, `{ set }` or null). */
+  private indexValue(view: ModelView, indexName: string, key: string, value: unknown, out: Obj, bi: BlindIndexQueryContext | undefined): void {
+    const plain = isPlainObject(value) && Object.keys(value).length === 1 && 'set' in value ? value.set : value
+    if (plain === undefined) return
+    const field = this.blindIndexes?.indexNamed(view.description.name, indexName)
+    if (!field || !bi) {
+      // Writing the source without its index would leave a stale index: refuse.
+      throw new ConfigurationError(`${view.description.name}.${key}: its blind index ${indexName} is not configured on this client; nothing was written`)
+    }
+    if (plain === null) {
+      out[indexName] = null
+      return
+    }
+    const ticket = bi.batch.request(field, plain, 'write')
+    bi.batch.afterResolve(() => (out[indexName] = ticket.hashes[0]))
   }
 
   /** A value written to an encrypted field: bare, `{ set }`, or for lists `{ push }`. */
@@ -68,41 +96,46 @@ export class WriteArgsEncryptor {
   }
 
   /** The operations under a relation field of a write. */
-  private nestedWrite(target: ModelView, isList: boolean, ops: Obj, batch: ValueBatch): Obj {
+  private nestedWrite(target: ModelView, isList: boolean, ops: Obj, batch: ValueBatch, bi: BlindIndexQueryContext | undefined): Obj {
     const out: Obj = { ...ops }
     const each = (value: unknown, fn: (item: Obj) => Obj): unknown =>
       Array.isArray(value) ? value.map((v) => (isPlainObject(v) ? fn(v) : v)) : isPlainObject(value) ? fn(value) : value
+    // WhereUniqueInput: connect, connectOrCreate, and on to-many relations set/disconnect/delete
+    // and the `where` of update/upsert. To-one disconnect/delete/update/upsert take a WhereInput.
+    const where = (w: unknown, unique: boolean) => this.queries.where(target, w, 'where', bi, unique)
     for (const [op, value] of Object.entries(ops)) {
       switch (op) {
         case 'create':
-          out[op] = this.data(target, value, batch)
+          out[op] = this.data(target, value, batch, bi)
           break
         case 'createMany':
-          out[op] = isPlainObject(value) ? { ...value, data: this.data(target, value.data, batch) } : value
+          out[op] = isPlainObject(value) ? { ...value, data: this.data(target, value.data, batch, bi) } : value
           break
         case 'connectOrCreate':
-          out[op] = each(value, (v) => ({ ...v, where: this.queries.where(target, v.where), create: this.data(target, v.create, batch) }))
+          out[op] = each(value, (v) => ({ ...v, where: where(v.where, true), create: this.data(target, v.create, batch, bi) }))
           break
         case 'upsert':
           out[op] = each(value, (v) => {
-            const next: Obj = { ...v, create: this.data(target, v.create, batch), update: this.data(target, v.update, batch) }
-            if ('where' in v) next.where = this.queries.where(target, v.where)
+            const next: Obj = { ...v, create: this.data(target, v.create, batch, bi), update: this.data(target, v.update, batch, bi) }
+            if ('where' in v) next.where = where(v.where, isList)
             return next
           })
           break
         case 'update':
-          out[op] = each(value, (v) => this.nestedUpdate(target, isList, v, batch))
+          out[op] = each(value, (v) => this.nestedUpdate(target, isList, v, batch, bi))
           break
         case 'updateMany':
-          out[op] = each(value, (v) => ({ ...v, where: this.queries.where(target, v.where), data: this.data(target, v.data, batch) }))
+          out[op] = each(value, (v) => ({ ...v, where: where(v.where, false), data: this.data(target, v.data, batch, bi) }))
           break
         case 'connect':
         case 'set':
         case 'disconnect':
         case 'delete':
-        case 'deleteMany':
-          out[op] = Array.isArray(value) ? value.map((w) => this.queries.where(target, w)) : this.queries.where(target, value)
+        case 'deleteMany': {
+          const unique = op === 'connect' || (isList && op !== 'deleteMany')
+          out[op] = Array.isArray(value) ? value.map((w) => where(w, unique)) : where(value, unique)
           break
+        }
         default:
           // An operation this version does not know could carry plaintext: refuse rather than guess.
           if (target.reachesEncryption) {
@@ -115,12 +148,12 @@ export class WriteArgsEncryptor {
   }
 
   /** A nested update: `{ where, data }` for lists; for a to-one relation, `{ where?, data }` or the data itself. */
-  private nestedUpdate(target: ModelView, isList: boolean, v: Obj, batch: ValueBatch): Obj {
+  private nestedUpdate(target: ModelView, isList: boolean, v: Obj, batch: ValueBatch, bi: BlindIndexQueryContext | undefined): Obj {
     const keys = Object.keys(v)
     const wrapped = isList || ('data' in v && keys.every((k) => k === 'data' || k === 'where') && !target.encrypted.has('data') && !target.relations.has('data'))
-    if (!wrapped) return this.data(target, v, batch) as Obj
-    const next: Obj = { ...v, data: this.data(target, v.data, batch) }
-    if ('where' in v) next.where = this.queries.where(target, v.where)
+    if (!wrapped) return this.data(target, v, batch, bi) as Obj
+    const next: Obj = { ...v, data: this.data(target, v.data, batch, bi) }
+    if ('where' in v) next.where = this.queries.where(target, v.where, 'where', bi, isList)
     return next
   }
 }

@@ -1,0 +1,59 @@
+import { InvalidFieldValueError } from '../errors'
+import type { BlindIndexField } from './blind-index-field'
+import type { BlindIndexer } from './blind-indexer'
+
+/**
+ * What a plaintext is hashed for: `write` stores the current version; `match` must find a row
+ * on any configured version (current first).
+ */
+export type BlindIndexPurpose = 'write' | 'match'
+
+/** A plaintext waiting for its index; `hashes` is filled by `resolve` (one for write, one per version for match). */
+export interface BlindIndexTicket {
+  readonly field: BlindIndexField
+  readonly purpose: BlindIndexPurpose
+  hashes: string[]
+}
+
+/**
+ * Plaintexts met while walking a query, hashed together once the root keys are loaded. Nothing
+ * is hashed (and nothing is sent) unless every value is a string: a wrong type throws a typed
+ * error naming the model and field.
+ */
+export class BlindIndexBatch {
+  private readonly tickets: Array<{ ticket: BlindIndexTicket; value: unknown }> = []
+  private readonly finishers: Array<() => void> = []
+
+  /** Queues a plaintext. Its ticket holds the hashes once `resolve` has run. */
+  request(field: BlindIndexField, value: unknown, purpose: BlindIndexPurpose): BlindIndexTicket {
+    if (typeof value !== 'string') throw new InvalidFieldValueError({ model: field.model, field: field.source }, 'a string', describe(value))
+    const ticket: BlindIndexTicket = { field, purpose, hashes: [] }
+    this.tickets.push({ ticket, value })
+    return ticket
+  }
+
+  /** Runs after every ticket is filled, in the order registered (to build filters from tickets). */
+  afterResolve(fn: () => void): void {
+    this.finishers.push(fn)
+  }
+
+  get size(): number {
+    return this.tickets.length + this.finishers.length
+  }
+
+  /** Fills every ticket, then runs the finishers. The indexer must be loaded. */
+  resolve(indexer: BlindIndexer): void {
+    for (const { ticket, value } of this.tickets) {
+      const text = value as string
+      ticket.hashes = ticket.purpose === 'write' ? [indexer.compute(ticket.field, text)] : indexer.candidates(ticket.field, text)
+    }
+    for (const fn of this.finishers) fn()
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  if (typeof value === 'object') return (value as object).constructor?.name ?? 'an object'
+  return typeof value
+}

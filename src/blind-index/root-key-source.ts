@@ -1,0 +1,59 @@
+import { withDeadline } from '../engine/provider-call'
+import { ConfigurationError, KeyProviderError } from '../errors'
+import { ROOT_KEY_MIN_BYTES } from './blind-index-key'
+
+/**
+ * Where a blind-index root key comes from:
+ * - bytes (Buffer/Uint8Array) or base64 text, at least 32 bytes;
+ * - a key provider (anything with `blindIndexRootKey()`: LocalKeyProvider derives it from its
+ *   master key, AwsKmsKeyProvider unwraps its configured wrapped root key);
+ * - a function returning the bytes (e.g. read from a secret manager).
+ */
+export type RootKeySource =
+  | Buffer
+  | Uint8Array
+  | string
+  | { readonly id?: string; blindIndexRootKey?(): Promise<Buffer> }
+  | (() => Promise<Buffer | Uint8Array> | Buffer | Uint8Array)
+
+/**
+ * Turns a configured source into a loader (validating what can be validated without calling it).
+ * A key provider's `blindIndexRootKey()` is cut after `timeoutMs` (default 10 s), like every
+ * other provider call.
+ */
+export function rootKeyLoader(source: RootKeySource, label: string, timeoutMs = 10_000): () => Promise<Buffer> {
+  if (typeof source === 'string') {
+    const key = Buffer.from(source.trim(), 'base64')
+    checkLength(key, label)
+    return async () => Buffer.from(key)
+  }
+  if (source instanceof Uint8Array) {
+    const key = Buffer.from(source)
+    checkLength(key, label)
+    return async () => Buffer.from(key)
+  }
+  if (typeof source === 'function') {
+    return async () => checkLength(Buffer.from(await source()), label)
+  }
+  if (source && typeof source === 'object') {
+    const provider = source
+    if (typeof provider.blindIndexRootKey !== 'function') {
+      throw new ConfigurationError(`${label}: key provider '${provider.id ?? '?'}' has no blind-index root key (blindIndexRootKey); pass blindIndex.rootKey explicitly`)
+    }
+    return async () => {
+      const key = await withDeadline(provider.id ?? 'unknown', timeoutMs, () => provider.blindIndexRootKey!())
+      if (!(key instanceof Uint8Array) || key.length < ROOT_KEY_MIN_BYTES) {
+        throw new KeyProviderError(provider.id ?? 'unknown', 'misconfigured', `the blind-index root key must have at least ${ROOT_KEY_MIN_BYTES} bytes`)
+      }
+      return Buffer.from(key)
+    }
+  }
+  throw new ConfigurationError(`${label} must be bytes, base64 text, a key provider or a function`)
+}
+
+function checkLength(key: Buffer, label: string): Buffer {
+  if (key.length < ROOT_KEY_MIN_BYTES) {
+    throw new ConfigurationError(`${label} must have at least ${ROOT_KEY_MIN_BYTES} bytes (base64 of 32 random bytes); it has ${key.length}`)
+  }
+  return key
+}

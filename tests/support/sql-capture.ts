@@ -1,0 +1,144 @@
+import { randomBytes } from 'node:crypto'
+import { PGlite } from '@electric-sql/pglite'
+import { PrismaPg } from '@prisma/adapter-pg'
+import { Pool } from 'pg'
+import { PrismaPGlite } from 'pglite-prisma-adapter'
+import { applyMigrations } from '../../prisma/apply-migrations'
+import { PrismaClient } from '../../prisma/generated/client/client'
+import type { TestDatabase } from './test-database'
+
+/** One statement as the driver adapter received it: SQL text and bound parameters. */
+export interface CapturedStatement {
+  sql: string
+  args: unknown[]
+}
+
+interface Queryable {
+  queryRaw(q: { sql: string; args: unknown[] }): Promise<unknown>
+  executeRaw(q: { sql: string; args: unknown[] }): Promise<unknown>
+}
+
+/**
+ * Records every statement Prisma hands the driver adapter (connection and transactions): the
+ * last stop before the wire, after every extension and the query compiler. What is not here
+ * was not sent.
+ */
+export class SqlCapture {
+  readonly statements: CapturedStatement[] = []
+
+  /** Wraps a Prisma driver adapter factory (PrismaPGlite, PrismaPg...). */
+  wrap<F extends object>(factory: F): F {
+    const capture = this
+    const wrapQueryable = <T extends object>(target: T): T =>
+      new Proxy(target, {
+        get(obj, prop) {
+          const value = Reflect.get(obj, prop, obj)
+          if (typeof value !== 'function') return value
+          if (prop === 'queryRaw' || prop === 'executeRaw') {
+            return (q: { sql: string; args: unknown[] }) => {
+              capture.statements.push({ sql: q.sql, args: [...q.args] })
+              return (value as Queryable['queryRaw']).call(obj, q)
+            }
+          }
+          if (prop === 'startTransaction' || prop === 'connect') {
+            return async (...a: unknown[]) => wrapQueryable(await (value as (...x: unknown[]) => Promise<object>).apply(obj, a))
+          }
+          return (value as (...x: unknown[]) => unknown).bind(obj)
+        },
+      })
+    return wrapQueryable(factory)
+  }
+
+  clear(): void {
+    this.statements.length = 0
+  }
+
+  /** Statements whose SQL matches. */
+  matching(pattern: RegExp): CapturedStatement[] {
+    return this.statements.filter((s) => pattern.test(s.sql))
+  }
+
+  /** Everything sent, as searchable text: SQL, then each parameter (strings as they are, bytes as UTF-8, hex and base64). */
+  text(): string {
+    const parts: string[] = []
+    const add = (v: unknown): void => {
+      if (v === null || v === undefined) return
+      if (typeof v === 'string') parts.push(v)
+      else if (v instanceof Uint8Array) {
+        const b = Buffer.from(v.buffer, v.byteOffset, v.byteLength)
+        parts.push(b.toString('utf8'), b.toString('hex'), b.toString('base64'))
+      } else if (Array.isArray(v)) v.forEach(add)
+      else if (typeof v === 'object') parts.push(JSON.stringify(v))
+      else parts.push(String(v))
+    }
+    for (const s of this.statements) {
+      parts.push(s.sql)
+      s.args.forEach(add)
+    }
+    return parts.join('\n')
+  }
+
+  /** The given plaintexts (and their case-folded, trimmed forms) that appear in what was sent. */
+  leaked(plaintexts: Iterable<string>): string[] {
+    const text = this.text()
+    const lower = text.toLowerCase()
+    return [...plaintexts].filter((p) => {
+      const forms = new Set([p, p.trim(), p.trim().toLowerCase()])
+      return [...forms].some((f) => f.length > 0 && (text.includes(f) || lower.includes(f.toLowerCase())))
+    })
+  }
+}
+
+export interface CapturingTestDatabase extends TestDatabase {
+  capture: SqlCapture
+  /** The schema holding the tables (`public` on PGlite, a private one on the server). */
+  schema: string
+}
+
+/**
+ * Like createTestDatabase() (an in-process PGlite, or a private schema on DATABASE_URL), but the
+ * Prisma client's driver adapter records every statement and its parameters.
+ */
+export async function createCapturingTestDatabase(): Promise<CapturingTestDatabase> {
+  const capture = new SqlCapture()
+  const url = process.env.DATABASE_URL
+  if (!url) {
+    const db = new PGlite()
+    await applyMigrations((sql) => db.exec(sql))
+    const prisma = new PrismaClient({ adapter: capture.wrap(new PrismaPGlite(db)) })
+    return {
+      kind: 'pglite',
+      prisma,
+      capture,
+      schema: 'public',
+      async sql(query, params) {
+        return (await db.query(query, params as never[])).rows as never
+      },
+      async close() {
+        await prisma.$disconnect()
+        await db.close()
+      },
+    }
+  }
+  const schema = `kfe_bi_${randomBytes(6).toString('hex')}`
+  const admin = new Pool({ connectionString: url, max: 1 })
+  await admin.query(`CREATE SCHEMA "${schema}"`)
+  const pool = new Pool({ connectionString: url, max: 4, options: `-c search_path="${schema}"` })
+  await applyMigrations((sql) => pool.query(sql))
+  const prisma = new PrismaClient({ adapter: capture.wrap(new PrismaPg({ connectionString: url, max: 4 }, { schema })) })
+  return {
+    kind: 'postgres',
+    prisma,
+    capture,
+    schema,
+    async sql(query, params) {
+      return (await pool.query(query, params as unknown[])).rows
+    },
+    async close() {
+      await prisma.$disconnect()
+      await pool.end()
+      await admin.query(`DROP SCHEMA "${schema}" CASCADE`)
+      await admin.end()
+    },
+  }
+}
