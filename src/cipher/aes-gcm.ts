@@ -1,9 +1,13 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import { IV_BYTES, TAG_BYTES } from '../format/envelope-format'
+import type { RandomIvs } from './random-ivs'
 
-/** AES-256-GCM with a random 96-bit IV. Returns iv | ciphertext | tag. */
-export function seal(key: Buffer, plaintext: Buffer, aad: Buffer): Buffer {
-  const iv = randomBytes(IV_BYTES)
+/**
+ * AES-256-GCM with a random 96-bit IV (from `ivs` when a batch draws them together, else its
+ * own). Returns iv | ciphertext | tag.
+ */
+export function seal(key: Buffer, plaintext: Buffer, aad: Buffer, ivs?: RandomIvs): Buffer {
+  const iv = ivs ? ivs.take() : randomBytes(IV_BYTES)
   const cipher = createCipheriv('aes-256-gcm', key, iv)
   cipher.setAAD(aad)
   const head = cipher.update(plaintext)

@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import { open, seal } from '../cipher/aes-gcm'
 import { deriveKeys } from '../cipher/data-key-material'
+import { RandomIvs } from '../cipher/random-ivs'
 import type { FieldContext } from '../cipher/field-context'
 import {
   DecryptionFailedError,
@@ -95,11 +96,13 @@ export class EnvelopeEncryptor {
     let done = 0
     while (done < items.length) {
       const take = Math.min(items.length - done, this.cache.maxUses)
-      const entry = await this.cache.forEncryption(take, () => this.newDataKey())
+      // A warm cache hands the key over synchronously: no await (and no extra tick) per call.
+      const entry = this.cache.tryForEncryption(take) ?? (await this.cache.forEncryption(take, () => this.newDataKey()))
       try {
+        const ivs = new RandomIvs(take)
         for (let i = done; i < done + take; i++) {
           const { ctx } = items[i]!
-          const body = seal(entry.key, plaintexts[i]!, entry.aadFor(ctx))
+          const body = seal(entry.key, plaintexts[i]!, entry.aadFor(ctx), ivs)
           out[i] = ctx.kind === 'text'
             ? TEXT_PREFIX + entry.headerText + body.toString('base64url')
             : Buffer.concat([BYTES_PREFIX, entry.header, body])
@@ -122,45 +125,59 @@ export class EnvelopeEncryptor {
     const out: StoredValue[] = new Array(items.length)
     const splits: Array<SplitEnvelope | undefined> = new Array(items.length)
     const wanted = new Map<string, number>() // headerId -> index of a value that has it
-    items.forEach(({ value, ctx }, i) => {
-      const split = this.split(value, ctx)
+    let encrypted = 0
+    let lastHeaderId: string | undefined // values of one batch mostly share their data key
+    for (let i = 0; i < items.length; i++) {
+      const { value, ctx } = items[i]!
+      const split = this.split(value, ctx, lastHeaderId)
       if (split === undefined) {
         out[i] = value as StoredValue // plaintext, readPlaintext allowed
-        return
+        continue
       }
       splits[i] = split
-      if (!wanted.has(split.headerId)) wanted.set(split.headerId, i)
-    })
+      encrypted++
+      if (split.headerId !== lastHeaderId && !wanted.has(split.headerId)) wanted.set(split.headerId, i)
+      lastHeaderId = split.headerId
+    }
     const entries = new Map<string, DataKeyEntry>()
-    const loads = [...wanted].map(async ([id, i]) => {
-      entries.set(id, await this.cache.forDecryption(id, () => this.loadDataKey(splits[i]!, items[i]!.ctx)))
-    })
     try {
-      const settled = await Promise.allSettled(loads)
-      const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected')
-      if (failed) throw failed.reason
+      // Cached keys are taken synchronously; only the others are loaded (concurrently) and awaited.
+      let loads: Array<Promise<void>> | undefined
+      for (const [id, i] of wanted) {
+        const hit = this.cache.tryForDecryption(id)
+        if (hit) entries.set(id, hit)
+        else (loads ??= []).push(this.cache.forDecryption(id, () => this.loadDataKey(splits[i]!, items[i]!.ctx)).then((e) => void entries.set(id, e)))
+      }
+      if (loads) {
+        const settled = await Promise.allSettled(loads)
+        const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected')
+        if (failed) throw failed.reason
+      }
       for (let i = 0; i < items.length; i++) {
         const split = splits[i]
         if (!split) continue
-        const { ctx } = items[i]!
-        const entry = entries.get(split.headerId)!
-        let plain: Buffer
-        try {
-          plain = open(entry.key, split.body, entry.aadFor(ctx))
-        } catch {
-          throw new DecryptionFailedError(locate(ctx))
-        }
-        out[i] = ctx.kind === 'text' ? plain.toString('utf8') : new Uint8Array(plain.buffer, plain.byteOffset, plain.byteLength)
+        out[i] = openValue(entries.get(split.headerId)!, split, items[i]!.ctx)
       }
     } finally {
       for (const e of entries.values()) e.release()
     }
-    this.counters.valuesDecrypted += splits.filter(Boolean).length
+    this.counters.valuesDecrypted += encrypted
     return out
   }
 
+  /** One value: what `decryptMany` does for a list of one, without the batch bookkeeping. */
   async decrypt(value: unknown, ctx: FieldContext): Promise<StoredValue> {
-    return (await this.decryptMany([{ value, ctx }]))[0]!
+    const split = this.split(value, ctx)
+    if (split === undefined) return value as StoredValue // plaintext, readPlaintext allowed
+    const entry = this.cache.tryForDecryption(split.headerId) ?? (await this.cache.forDecryption(split.headerId, () => this.loadDataKey(split, ctx)))
+    let out: StoredValue
+    try {
+      out = openValue(entry, split, ctx)
+    } finally {
+      entry.release()
+    }
+    this.counters.valuesDecrypted++
+    return out
   }
 
   /** Whether a stored value is plaintext, under the primary provider's current key, or older. No provider call. */
@@ -189,11 +206,12 @@ export class EnvelopeEncryptor {
   }
 
   /** Splits a stored value, or returns undefined for a plaintext that may pass through. */
-  private split(value: unknown, ctx: FieldContext): SplitEnvelope | undefined {
+  private split(value: unknown, ctx: FieldContext, sameHeaderAs?: string): SplitEnvelope | undefined {
+    // The context serves as the error location as is (errors copy only model and field).
     if (ctx.kind === 'text' && typeof value === 'string') {
-      if (looksEncryptedText(value)) return splitText(value, locate(ctx))
+      if (looksEncryptedText(value)) return splitText(value, ctx, sameHeaderAs)
     } else if (ctx.kind === 'bytes' && value instanceof Uint8Array) {
-      if (looksEncryptedBytes(value)) return splitBytes(value, locate(ctx))
+      if (looksEncryptedBytes(value)) return splitBytes(value, ctx)
     }
     if (this.readPlaintext && (typeof value === 'string' || value instanceof Uint8Array)) return undefined
     throw new NotEncryptedError(locate(ctx))
@@ -210,7 +228,7 @@ export class EnvelopeEncryptor {
       plaintext.fill(0)
     }
     const header = encodeHeader({ providerId: provider.id, wrappedKey: wrapped, commitment: derived.commitment })
-    const entry = new DataKeyEntry(provider.id, wrapped, header, header.toString('base64url'), derived.encryptionKey)
+    const entry = new DataKeyEntry(provider.id, wrapped, header, header.toString('base64url'), derived.encryptionKey, derived.commitment)
     this.cache.remember(entry.headerText, entry)
     return entry
   }
@@ -237,7 +255,7 @@ export class EnvelopeEncryptor {
       derived.encryptionKey.fill(0)
       throw new DecryptionFailedError(at, 'key commitment mismatch: the value was altered')
     }
-    return new DataKeyEntry(provider.id, header.wrappedKey, Buffer.from(headerBytes), split.headerId, derived.encryptionKey)
+    return new DataKeyEntry(provider.id, header.wrappedKey, Buffer.from(headerBytes), split.headerId, derived.encryptionKey, header.commitment)
   }
 
   private async callProvider<T>(type: EncryptionEvent['type'], provider: KeyProvider, call: () => Promise<T>): Promise<T> {
@@ -258,6 +276,17 @@ export class EnvelopeEncryptor {
       throw err
     }
   }
+}
+
+/** Opens one split value with its data key; the plaintext as the field's type. */
+function openValue(entry: DataKeyEntry, split: SplitEnvelope, ctx: FieldContext): StoredValue {
+  let plain: Buffer
+  try {
+    plain = open(entry.key, split.body, entry.aadFor(ctx))
+  } catch {
+    throw new DecryptionFailedError(locate(ctx))
+  }
+  return ctx.kind === 'text' ? plain.toString('utf8') : new Uint8Array(plain.buffer, plain.byteOffset, plain.byteLength)
 }
 
 function locate(ctx: FieldContext): FieldLocation {

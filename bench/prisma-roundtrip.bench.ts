@@ -1,0 +1,171 @@
+/**
+ * What the extension costs through Prisma, against the same workload on a plain client.
+ *
+ *   npx tsx bench/prisma-roundtrip.bench.ts [--check]                 (in-process PGlite)
+ *   DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test npx tsx bench/prisma-roundtrip.bench.ts
+ *   (BENCH_ROUNDS=n: rounds, default 5; BENCH_ONLY=create|findMany: one half; --check: exit 1
+ *    on a missed target)
+ *
+ * Needs `npm run generate` first (the test schema's client and encryption model). One database,
+ * one schema, the same plaintexts: `User` rows with two encrypted fields (email, phone) and a
+ * plain one (name). Three clients, interleaved round by round:
+ *   plain      the Prisma client without the extension, storing the plaintext;
+ *   encrypted  the same client with fieldEncryption() (LocalKeyProvider, warm data-key cache);
+ *   by hand    the plain client, the application encrypting and decrypting the two fields with
+ *              raw node:crypto AES-256-GCM itself (bench/support/raw-aes-gcm.ts): the floor of
+ *              any field encryption in this workload, shown for information.
+ * When the schema gives email a blind index (User.emailIndex), the encrypted client fills it
+ * (HMAC-SHA256); plain and by-hand write a value of the same size there, so that every client
+ * asks the database for the same work (same unique index, same row sizes but the ciphertexts).
+ * For findMany, a fourth reader, the plain client reading the extension's rows undecrypted,
+ * shows what the bigger stored values alone cost (row "envelopes undecrypted vs plain").
+ * Workloads:
+ *   create:   1,000 sequential `user.create` (each encrypts two values and decrypts the two
+ *             returned ones);
+ *   findMany: one `user.findMany` of 10,000 rows (20,000 values to decrypt), by an id range so
+ *             that each client reads back only rows it wrote, ordered by id.
+ */
+import { createHmac, randomBytes } from 'node:crypto'
+import { encryptionModel } from '../prisma/generated/encryption'
+import { LocalKeyProvider } from '../src/keys/local-key-provider'
+import { fieldEncryption } from '../src/prisma/extension'
+import { createTestDatabase } from '../tests/support/test-database'
+import { clock, describeMachine, envInt, exitOnMiss, interleave, printRatioTable, timeOnce, type RatioRow } from './support/measure'
+import { RawAesGcm } from './support/raw-aes-gcm'
+
+const ROUNDS = envInt('BENCH_ROUNDS', 5)
+const ONLY = process.env.BENCH_ONLY
+const CREATES = 1000
+const ROWS = 10_000
+const CREATE_TARGET = 1.15
+const FIND_MANY_TARGET = 1.5
+
+type Side = 'plain' | 'encrypted' | 'byHand'
+const SIDES: readonly Side[] = ['plain', 'encrypted', 'byHand']
+
+interface UserData {
+  email: string
+  phone: string
+  name: string
+}
+type Row = { id: number; email: string; phone: string | null } & Record<string, unknown>
+
+/** The part of a Prisma user delegate used here (the plain and the extended client alike). */
+interface UserDelegate {
+  create(args: { data: Record<string, unknown> }): Promise<Row>
+  createMany(args: { data: Array<Record<string, unknown>> }): Promise<{ count: number }>
+  findMany(args: { where: { id: { gte: number; lte: number } }; orderBy: { id: 'asc' } }): Promise<Row[]>
+  aggregate(args: { _max: { id: true } }): Promise<{ _max: { id: number | null } }>
+}
+
+let serial = 0
+
+/** Plaintexts of realistic size: a unique 24-character e-mail address, a 16-character phone number. */
+function userData(count: number): UserData[] {
+  const run = randomBytes(3).toString('hex') // unique across runs on a shared server schema too
+  return Array.from({ length: count }, () => {
+    const n = serial++
+    return { email: `u${run}.${String(n).padStart(7, '0')}@mail.com`, phone: `+44 20 ${String(n).padStart(9, '0')}`, name: 'bench' }
+  })
+}
+
+/** Blind indexes the schema computes from User.email (filled by the extension). */
+const emailIndexes = Object.values((encryptionModel.models.User as { blindIndexes?: Record<string, { name: string; source: string }> }).blindIndexes ?? {})
+  .filter((b) => b.source === 'email')
+
+async function main(): Promise<void> {
+  if (process.env.DATABASE_URL && clock.name === 'cpu') throw new Error('BENCH_CLOCK=cpu cannot see the work of a PostgreSQL server')
+  const db = await createTestDatabase()
+  try {
+    const keys = new LocalKeyProvider({ masterKey: LocalKeyProvider.generateMasterKey() })
+    const extended = db.prisma.$extends(fieldEncryption({ model: encryptionModel, keys }))
+    const plain = db.prisma.user as unknown as UserDelegate
+    const encrypted = extended.user as unknown as UserDelegate
+    const email = new RawAesGcm(Buffer.from('users\u0000email'))
+    const phone = new RawAesGcm(Buffer.from('users\u0000phone'))
+    const indexKey = randomBytes(32)
+
+    /** What the plain and by-hand clients write in the blind index columns: the same size as the extension's. */
+    const indexColumns = (d: UserData, byHand: boolean): Record<string, string> => {
+      const mac = createHmac('sha256', indexKey).update(byHand ? d.email.trim().toLowerCase() : d.email).digest('base64url')
+      return Object.fromEntries(emailIndexes.map((b) => [b.name, `v1:${mac}`]))
+    }
+    const toWrite: Record<Side, (d: UserData) => Record<string, unknown>> = {
+      plain: (d) => ({ ...d, ...indexColumns(d, false) }),
+      encrypted: (d) => ({ ...d }),
+      byHand: (d) => ({ name: d.name, email: email.encrypt(d.email), phone: phone.encrypt(d.phone), ...indexColumns(d, true) }),
+    }
+    const readBack: Record<Side, (r: Row) => void> = {
+      plain: () => {},
+      encrypted: () => {},
+      byHand: (r) => {
+        r.email = email.decrypt(r.email)
+        if (r.phone !== null) r.phone = phone.decrypt(r.phone)
+      },
+    }
+    const client: Record<Side, UserDelegate> = { plain, encrypted, byHand: plain }
+
+    // Sanity: the extension really encrypts, and every side reads back the plaintext.
+    for (const side of SIDES) {
+      const [probe] = userData(1)
+      const row = await client[side].create({ data: toWrite[side](probe!) })
+      readBack[side](row)
+      const [stored] = await db.sql<{ email: string }>('SELECT email FROM users WHERE id = $1', [row.id])
+      if (row.email !== probe!.email || stored!.email.startsWith('$kfe$') !== (side === 'encrypted')) throw new Error(`${side}: bad round trip`)
+    }
+
+    const rows: RatioRow[] = []
+    const compare = (what: string, unit: string, samples: Record<Side, number[]>, target: number) => {
+      rows.push({ name: `${what}: encrypted vs plain`, unit, baseline: samples.plain, subject: samples.encrypted, target })
+      rows.push({ name: `${what}: by hand vs plain (floor)`, unit, baseline: samples.plain, subject: samples.byHand })
+      rows.push({ name: `${what}: encrypted vs by hand`, unit, baseline: samples.byHand, subject: samples.encrypted })
+    }
+
+    if (ONLY !== 'findMany') {
+      const createAll = (side: Side, data: UserData[]) => async () => {
+        for (const d of data) readBack[side](await client[side].create({ data: toWrite[side](d) }))
+      }
+      for (const side of SIDES) await createAll(side, userData(200))() // warm-up
+      const samples = await interleave(ROUNDS, SIDES, (side) => timeOnce(createAll(side, userData(CREATES))))
+      compare(`${CREATES} sequential create`, 'ms', samples, CREATE_TARGET)
+    }
+
+    if (ONLY !== 'create') {
+      const ranges = {} as Record<Side, { gte: number; lte: number }>
+      const expected = {} as Record<Side, string>
+      for (const side of SIDES) {
+        const data = userData(ROWS)
+        const before = (await plain.aggregate({ _max: { id: true } }))._max.id ?? 0
+        await client[side].createMany({ data: data.map(toWrite[side]) })
+        ranges[side] = { gte: before + 1, lte: (await plain.aggregate({ _max: { id: true } }))._max.id! }
+        expected[side] = data[0]!.email
+      }
+      // A fourth reader, for the breakdown: the plain client reading the extension's rows as
+      // they are stored (envelopes, not decrypted): what the bigger values alone cost.
+      type Reader = Side | 'envelopes'
+      const readAll = (reader: Reader) => async () => {
+        const side: Side = reader === 'envelopes' ? 'encrypted' : reader
+        const found = await client[reader === 'envelopes' ? 'plain' : side].findMany({ where: { id: ranges[side] }, orderBy: { id: 'asc' } })
+        if (reader !== 'envelopes') for (const r of found) readBack[side](r)
+        const ok = reader === 'envelopes' ? found[0]!.email.startsWith('$kfe$') : found[0]!.email === expected[side]
+        if (found.length !== ROWS || !ok) throw new Error(`${reader}: findMany returned wrong rows`)
+      }
+      const readers: Reader[] = [...SIDES, 'envelopes']
+      for (const reader of readers) await readAll(reader)() // warm-up
+      const samples = await interleave(ROUNDS, readers, (reader) => timeOnce(readAll(reader)))
+      compare(`findMany of ${ROWS} rows`, 'ms', samples, FIND_MANY_TARGET)
+      rows.push({ name: `findMany of ${ROWS} rows: envelopes undecrypted vs plain`, unit: 'ms', baseline: samples.plain, subject: samples.envelopes })
+    }
+
+    console.log(describeMachine(`${db.kind}, ${ROUNDS} rounds, blind indexes on email: ${emailIndexes.map((b) => b.name).join(', ') || 'none'}`))
+    const results = printRatioTable(`Prisma on ${db.kind}: User rows, 2 encrypted fields`, { baseline: 'base', subject: 'subject' }, rows)
+    exitOnMiss(results)
+  } finally {
+    await db.close()
+  }
+}
+
+main().catch((err) => {
+  console.error(err)
+  process.exit(1)
+})
