@@ -102,11 +102,13 @@ describe('queries that would compare or order ciphertext are refused before reac
     ['findUnique where with an extra filter', () => prisma.user.findUnique({ where: { id: userId, phone: 'x' } }), 'User', 'phone'],
     ['findUniqueOrThrow by composite key and text', () => prisma.comment.findUniqueOrThrow({ where: { postId_seq: { postId, seq: 1 }, text: 'c' } }), 'Comment', 'text'],
     ['count where', () => prisma.profile.count({ where: { bio: { startsWith: 'b' } } }), 'Profile', 'bio'],
-    ['aggregate where', () => prisma.post.aggregate({ where: { body: { not: null } }, _count: true }), 'Post', 'body'],
+    ['aggregate where', () => prisma.post.aggregate({ where: { body: { not: 'x' } }, _count: true }), 'Post', 'body'],
+    ['null check mixed with a value', () => prisma.post.findMany({ where: { body: { not: null, equals: 'x' } } }), 'Post', 'body'],
+    ['isEmpty on a non-list field value', () => prisma.user.findMany({ where: { tags: { isEmpty: true, has: 'x' } } }), 'User', 'tags'],
     ['groupBy where', () => prisma.user.groupBy({ by: ['name'], where: { tags: { has: 'x' } } }), 'User', 'tags'],
     ['update where', () => prisma.user.update({ where: { id: userId, phone: 'x' }, data: { name: 'n' } }), 'User', 'phone'],
     ['updateMany where', () => prisma.comment.updateMany({ where: { text: 'c' }, data: { seq: 5 } }), 'Comment', 'text'],
-    ['updateManyAndReturn where', () => prisma.user.updateManyAndReturn({ where: { tags: { isEmpty: false } }, data: { name: 'n' } }), 'User', 'tags'],
+    ['updateManyAndReturn where', () => prisma.user.updateManyAndReturn({ where: { tags: { hasSome: ['x'] } }, data: { name: 'n' } }), 'User', 'tags'],
     ['upsert where', () => prisma.profile.upsert({ where: { id: 1, bio: 'b' }, create: { bio: 'b', userId }, update: {} }), 'Profile', 'bio'],
     ['delete where', () => prisma.post.delete({ where: { id: postId, body: 'body' } }), 'Post', 'body'],
     ['deleteMany where', () => prisma.user.deleteMany({ where: { tags: { hasSome: ['a'] } } }), 'User', 'tags'],
@@ -178,6 +180,20 @@ describe('queries that would compare or order ciphertext are refused before reac
     const found = await prisma.user.findMany({ where: { phone: optionalPhone, id: userId, posts: { some: { body: undefined } } }, orderBy: { phone: undefined } })
     expect(found.map((u) => u.phone)).toEqual(['+1 555 0100'])
     expect(recorder.queries).toHaveLength(1)
+  })
+
+  test('NULL and emptiness checks on an encrypted field go through and answer as on plaintext', async () => {
+    const other = await prisma.user.create({ data: { email: 'presence@example.com', tags: ['t'] } })
+    const ids = [userId, other.id]
+    await prisma.user.update({ where: { id: userId }, data: { tags: [] } })
+    const byId = (rows: Array<{ id: number }>) => rows.map((r) => r.id).sort((a, b) => a - b)
+    expect(byId(await prisma.user.findMany({ where: { id: { in: ids }, phone: null } }))).toEqual([other.id])
+    expect(byId(await prisma.user.findMany({ where: { id: { in: ids }, phone: { equals: null } } }))).toEqual([other.id])
+    expect(byId(await prisma.user.findMany({ where: { id: { in: ids }, phone: { not: null } } }))).toEqual([userId])
+    expect(byId(await prisma.user.findMany({ where: { id: { in: ids }, tags: { isEmpty: true } } }))).toEqual([userId])
+    expect(byId(await prisma.user.findMany({ where: { id: { in: ids }, NOT: { tags: { isEmpty: true } } } }))).toEqual([other.id])
+    expect(await prisma.post.count({ where: { body: { not: null }, author: { id: userId } } })).toBe(1)
+    await prisma.user.delete({ where: { id: other.id } })
   })
 
   test('the error names the operator and never a value', async () => {

@@ -86,7 +86,9 @@ export class QueryArgsRewriter {
       return Array.isArray(value) ? mapSame(value, (w) => this.where(view, w, operator, bi)) : this.where(view, value, operator, bi)
     }
     if (view.encrypted.has(key)) {
-      const hasIndex = view.encrypted.get(key)!.field.blindIndex !== undefined
+      const field = view.encrypted.get(key)!.field
+      if (isPresenceFilter(value, field.isList)) return value
+      const hasIndex = field.blindIndex !== undefined
       throw new UnsupportedEncryptedFieldQueryError(
         { model: view.description.name, field: key },
         filterOperator(value, operator),
@@ -232,6 +234,21 @@ export class QueryArgsRewriter {
 
 function isFieldOf(view: ModelView, key: string): boolean {
   return view.encrypted.has(key) || view.relations.has(key) || view.blindIndexes.has(key)
+}
+
+/**
+ * Filters ciphertext answers as plaintext would: NULL or not (`null`, `{ equals: null }`,
+ * `{ not: null }`) and, for lists, emptiness (`{ isEmpty }`): encryption keeps NULL as NULL and an
+ * empty list empty. They carry no value, so nothing can leak.
+ */
+function isPresenceFilter(value: unknown, isList: boolean): boolean {
+  if (value === null) return true
+  if (!isPlainObject(value)) return false
+  const keys = Object.keys(value)
+  return (
+    keys.length > 0 &&
+    keys.every((k) => ((k === 'equals' || k === 'not') && value[k] === null) || (isList && k === 'isEmpty' && typeof value[k] === 'boolean'))
+  )
 }
 
 /** The operator a filter value uses, for the error message (`equals` for a bare value). */
