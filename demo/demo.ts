@@ -5,7 +5,9 @@
  */
 import { PGlite } from '@electric-sql/pglite'
 import { PrismaPGlite } from 'pglite-prisma-adapter'
-import { EnvelopeEncryptor, fieldEncryption, LocalKeyProvider } from '../src'
+import { CreateAliasCommand, CreateKeyCommand } from '@aws-sdk/client-kms'
+import { AwsKmsKeyProvider, EnvelopeEncryptor, fieldEncryption, LocalKeyProvider } from '../src'
+import { KmsTestServer, kmsClientFor } from '../tests/support/kms-test-server'
 import { applyMigrations } from '../prisma/apply-migrations'
 import { PrismaClient } from '../prisma/generated/client/client'
 import { encryptionModel } from '../prisma/generated/encryption'
@@ -63,11 +65,19 @@ async function main(): Promise<void> {
   console.log(`   profile ${read?.profile?.bio}`)
   const all = await prisma.user.findMany()
   console.log(`   prisma.user.findMany() → ${all.length} users, e.g. ${all[1]?.email}`)
+  const found = await prisma.user.findFirst({ where: { email: '  ADA@example.com' } })
+  console.log(`   prisma.user.findFirst({ where: { email: '  ADA@example.com' } }) → user ${found?.id} (blind index, normalised: trim + lowercase)`)
+  try {
+    await prisma.user.findMany({ where: { email: { contains: 'ada' } } })
+  } catch (err) {
+    console.log(`   prisma.user.findMany({ where: { email: { contains: 'ada' } } }) → refused: ${(err as { code: string }).code}`)
+  }
 
   heading('4. What the table really holds (raw SQL, bypassing Prisma): ciphertext')
-  const raw = await db.query<{ email: string; phone: string; tags: string[] }>('SELECT email, phone, tags FROM users ORDER BY id LIMIT 1')
+  const raw = await db.query<{ email: string; email_index: string; phone: string; tags: string[] }>('SELECT email, email_index, phone, tags FROM users ORDER BY id LIMIT 1')
   const post = await db.query<{ body: string }>('SELECT body FROM posts LIMIT 1')
   console.log(`   users.email  ${shorten(raw.rows[0]?.email)}`)
+  console.log(`   users.email_index  ${raw.rows[0]?.email_index}  (HMAC-SHA256 blind index)`)
   console.log(`   users.phone  ${shorten(raw.rows[0]?.phone)}`)
   console.log(`   users.tags   [${raw.rows[0]?.tags.map((t) => shorten(t, 30)).join(', ')}]`)
   console.log(`   posts.body   ${shorten(post.rows[0]?.body)}`)
@@ -99,7 +109,58 @@ async function main(): Promise<void> {
   console.log(`   cache: ${JSON.stringify(stats.cache)}`)
 
   await prisma.$disconnect()
+  await kmsStory(db)
   await db.close()
+}
+
+/**
+ * The same application on AWS KMS: the real @aws-sdk/client-kms talks HTTP to a KMS-compatible
+ * server running in this process (tests/support/kms-test-server.ts), 5 ms per call.
+ */
+async function kmsStory(db: PGlite): Promise<void> {
+  heading('7. The same with AWS KMS: envelope keys and the data-key cache')
+  const server = new KmsTestServer()
+  const { endpoint } = await server.start()
+  try {
+    await kmsWorkload(db, server, endpoint)
+  } finally {
+    await server.stop()
+  }
+}
+
+async function kmsWorkload(db: PGlite, server: KmsTestServer, endpoint: string): Promise<void> {
+  server.latencyMs = 5
+  const client = kmsClientFor(endpoint)
+  const keyId = (await client.send(new CreateKeyCommand({ Description: 'demo' }))).KeyMetadata!.KeyId!
+  await client.send(new CreateAliasCommand({ AliasName: 'alias/demo-pii', TargetKeyId: keyId }))
+  const wrappedBlindIndexRootKey = await AwsKmsKeyProvider.generateWrappedRootKey({ keyId: 'alias/demo-pii', client })
+  const kmsKeys = () => new AwsKmsKeyProvider({ keyId: 'alias/demo-pii', client, wrappedBlindIndexRootKey })
+  const clientWith = (cache?: false) =>
+    new PrismaClient({ adapter: new PrismaPGlite(db) }).$extends(fieldEncryption({ model: encryptionModel, keys: kmsKeys(), cache }))
+  console.log(`   KMS key alias/demo-pii at ${endpoint} (the real AWS SDK on the wire), 5 ms per call`)
+  await db.exec('DELETE FROM users')
+
+  const N = 1000
+  const rows = (): string => `${String(N).padStart(5)} creates + ${String(N).padStart(5)} reads`
+  const report = (label: string, ms: number) =>
+    console.log(
+      `   ${label.padEnd(24)} ${rows()}: GenerateDataKey ${String(server.calls.GenerateDataKey).padStart(5)}, Decrypt ${String(server.calls.Decrypt).padStart(5)}, ${(ms / 1000).toFixed(2)} s`,
+    )
+
+  for (const cache of [undefined, false] as const) {
+    server.resetCounts()
+    const started = performance.now()
+    const writer = clientWith(cache)
+    const ids: number[] = []
+    for (let i = 0; i < N; i++) ids.push((await writer.user.create({ data: { email: `kms${i}@example.com` }, select: { id: true } })).id)
+    const reader = clientWith(cache) // another process: a cold cache
+    for (const id of ids) await reader.user.findUnique({ where: { id } })
+    report(cache === false ? 'cache off' : 'default cache', performance.now() - started)
+    await writer.$disconnect()
+    await reader.$disconnect()
+    await db.exec('DELETE FROM users')
+  }
+  console.log('   (with the cache: one GenerateDataKey per data key, one Decrypt per data key and per blind-index root key)')
 }
 
 main().catch((err) => {
