@@ -1,14 +1,107 @@
-import { Command } from 'commander'
-import { LocalKeyProvider } from '../keys/local-key-provider'
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
+import { FieldEncryptionError } from '../errors'
+import { processIo, type CliIo } from './cli-io'
+import { keygen } from './keygen-command'
+import { EXIT_ERROR, runMigrationCommand, type MigrationFlags } from './migration-command'
 
-/** The command-line tool. */
-export async function runProgram(argv: string[]): Promise<void> {
-  const program = new Command('kms-field-encryption').description('Field-level encryption for Prisma: keys and migrations')
+/**
+ * The command-line tool:
+ *   keygen                     a fresh local master key; with --kms-key-id, a KMS-wrapped blind-index root key
+ *   status                     per encrypted column: NULL, plaintext, current, older, unreadable; blind indexes
+ *   encrypt                    encrypt every plaintext value (and fill blind indexes)
+ *   rotate                     bring every value (and blind index) to the current key
+ *   decrypt                    write plaintext back (asks for confirmation unless --yes)
+ * Returns the exit code (and sets process.exitCode when run as the binary).
+ */
+export async function runProgram(argv: string[], io: CliIo = processIo()): Promise<number> {
+  let exitCode = 0
+  const program = new Command('kms-field-encryption')
+    .description('Field-level encryption for Prisma: keys, and migrations of existing rows')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .showHelpAfterError()
+
   program
     .command('keygen')
-    .description('print a fresh local master key (base64)')
-    .action(() => {
-      console.log(LocalKeyProvider.generateMasterKey())
+    .description('print a fresh local master key (base64); with --kms-key-id, a blind-index root key wrapped by that KMS key')
+    .option('--kms-key-id <id>', 'KMS key (id, ARN or alias) to wrap a new blind-index root key (env KFE_KMS_KEY_ID)')
+    .option('--kms-region <region>', 'AWS region (default: from the key ARN, KFE_KMS_REGION, or the SDK chain)')
+    .option('--kms-endpoint <url>', 'KMS endpoint (VPC endpoint, or a test server)')
+    .option('--json', 'print JSON')
+    .action(async (flags) => {
+      exitCode = await keygen(flags, io)
     })
-  await program.parseAsync(argv)
+
+  const migration = (name: 'status' | 'encrypt' | 'rotate' | 'decrypt', description: string): Command => {
+    const cmd = program.command(name).description(description)
+    commonOptions(cmd)
+    cmd.action(async (flags: MigrationFlags & { kmsAcceptedKeyId?: string[]; fromPfeKey?: string[] }) => {
+      const { kmsAcceptedKeyId, fromPfeKey, ...rest } = flags
+      exitCode = await runMigrationCommand(name, { ...rest, kmsAcceptedKeyIds: kmsAcceptedKeyId?.length ? kmsAcceptedKeyId : undefined, pfeKeys: fromPfeKey }, io)
+    })
+    return cmd
+  }
+
+  migration('status', 'count, per encrypted column, values that are NULL, plaintext, encrypted under the current key or an older one, or unreadable; blind indexes current, stale or missing')
+    .option('--no-verify', 'read headers only; do not decrypt every value to find unreadable ones')
+    .option('--check', 'exit 1 unless every value and blind index is current (for scripts and CI)')
+  migration('encrypt', 'encrypt every plaintext value of the annotated columns (or --model/--field), filling blind indexes')
+    .option('--dry-run', 'decide everything, write nothing, report what would be done')
+    .option('--from-pfe-key <key>', "a prisma-field-encryption key (k1.aesgcm256.…): convert that library's values (repeatable)", collect)
+  migration('rotate', 'bring every encrypted value and blind index to the current key (KMS key change: re-wrap only, via ReEncrypt)')
+    .option('--dry-run', 'decide everything, write nothing, report what would be done')
+    .option('--blind-indexes', 'only recompute blind indexes (missing, or of another index version); leave values as they are')
+    .option('--verify-indexes', 'decrypt every row and recompute any index that does not match (a normalisation changed without a new version)')
+  migration('decrypt', 'write the plaintext back in place of every encrypted value (leaving the library, or disaster recovery)')
+    .option('--dry-run', 'decrypt everything to check it can be, write nothing')
+    .option('-y, --yes', 'do not ask for confirmation')
+
+  try {
+    await program.parseAsync(argv)
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here too (exit code 0).
+      exitCode = err.exitCode === 0 ? 0 : EXIT_ERROR
+    } else {
+      io.stderr.write(`error: ${describe(err)}\n`)
+      exitCode = EXIT_ERROR
+    }
+  }
+  if (io.handleSignals) process.exitCode = exitCode
+  return exitCode
+}
+
+function commonOptions(cmd: Command): void {
+  cmd
+    .option('--config <file>', 'config file (default: ./kfe.config.ts or .js, if present)')
+    .option('--database-url <url>', 'postgresql://… or pglite:<data dir> (env DATABASE_URL)')
+    .option('--encryption-model <file>', "the generator's output module exporting encryptionModel (default: ./prisma/generated/encryption)")
+    .option('--model <name>', 'only this model (repeatable, or comma-separated)', collect)
+    .option('--field <name>', 'only this field, Model.field or field (repeatable, or comma-separated)', collect)
+    .option('--batch-size <n>', 'rows per batch (default 1000)', positiveInt)
+    .option('--concurrency <n>', 'batches in flight at once (default 2 on a server, 1 on PGlite)', positiveInt)
+    .option('--shard <k/n>', 'only part k of n of the key space (hash of the primary key), to run n processes side by side')
+    .option('--max-attempts <n>', 'compare-and-set attempts per row that keeps changing (default 5)', positiveInt)
+    .option('--kms-key-id <id>', 'primary KMS key, when there is no config file (env KFE_KMS_KEY_ID)')
+    .option('--kms-accepted-key-id <id>', 'older KMS key still accepted for reading (repeatable)', collect)
+    .option('--kms-region <region>', 'AWS region (env KFE_KMS_REGION)')
+    .option('--kms-endpoint <url>', 'KMS endpoint (VPC endpoint, or a test server)')
+    .option('--kms-wrapped-root-key <base64>', 'blind-index root key wrapped by KMS, from keygen (env KFE_KMS_WRAPPED_ROOT_KEY)')
+    .option('--json', 'print the summary as JSON (progress goes to stderr)')
+    .addOption(new Option('--no-progress', 'no progress bars or lines'))
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), ...value.split(',').map((s) => s.trim()).filter(Boolean)]
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer')
+  return n
+}
+
+function describe(err: unknown): string {
+  if (err instanceof FieldEncryptionError) return `${err.message} [${err.code}]`
+  return err instanceof Error ? err.message : String(err)
 }

@@ -1,0 +1,59 @@
+import { LRUCache } from 'lru-cache'
+import { withDeadline } from '../engine/provider-call'
+import { KeyProviderError, type FieldLocation } from '../errors'
+import type { EnvelopeHeader } from '../format/envelope-format'
+import type { KeyRing } from '../keys/key-ring'
+import { rewrappedHeader } from './envelope-header'
+
+/**
+ * Where one data key stands against the primary provider:
+ * - `current`: wrapped by the primary provider under its current key; nothing to do;
+ * - `older` with `rewrapped`: the primary provider re-wrapped it (KMS ReEncrypt, no plaintext
+ *   here): rewriting the value's header is enough;
+ * - `older` without: another provider, or an older key the provider cannot re-wrap (a local
+ *   master key): the value must be decrypted and encrypted again under a new data key.
+ */
+export type DataKeyState = { state: 'current' } | { state: 'older'; rewrapped?: Buffer }
+
+/**
+ * Answers `DataKeyState` once per data key (by header), however many values share it: one KMS
+ * ReEncrypt per data key at most. Failures are not remembered (the next value asks again).
+ */
+export class DataKeyCurrency {
+  private readonly known = new LRUCache<string, Promise<DataKeyState>>({ max: 10_000 })
+  /** KMS ReEncrypt calls made. */
+  rewrapCalls = 0
+
+  constructor(
+    private readonly keyRing: KeyRing,
+    private readonly timeoutMs = 10_000,
+  ) {}
+
+  of(headerId: string, header: EnvelopeHeader, at: FieldLocation): Promise<DataKeyState> {
+    let pending = this.known.get(headerId)
+    if (!pending) {
+      pending = this.resolve(header, at)
+      this.known.set(headerId, pending)
+      pending.catch(() => {
+        if (this.known.get(headerId) === pending) this.known.delete(headerId)
+      })
+    }
+    return pending
+  }
+
+  private async resolve(header: EnvelopeHeader, at: FieldLocation): Promise<DataKeyState> {
+    const provider = this.keyRing.get(header.providerId, at) // unknown provider: UnknownKeyProviderError
+    if (provider !== this.keyRing.primary) return { state: 'older' }
+    if (provider.rewrapDataKey) {
+      this.rewrapCalls++
+      let out
+      try {
+        out = await withDeadline(provider.id, this.timeoutMs, () => provider.rewrapDataKey!(header.wrappedKey))
+      } catch (err) {
+        throw err instanceof KeyProviderError ? err.at(at) : err
+      }
+      return out.wasCurrent ? { state: 'current' } : { state: 'older', rewrapped: rewrappedHeader(header, out.wrapped) }
+    }
+    return provider.isCurrent?.(header.wrappedKey) === false ? { state: 'older' } : { state: 'current' }
+  }
+}

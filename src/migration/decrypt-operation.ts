@@ -1,0 +1,55 @@
+import type { EnvelopeEncryptor, FieldValue } from '../engine/envelope-encryptor'
+import { elementsOf, fail, skip, valueOf, type ColumnOperation, type RowOutcome } from './column-operation'
+import type { ColumnTarget } from './column-target'
+import { decryptEach } from './decrypt-each'
+import { isStoredEnvelope } from './envelope-header'
+import type { RowFilter, StoredRow } from './sql-database'
+
+/**
+ * `decrypt`: writes the plaintext back in place of every encrypted value (leaving the library,
+ * or disaster recovery). Blind index columns are left as they are (drop them with the
+ * annotations). A value that cannot be decrypted fails its row and is left untouched.
+ */
+export class DecryptOperation implements ColumnOperation {
+  readonly name = 'decrypt'
+
+  constructor(private readonly encryptor: EnvelopeEncryptor) {}
+
+  filterFor(): RowFilter {
+    return 'encrypted'
+  }
+
+  async process(target: ColumnTarget, rows: readonly StoredRow[]): Promise<RowOutcome[]> {
+    const outcomes: RowOutcome[] = new Array(rows.length)
+    const elements: Array<unknown[] | undefined> = new Array(rows.length)
+    const items: FieldValue[] = []
+    const spots: Array<{ row: number; element: number }> = []
+    rows.forEach((row, r) => {
+      const els = elementsOf(target, row.value)
+      elements[r] = els
+      if (!els) {
+        outcomes[r] = skip('null')
+        return
+      }
+      let any = false
+      els.forEach((e, j) => {
+        if (!isStoredEnvelope(e)) return
+        any = true
+        items.push({ value: e, ctx: target.ctx })
+        spots.push({ row: r, element: j })
+      })
+      if (!any) outcomes[r] = skip('plaintext')
+    })
+    const opened = await decryptEach(this.encryptor, items)
+    opened.forEach((result, i) => {
+      const { row, element } = spots[i]!
+      if (outcomes[row]) return
+      if (!result.ok) outcomes[row] = fail(result.error)
+      else elements[row]![element] = result.value
+    })
+    rows.forEach((_, r) => {
+      if (!outcomes[r]) outcomes[r] = { kind: 'write', value: valueOf(target, elements[r]!), as: 'decrypted' }
+    })
+    return outcomes
+  }
+}

@@ -1,0 +1,109 @@
+import type { BlindIndexer } from '../blind-index/blind-indexer'
+import type { EnvelopeEncryptor, FieldValue } from '../engine/envelope-encryptor'
+import { ColumnBlindIndexes } from './column-blind-indexes'
+import { elementsOf, fail, skip, valueOf, type ColumnOperation, type RowOutcome } from './column-operation'
+import type { ColumnTarget } from './column-target'
+import { isStoredEnvelope } from './envelope-header'
+import { looksLikePfeValue, type PfeKeychain } from './pfe-keychain'
+import { isFatal, PFE_KEY_REQUIRED } from './row-failure'
+import type { RowFilter, StoredRow } from './sql-database'
+
+/**
+ * `encrypt`: every value (every list element) not yet in this library's format is encrypted
+ * under the primary key provider, and the field's blind indexes are filled from the plaintext.
+ * Values written by prisma-field-encryption are decrypted with its keys first; without them such
+ * a row fails (it is never encrypted as if its ciphertext were the plaintext). Values already
+ * encrypted are left alone (`rotate` moves them to the current key).
+ */
+export class EncryptOperation implements ColumnOperation {
+  readonly name = 'encrypt'
+  private readonly indexes = new Map<ColumnTarget, ColumnBlindIndexes>()
+
+  constructor(
+    private readonly encryptor: EnvelopeEncryptor,
+    private readonly pfe?: PfeKeychain,
+    private readonly indexer?: BlindIndexer,
+  ) {}
+
+  filterFor(): RowFilter {
+    return 'not-encrypted'
+  }
+
+  async prepare(target: ColumnTarget): Promise<void> {
+    const indexes = new ColumnBlindIndexes(this.indexer, target)
+    await indexes.load()
+    this.indexes.set(target, indexes)
+  }
+
+  async process(target: ColumnTarget, rows: readonly StoredRow[]): Promise<RowOutcome[]> {
+    const at = { model: target.model, field: target.field }
+    const indexes = this.indexes.get(target) ?? new ColumnBlindIndexes(undefined, target)
+    const outcomes: RowOutcome[] = new Array(rows.length)
+    const items: FieldValue[] = []
+    const spots: Array<{ row: number; element: number }> = []
+    const elements: Array<unknown[] | undefined> = new Array(rows.length)
+    const fromPfe = new Array<boolean>(rows.length).fill(false)
+    const plaintextOf = new Array<unknown>(rows.length)
+
+    rows.forEach((row, r) => {
+      const els = elementsOf(target, row.value)
+      elements[r] = els
+      if (!els) {
+        outcomes[r] = skip('null')
+        return
+      }
+      const mine: Array<{ plain: unknown; element: number }> = []
+      let failed: RowOutcome | undefined
+      for (let j = 0; j < els.length && !failed; j++) {
+        const e = els[j]
+        if (e === null || e === undefined || isStoredEnvelope(e)) continue
+        let plain = e
+        if (target.kind === 'text' && looksLikePfeValue(e)) {
+          if (!this.pfe) {
+            failed = { kind: 'fail', failure: { reason: PFE_KEY_REQUIRED, message: `${at.model}.${at.field}: a value written by prisma-field-encryption; pass its key (--from-pfe-key) to convert it` } }
+            break
+          }
+          try {
+            plain = this.pfe.decrypt(e, at)
+          } catch (err) {
+            if (isFatal(err)) throw err
+            failed = fail(err)
+            break
+          }
+          fromPfe[r] = true
+        }
+        mine.push({ plain, element: j })
+      }
+      if (failed) {
+        outcomes[r] = failed
+        return
+      }
+      if (mine.length === 0) {
+        outcomes[r] = skip('already encrypted')
+        return
+      }
+      if (!target.isList) plaintextOf[r] = mine[0]!.plain
+      for (const m of mine) {
+        items.push({ value: m.plain, ctx: target.ctx })
+        spots.push({ row: r, element: m.element })
+      }
+    })
+
+    if (items.length > 0) {
+      const sealed = await this.encryptor.encryptMany(items)
+      sealed.forEach((value, i) => {
+        const { row, element } = spots[i]!
+        elements[row]![element] = value
+      })
+    }
+
+    rows.forEach((_, r) => {
+      if (outcomes[r]) return
+      const plain = plaintextOf[r]
+      const write: RowOutcome = { kind: 'write', value: valueOf(target, elements[r]!), as: fromPfe[r] ? 'converted from prisma-field-encryption' : 'encrypted' }
+      if (indexes.any && typeof plain === 'string') write.indexes = indexes.compute(plain)
+      outcomes[r] = write
+    })
+    return outcomes
+  }
+}

@@ -1,0 +1,257 @@
+import { ConfigurationError } from '../errors'
+import { BYTES_PREFIX, TEXT_PREFIX } from '../format/envelope-format'
+import type { ColumnTarget } from './column-target'
+import { keyId, type CasWrite, type RowFilter, type Shard, type SqlDatabase, type StoredRow } from './sql-database'
+
+/** What the PostgreSQL SQL needs from a driver: `pg` (a pool) and PGlite both fit. */
+export interface PostgresDriver {
+  query(sql: string, params: unknown[]): Promise<Array<Record<string, unknown>>>
+  end(): Promise<void>
+}
+
+/** At most this many bind parameters per statement (PostgreSQL allows 65,535). */
+const MAX_PARAMS = 30_000
+
+interface TableInfo {
+  /** SQL type of each column (`integer`, `text[]`, `character varying(255)`...), from the catalog. */
+  types: Map<string, string>
+}
+
+/**
+ * The migration's SQL for PostgreSQL (a server, or PGlite). Keyset pagination on the primary
+ * key with a row comparison (`(a, b) > ($1, $2)`, which uses the primary key index), and
+ * compare-and-set writes as one UPDATE per batch:
+ *
+ *   UPDATE t SET col = v.n FROM unnest($1::int[], $2::text[], $3::text[]) AS v(k0, o, n)
+ *   WHERE t.id = v.k0 AND t.col IS NOT DISTINCT FROM v.o RETURNING t.id::text
+ *
+ * (text columns; list and bytes columns use `FROM (VALUES ($1::int, $2::text[], $3::text[]), ...)`).
+ *
+ * One statement per batch, atomic on its own: killed at any moment, a batch is either fully
+ * written or not at all, and no transaction is held between statements.
+ */
+export class PostgresDatabase implements SqlDatabase {
+  readonly dialect = 'postgresql'
+  private readonly tables = new Map<string, TableInfo>()
+
+  constructor(
+    private readonly driver: PostgresDriver,
+    readonly description: string,
+    readonly maxConcurrency: number,
+  ) {}
+
+  async prepare(target: ColumnTarget): Promise<void> {
+    let info = this.tables.get(target.table)
+    if (!info) {
+      let rows: Array<Record<string, unknown>>
+      try {
+        rows = await this.driver.query(
+          `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type
+             FROM pg_attribute a
+            WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped`,
+          [quote(target.table)],
+        )
+      } catch (err) {
+        throw new ConfigurationError(`${target.model}: could not read the columns of table "${target.table}" (${(err as Error).message})`)
+      }
+      if (rows.length === 0) {
+        throw new ConfigurationError(`${target.model}: table "${target.table}" not found in ${this.description} (wrong database or schema, or migrations not applied?)`)
+      }
+      info = { types: new Map(rows.map((r) => [String(r.name), String(r.type)])) }
+      this.tables.set(target.table, info)
+    }
+    for (const column of [...target.primaryKey, target.column, ...target.blindIndexes.map((b) => b.column)]) {
+      if (!info.types.has(column)) {
+        throw new ConfigurationError(`${target.model}: column "${column}" not found in table "${target.table}" (is the database schema up to date with the Prisma schema?)`)
+      }
+    }
+    const type = info.types.get(target.column)!
+    const element = target.kind === 'bytes' ? 'bytea' : '(text|character varying.*)'
+    const expected = new RegExp(target.isList ? `^${element}\\[\\]$` : `^${element}$`)
+    if (!expected.test(type)) {
+      throw new ConfigurationError(`${target.model}.${target.field}: column "${target.column}" has type ${type}, which cannot hold ${target.kind === 'bytes' ? 'bytes' : 'encrypted text'}`)
+    }
+  }
+
+  async count(target: ColumnTarget, filter: RowFilter, shard?: Shard): Promise<number> {
+    const where = [this.filterSql(target, filter), ...(shard ? [this.shardSql(target, shard)] : [])]
+    const rows = await this.driver.query(`SELECT count(*)::text AS n FROM ${quote(target.table)} WHERE ${where.join(' AND ')}`, [])
+    return Number(rows[0]!.n)
+  }
+
+  async readBatch(target: ColumnTarget, filter: RowFilter, after: readonly string[] | undefined, limit: number, shard?: Shard): Promise<StoredRow[]> {
+    const params: unknown[] = []
+    const where = [this.filterSql(target, filter)]
+    if (after) {
+      const pk = target.primaryKey.map(quote)
+      const values = after.map((v, i) => {
+        params.push(v)
+        return `$${params.length}::${this.typeOf(target, target.primaryKey[i]!)}`
+      })
+      where.push(`(${pk.join(', ')}) > (${values.join(', ')})`)
+    }
+    if (shard) where.push(this.shardSql(target, shard))
+    params.push(limit)
+    const sql =
+      `SELECT ${this.selectList(target)} FROM ${quote(target.table)} WHERE ${where.join(' AND ')} ` +
+      `ORDER BY ${target.primaryKey.map(quote).join(', ')} LIMIT $${params.length}`
+    return (await this.driver.query(sql, params)).map((r) => this.toRow(target, r))
+  }
+
+  async readRows(target: ColumnTarget, keys: ReadonlyArray<readonly string[]>): Promise<StoredRow[]> {
+    if (keys.length === 0) return []
+    const out: StoredRow[] = []
+    const perRow = target.primaryKey.length
+    const chunk = Math.max(1, Math.floor(MAX_PARAMS / perRow))
+    for (let start = 0; start < keys.length; start += chunk) {
+      const params: unknown[] = []
+      const tuples = keys.slice(start, start + chunk).map((key) => {
+        const cells = key.map((v, i) => {
+          params.push(v)
+          return `$${params.length}::${this.typeOf(target, target.primaryKey[i]!)}`
+        })
+        return `(${cells.join(', ')})`
+      })
+      const sql = `SELECT ${this.selectList(target)} FROM ${quote(target.table)} WHERE (${target.primaryKey.map(quote).join(', ')}) IN (${tuples.join(', ')})`
+      for (const r of await this.driver.query(sql, params)) out.push(this.toRow(target, r))
+    }
+    return out
+  }
+
+  async compareAndSet(target: ColumnTarget, writes: readonly CasWrite[]): Promise<Set<string>> {
+    const done = new Set<string>()
+    // Rows that set the same index columns go in one statement.
+    const groups = new Map<string, CasWrite[]>()
+    for (const w of writes) {
+      const sig = Object.keys(w.indexes ?? {}).sort().join('\u0000')
+      let g = groups.get(sig)
+      if (!g) groups.set(sig, (g = []))
+      g.push(w)
+    }
+    for (const [sig, group] of groups) {
+      const indexColumns = sig === '' ? [] : sig.split('\u0000')
+      const perRow = target.primaryKey.length + 2 + indexColumns.length
+      const chunk = Math.max(1, Math.floor(MAX_PARAMS / perRow))
+      for (let start = 0; start < group.length; start += chunk) {
+        for (const k of await this.casStatement(target, indexColumns, group.slice(start, start + chunk))) done.add(k)
+      }
+    }
+    return done
+  }
+
+  async close(): Promise<void> {
+    await this.driver.end()
+  }
+
+  private async casStatement(target: ColumnTarget, indexColumns: string[], writes: readonly CasWrite[]): Promise<string[]> {
+    if (target.kind === 'text' && !target.isList) return this.casUnnest(target, indexColumns, writes)
+    const pkTypes = target.primaryKey.map((c) => this.typeOf(target, c))
+    const valueType = this.typeOf(target, target.column)
+    const indexTypes = indexColumns.map((c) => this.typeOf(target, c))
+    const params: unknown[] = []
+    const bind = (value: unknown, type: string): string => {
+      params.push(toParam(value))
+      return `$${params.length}::${type}`
+    }
+    const tuples = writes.map((w) => {
+      const cells = [
+        ...w.key.map((k, i) => bind(k, pkTypes[i]!)),
+        bind(w.old, valueType),
+        bind(w.value, valueType),
+        ...indexColumns.map((c, i) => bind(w.indexes![c], indexTypes[i]!)),
+      ]
+      return `(${cells.join(', ')})`
+    })
+    const keyNames = target.primaryKey.map((_, i) => `k${i}`)
+    const indexNames = indexColumns.map((_, i) => `x${i}`)
+    const sets = [`${quote(target.column)} = v.n`, ...indexColumns.map((c, i) => `${quote(c)} = v.${indexNames[i]}`)]
+    const join = target.primaryKey.map((c, i) => `t.${quote(c)} = v.${keyNames[i]}`)
+    const sql =
+      `UPDATE ${quote(target.table)} AS t SET ${sets.join(', ')} ` +
+      `FROM (VALUES ${tuples.join(', ')}) AS v(${[...keyNames, 'o', 'n', ...indexNames].join(', ')}) ` +
+      `WHERE ${join.join(' AND ')} AND t.${quote(target.column)} IS NOT DISTINCT FROM v.o ` +
+      `RETURNING ${target.primaryKey.map((c, i) => `t.${quote(c)}::text AS k${i}`).join(', ')}`
+    const rows = await this.driver.query(sql, params)
+    return rows.map((r) => keyId(keyNames.map((k) => String(r[k]))))
+  }
+
+  /**
+   * The same compare-and-set for text columns with one array parameter per column instead of
+   * one parameter per cell: `FROM unnest($1::int[], $2::text[], $3::text[]) AS v(k0, o, n)`.
+   * Far less to parse and bind (1.5 to 2 times faster per row on PostgreSQL and PGlite).
+   * (List and bytes columns keep VALUES: arrays of arrays do not unnest row by row.)
+   */
+  private async casUnnest(target: ColumnTarget, indexColumns: string[], writes: readonly CasWrite[]): Promise<string[]> {
+    const keyNames = target.primaryKey.map((_, i) => `k${i}`)
+    const indexNames = indexColumns.map((_, i) => `x${i}`)
+    const columns = [
+      ...target.primaryKey.map((c, i) => ({ type: this.typeOf(target, c), values: writes.map((w) => w.key[i]) })),
+      { type: this.typeOf(target, target.column), values: writes.map((w) => w.old) },
+      { type: this.typeOf(target, target.column), values: writes.map((w) => w.value) },
+      ...indexColumns.map((c) => ({ type: this.typeOf(target, c), values: writes.map((w) => w.indexes![c]) })),
+    ]
+    const sets = [`${quote(target.column)} = v.n`, ...indexColumns.map((c, i) => `${quote(c)} = v.${indexNames[i]}`)]
+    const join = target.primaryKey.map((c, i) => `t.${quote(c)} = v.${keyNames[i]}`)
+    const sql =
+      `UPDATE ${quote(target.table)} AS t SET ${sets.join(', ')} ` +
+      `FROM unnest(${columns.map((c, i) => `$${i + 1}::${c.type}[]`).join(', ')}) AS v(${[...keyNames, 'o', 'n', ...indexNames].join(', ')}) ` +
+      `WHERE ${join.join(' AND ')} AND t.${quote(target.column)} IS NOT DISTINCT FROM v.o ` +
+      `RETURNING ${target.primaryKey.map((c, i) => `t.${quote(c)}::text AS k${i}`).join(', ')}`
+    const rows = await this.driver.query(sql, columns.map((c) => c.values))
+    return rows.map((r) => keyId(keyNames.map((k) => String(r[k]))))
+  }
+
+  private selectList(target: ColumnTarget): string {
+    return [
+      ...target.primaryKey.map((c, i) => `${quote(c)}::text AS k${i}`),
+      `${quote(target.column)} AS v`,
+      ...target.blindIndexes.map((b, i) => `${quote(b.column)} AS x${i}`),
+    ].join(', ')
+  }
+
+  private toRow(target: ColumnTarget, r: Record<string, unknown>): StoredRow {
+    const indexes: Record<string, unknown> = {}
+    target.blindIndexes.forEach((b, i) => (indexes[b.column] = r[`x${i}`]))
+    return { key: target.primaryKey.map((_, i) => String(r[`k${i}`])), value: r.v, indexes }
+  }
+
+  /** The SQL condition for a filter: whether the value (or a list element) is in our format. */
+  private filterSql(target: ColumnTarget, filter: RowFilter): string {
+    const col = quote(target.column)
+    if (filter === 'all') return 'TRUE'
+    if (filter === 'present') return `${col} IS NOT NULL`
+    const ours = (e: string): string =>
+      target.kind === 'bytes' ? `substring(${e} from 1 for ${BYTES_PREFIX.length}) = '\\x${BYTES_PREFIX.toString('hex')}'::bytea` : `left(${e}, ${TEXT_PREFIX.length}) = ${literal(TEXT_PREFIX)}`
+    if (!target.isList) return filter === 'encrypted' ? `${col} IS NOT NULL AND ${ours(col)}` : `${col} IS NOT NULL AND NOT (${ours(col)})`
+    const test = filter === 'encrypted' ? ours('e') : `NOT (${ours('e')})`
+    return `${col} IS NOT NULL AND EXISTS (SELECT 1 FROM unnest(${col}) AS u(e) WHERE e IS NOT NULL AND ${test})`
+  }
+
+  /** Rows whose primary key hashes to this shard (hashtext of the key's text, same on every worker). */
+  private shardSql(target: ColumnTarget, shard: Shard): string {
+    const text = target.primaryKey.length === 1 ? `${quote(target.primaryKey[0]!)}::text` : `concat_ws(',', ${target.primaryKey.map((c) => `${quote(c)}::text`).join(', ')})`
+    return `mod(hashtext(${text}) & 2147483647, ${shard.count}) = ${shard.index}`
+  }
+
+  private typeOf(target: ColumnTarget, column: string): string {
+    const type = this.tables.get(target.table)?.types.get(column)
+    if (!type) throw new Error(`prepare() was not called for ${target.table}.${column}`)
+    return type
+  }
+}
+
+/** A double-quoted identifier. */
+export function quote(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`
+}
+
+function literal(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`
+}
+
+/** `pg` sends Buffers as bytea but would JSON-encode a plain Uint8Array. */
+function toParam(value: unknown): unknown {
+  if (value instanceof Uint8Array && !Buffer.isBuffer(value)) return Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+  if (Array.isArray(value)) return value.map(toParam)
+  return value
+}

@@ -1,0 +1,156 @@
+import type { BlindIndexer } from '../blind-index/blind-indexer'
+import type { EnvelopeEncryptor, FieldValue } from '../engine/envelope-encryptor'
+import { ColumnBlindIndexes } from './column-blind-indexes'
+import { elementsOf, fail, skip, valueOf, type ColumnOperation, type RowOutcome } from './column-operation'
+import type { ColumnTarget } from './column-target'
+import type { DataKeyCurrency } from './data-key-currency'
+import { decryptEach } from './decrypt-each'
+import { isStoredEnvelope, readHeader, withHeader } from './envelope-header'
+import { isFatal } from './row-failure'
+import type { RowFilter, StoredRow } from './sql-database'
+
+export interface RotateOptions {
+  /** Only recompute blind indexes; leave the values under the keys they have. */
+  indexesOnly?: boolean
+  /**
+   * Decrypt every row and recompute its indexes, not only those missing or of another version
+   * (after a change of normalisation or root key made without a new index version).
+   */
+  verifyIndexes?: boolean
+}
+
+/**
+ * `rotate`: brings every encrypted value to the primary provider's current key.
+ * - Same provider, and it can re-wrap (AWS KMS): the data key is re-wrapped with ReEncrypt (once
+ *   per data key) and only the value's header is rewritten; no plaintext on the client.
+ * - Otherwise (another provider, e.g. local -> KMS; or an older local master key): the value is
+ *   decrypted and encrypted again under a fresh data key.
+ * Blind indexes that are missing or of another index version are recomputed from the plaintext
+ * (decrypting the value for that); with a new root key, configure a new index version.
+ * Plaintext values are left to `encrypt`.
+ */
+export class RotateOperation implements ColumnOperation {
+  readonly name = 'rotate'
+  private readonly indexes = new Map<ColumnTarget, ColumnBlindIndexes>()
+
+  constructor(
+    private readonly encryptor: EnvelopeEncryptor,
+    private readonly currency: DataKeyCurrency,
+    private readonly indexer?: BlindIndexer,
+    private readonly options: RotateOptions = {},
+  ) {}
+
+  filterFor(): RowFilter {
+    return 'encrypted'
+  }
+
+  async prepare(target: ColumnTarget): Promise<void> {
+    const indexes = new ColumnBlindIndexes(this.indexer, target)
+    await indexes.load()
+    this.indexes.set(target, indexes)
+  }
+
+  async process(target: ColumnTarget, rows: readonly StoredRow[]): Promise<RowOutcome[]> {
+    const at = { model: target.model, field: target.field }
+    const indexes = this.indexes.get(target) ?? new ColumnBlindIndexes(undefined, target)
+    const outcomes: RowOutcome[] = new Array(rows.length)
+    const elements: Array<unknown[] | undefined> = new Array(rows.length)
+    const how: Array<'rewrapped' | 'reencrypted' | 'reindexed' | undefined> = new Array(rows.length)
+    const toOpen: FieldValue[] = []
+    const openSpots: Array<{ row: number; element: number; reseal: boolean }> = []
+
+    for (let r = 0; r < rows.length; r++) {
+      const row = rows[r]!
+      const els = elementsOf(target, row.value)
+      elements[r] = els
+      if (!els) {
+        outcomes[r] = skip('null')
+        continue
+      }
+      const reindex = indexes.any && (this.options.verifyIndexes === true || indexes.needsRecompute(row))
+      const pending: Array<{ element: number; reseal: boolean }> = []
+      let failed: RowOutcome | undefined
+      let encrypted = 0
+      for (let j = 0; j < els.length && !failed; j++) {
+        const e = els[j]
+        if (!isStoredEnvelope(e)) continue
+        encrypted++
+        try {
+          const { headerId, header } = readHeader(e, target.ctx)
+          const state = this.options.indexesOnly ? { state: 'current' as const } : await this.currency.of(headerId, header, at)
+          if (state.state === 'older' && state.rewrapped) {
+            els[j] = withHeader(e, state.rewrapped, target.ctx)
+            how[r] ??= 'rewrapped'
+            if (reindex) pending.push({ element: j, reseal: false })
+          } else if (state.state === 'older') {
+            pending.push({ element: j, reseal: true })
+          } else if (reindex) {
+            pending.push({ element: j, reseal: false })
+          }
+        } catch (err) {
+          if (isFatal(err)) throw err
+          failed = fail(err)
+        }
+      }
+      if (failed) {
+        outcomes[r] = failed
+        continue
+      }
+      if (encrypted === 0) {
+        outcomes[r] = skip('plaintext')
+        continue
+      }
+      for (const p of pending) {
+        toOpen.push({ value: els[p.element], ctx: target.ctx })
+        openSpots.push({ row: r, ...p })
+      }
+    }
+
+    // Values that must be decrypted: to encrypt them again, or to recompute their indexes.
+    const opened = await decryptEach(this.encryptor, toOpen)
+    const reseal: FieldValue[] = []
+    const resealSpots: Array<{ row: number; element: number }> = []
+    const plaintextOf = new Array<unknown>(rows.length)
+    opened.forEach((result, i) => {
+      const { row, element, reseal: again } = openSpots[i]!
+      if (outcomes[row]) return
+      if (!result.ok) {
+        outcomes[row] = fail(result.error)
+        return
+      }
+      if (!target.isList) plaintextOf[row] = result.value
+      if (again) {
+        reseal.push({ value: result.value, ctx: target.ctx })
+        resealSpots.push({ row, element })
+      }
+    })
+    if (reseal.length > 0) {
+      const sealed = await this.encryptor.encryptMany(reseal)
+      sealed.forEach((value, i) => {
+        const { row, element } = resealSpots[i]!
+        if (outcomes[row]) return
+        elements[row]![element] = value
+        how[row] = 'reencrypted'
+      })
+    }
+
+    rows.forEach((row, r) => {
+      if (outcomes[r]) return
+      const plain = plaintextOf[r]
+      const newIndexes = indexes.any && typeof plain === 'string' ? changedIndexes(row, indexes.compute(plain)) : undefined
+      if (!how[r] && !newIndexes) {
+        outcomes[r] = skip('current')
+        return
+      }
+      const value = how[r] ? valueOf(target, elements[r]!) : row.value
+      outcomes[r] = { kind: 'write', value, as: how[r] ?? 'reindexed', ...(newIndexes ? { indexes: newIndexes } : {}) }
+    })
+    return outcomes
+  }
+}
+
+/** The index values that differ from what the row holds, or undefined when none does. */
+function changedIndexes(row: StoredRow, fresh: Record<string, string>): Record<string, string> | undefined {
+  const changed = Object.entries(fresh).filter(([column, value]) => row.indexes[column] !== value)
+  return changed.length > 0 ? Object.fromEntries(changed) : undefined
+}

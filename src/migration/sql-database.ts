@@ -1,0 +1,79 @@
+import type { ColumnTarget } from './column-target'
+
+/**
+ * Everything the migration asks of a database, and nothing more: the one seam where another
+ * database (MySQL/MariaDB, SQLite) plugs in. PostgreSQL (a server through `pg`, or an embedded
+ * PGlite) implements it in `postgres-database.ts`.
+ *
+ * Primary keys travel as text (each key column cast to text when read, and cast back to its own
+ * type when compared), so keys of any type (integers, bigints, uuids, timestamps with
+ * microseconds...) round-trip exactly and order as the database orders them.
+ */
+export interface SqlDatabase {
+  /** `postgresql`, later `mysql` or `sqlite`. */
+  readonly dialect: string
+  /** A short description for messages and reports; never contains a password. */
+  readonly description: string
+  /** How many statements can usefully run at once (1 for an embedded database). */
+  readonly maxConcurrency: number
+
+  /** Checks that the table and its columns exist and learns their types. Call once per target. */
+  prepare(target: ColumnTarget): Promise<void>
+
+  /** How many rows match (for progress and status). */
+  count(target: ColumnTarget, filter: RowFilter, shard?: Shard): Promise<number>
+
+  /**
+   * The next rows in primary-key order after `after` (all rows from the start when undefined),
+   * at most `limit`: keyset pagination, so each call costs the same wherever it is in the table.
+   */
+  readBatch(target: ColumnTarget, filter: RowFilter, after: readonly string[] | undefined, limit: number, shard?: Shard): Promise<StoredRow[]>
+
+  /** The rows with these keys, as they are now (rows that were deleted are missing). */
+  readRows(target: ColumnTarget, keys: ReadonlyArray<readonly string[]>): Promise<StoredRow[]>
+
+  /**
+   * Compare-and-set: each row is updated only if its column still holds exactly `old` (so a
+   * value an application wrote in the meantime is never overwritten). Each statement is atomic
+   * on its own; no transaction spans calls. Returns the keys of the rows that were updated.
+   */
+  compareAndSet(target: ColumnTarget, writes: readonly CasWrite[]): Promise<Set<string>>
+
+  close(): Promise<void>
+}
+
+/**
+ * Which rows to read: every row, every row with a value, the rows whose value (or any list
+ * element) is not in this library's format, or the rows whose value (or any list element) is.
+ */
+export type RowFilter = 'all' | 'present' | 'not-encrypted' | 'encrypted'
+
+/** Part `index` (0-based) of `count` disjoint parts of the key space. */
+export interface Shard {
+  index: number
+  count: number
+}
+
+export interface StoredRow {
+  /** Primary key values as text, in key order. */
+  key: string[]
+  /** The column's value as the driver returns it (string, Uint8Array, string[] or null). */
+  value: unknown
+  /** Blind index columns of this field, by column name. */
+  indexes: Record<string, unknown>
+}
+
+export interface CasWrite {
+  key: readonly string[]
+  /** The value that was read; the row is updated only if the column still holds it. */
+  old: unknown
+  /** The new value of the column. */
+  value: unknown
+  /** New values of blind index columns, by column name (only those that change). */
+  indexes?: Record<string, unknown>
+}
+
+/** One string per key, to put keys in sets and maps. */
+export function keyId(key: readonly string[]): string {
+  return key.length === 1 ? key[0]! : key.join('\u0000')
+}

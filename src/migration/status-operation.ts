@@ -1,0 +1,107 @@
+import type { BlindIndexer } from '../blind-index/blind-indexer'
+import type { EnvelopeEncryptor, FieldValue } from '../engine/envelope-encryptor'
+import { ColumnBlindIndexes } from './column-blind-indexes'
+import { elementsOf, fail, skip, type ColumnOperation, type RowOutcome } from './column-operation'
+import type { ColumnTarget } from './column-target'
+import type { DataKeyCurrency } from './data-key-currency'
+import { decryptEach } from './decrypt-each'
+import { isStoredEnvelope, readHeader } from './envelope-header'
+import { looksLikePfeValue } from './pfe-keychain'
+import { isFatal } from './row-failure'
+import type { RowFilter, StoredRow } from './sql-database'
+
+/** The state of a row's value in `status`, worst first for a list (its worst element counts). */
+export const VALUE_STATES = ['null', 'plaintext', 'prisma-field-encryption', 'current', 'older', 'unreadable'] as const
+export type ValueStateName = (typeof VALUE_STATES)[number]
+const RANK: Record<string, number> = { current: 0, older: 1, plaintext: 2, 'prisma-field-encryption': 3 }
+
+/**
+ * `status`: classifies every row, writes nothing. A value is `current` (primary provider, current
+ * key), `older`, `plaintext`, a `prisma-field-encryption` value, or `unreadable` (malformed,
+ * unknown provider, a key that cannot unwrap it; and with `verify`, a body that fails
+ * authentication: each value is decrypted). Blind indexes are `current`, `stale` or `missing`.
+ */
+export class StatusOperation implements ColumnOperation {
+  readonly name = 'status'
+  private readonly indexes = new Map<ColumnTarget, ColumnBlindIndexes>()
+
+  constructor(
+    private readonly encryptor: EnvelopeEncryptor,
+    private readonly currency: DataKeyCurrency,
+    private readonly verify: boolean,
+    private readonly indexer?: BlindIndexer,
+  ) {}
+
+  filterFor(): RowFilter {
+    return 'all'
+  }
+
+  async prepare(target: ColumnTarget): Promise<void> {
+    const indexes = new ColumnBlindIndexes(this.indexer, target)
+    // Without the root key the index states are judged by presence and version only.
+    if (this.verify) await indexes.load().catch(() => undefined)
+    this.indexes.set(target, indexes)
+  }
+
+  async process(target: ColumnTarget, rows: readonly StoredRow[]): Promise<RowOutcome[]> {
+    const at = { model: target.model, field: target.field }
+    const indexes = this.indexes.get(target) ?? new ColumnBlindIndexes(undefined, target)
+    const outcomes: RowOutcome[] = new Array(rows.length)
+    const states: Array<string | undefined> = new Array(rows.length)
+    const toOpen: FieldValue[] = []
+    const openRows: number[] = []
+    const plaintextOf = new Array<unknown>(rows.length)
+
+    for (let r = 0; r < rows.length; r++) {
+      const els = elementsOf(target, rows[r]!.value)
+      if (!els || els.length === 0) {
+        outcomes[r] = skip('null')
+        continue
+      }
+      let worst = 'current'
+      for (const e of els) {
+        let state: string
+        if (e === null || e === undefined) continue
+        if (!isStoredEnvelope(e)) {
+          state = looksLikePfeValue(e) ? 'prisma-field-encryption' : 'plaintext'
+          if (!target.isList) plaintextOf[r] = e
+        } else {
+          try {
+            const { headerId, header } = readHeader(e, target.ctx)
+            state = (await this.currency.of(headerId, header, at)).state
+          } catch (err) {
+            if (isFatal(err)) throw err
+            outcomes[r] = fail(err)
+            break
+          }
+          if (this.verify) {
+            toOpen.push({ value: e, ctx: target.ctx })
+            openRows.push(r)
+          }
+        }
+        if (RANK[state]! > RANK[worst]!) worst = state
+      }
+      states[r] = worst
+    }
+
+    const opened = await decryptEach(this.encryptor, toOpen)
+    opened.forEach((result, i) => {
+      const r = openRows[i]!
+      if (outcomes[r]) return
+      if (!result.ok) outcomes[r] = fail(result.error)
+      else if (!target.isList) plaintextOf[r] = result.value
+    })
+
+    rows.forEach((row, r) => {
+      if (outcomes[r]?.kind === 'skip') return
+      let notes: string[] | undefined
+      if (indexes.any && row.value !== null && row.value !== undefined) {
+        const plain = plaintextOf[r]
+        notes = indexes.notes(typeof plain === 'string' && this.indexer?.loaded ? indexes.verifiedStatesOf(row, plain) : indexes.statesOf(row))
+      }
+      const failed = outcomes[r]
+      outcomes[r] = failed ? { ...failed, ...(notes ? { notes } : {}) } : skip(states[r]!, notes)
+    })
+    return outcomes
+  }
+}
