@@ -69,3 +69,18 @@ export class ColumnBlindIndexes {
     return this.fields.map((f, i) => `index ${f.index}: ${states[i]}`)
   }
 }
+
+/** The blind indexes of each column an operation works on, loaded once per column. */
+export class BlindIndexesPerColumn {
+  private readonly byTarget = new Map<ColumnTarget, ColumnBlindIndexes>()
+
+  async prepare(indexer: BlindIndexer | undefined, target: ColumnTarget): Promise<void> {
+    const indexes = new ColumnBlindIndexes(indexer, target)
+    await indexes.load()
+    this.byTarget.set(target, indexes)
+  }
+
+  of(target: ColumnTarget): ColumnBlindIndexes {
+    return this.byTarget.get(target) ?? new ColumnBlindIndexes(undefined, target)
+  }
+}

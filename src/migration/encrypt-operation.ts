@@ -1,6 +1,6 @@
 import type { BlindIndexer } from '../blind-index/blind-indexer'
 import type { EnvelopeEncryptor, FieldValue } from '../engine/envelope-encryptor'
-import { ColumnBlindIndexes } from './column-blind-indexes'
+import { BlindIndexesPerColumn } from './column-blind-indexes'
 import { elementsOf, fail, skip, valueOf, type ColumnOperation, type RowOutcome } from './column-operation'
 import type { ColumnTarget } from './column-target'
 import { isStoredEnvelope } from './envelope-header'
@@ -17,7 +17,7 @@ import type { RowFilter, StoredRow } from './sql-database'
  */
 export class EncryptOperation implements ColumnOperation {
   readonly name = 'encrypt'
-  private readonly indexes = new Map<ColumnTarget, ColumnBlindIndexes>()
+  private readonly indexes = new BlindIndexesPerColumn()
 
   constructor(
     private readonly encryptor: EnvelopeEncryptor,
@@ -30,14 +30,12 @@ export class EncryptOperation implements ColumnOperation {
   }
 
   async prepare(target: ColumnTarget): Promise<void> {
-    const indexes = new ColumnBlindIndexes(this.indexer, target)
-    await indexes.load()
-    this.indexes.set(target, indexes)
+    await this.indexes.prepare(this.indexer, target)
   }
 
   async process(target: ColumnTarget, rows: readonly StoredRow[]): Promise<RowOutcome[]> {
     const at = { model: target.model, field: target.field }
-    const indexes = this.indexes.get(target) ?? new ColumnBlindIndexes(undefined, target)
+    const indexes = this.indexes.of(target)
     const outcomes: RowOutcome[] = new Array(rows.length)
     const items: FieldValue[] = []
     const spots: Array<{ row: number; element: number }> = []

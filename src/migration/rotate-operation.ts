@@ -1,6 +1,6 @@
 import type { BlindIndexer } from '../blind-index/blind-indexer'
 import type { EnvelopeEncryptor, FieldValue } from '../engine/envelope-encryptor'
-import { ColumnBlindIndexes } from './column-blind-indexes'
+import { BlindIndexesPerColumn } from './column-blind-indexes'
 import { elementsOf, fail, skip, valueOf, type ColumnOperation, type RowOutcome } from './column-operation'
 import type { ColumnTarget } from './column-target'
 import type { DataKeyCurrency } from './data-key-currency'
@@ -31,7 +31,7 @@ export interface RotateOptions {
  */
 export class RotateOperation implements ColumnOperation {
   readonly name = 'rotate'
-  private readonly indexes = new Map<ColumnTarget, ColumnBlindIndexes>()
+  private readonly indexes = new BlindIndexesPerColumn()
 
   constructor(
     private readonly encryptor: EnvelopeEncryptor,
@@ -45,14 +45,12 @@ export class RotateOperation implements ColumnOperation {
   }
 
   async prepare(target: ColumnTarget): Promise<void> {
-    const indexes = new ColumnBlindIndexes(this.indexer, target)
-    await indexes.load()
-    this.indexes.set(target, indexes)
+    await this.indexes.prepare(this.indexer, target)
   }
 
   async process(target: ColumnTarget, rows: readonly StoredRow[]): Promise<RowOutcome[]> {
     const at = { model: target.model, field: target.field }
-    const indexes = this.indexes.get(target) ?? new ColumnBlindIndexes(undefined, target)
+    const indexes = this.indexes.of(target)
     const outcomes: RowOutcome[] = new Array(rows.length)
     const elements: Array<unknown[] | undefined> = new Array(rows.length)
     const how: Array<'rewrapped' | 'reencrypted' | 'reindexed' | undefined> = new Array(rows.length)
