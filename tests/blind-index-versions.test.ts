@@ -166,9 +166,9 @@ describe('recomputeBlindIndexes', () => {
     expect(result).toMatchObject({ model: 'User', updated: before.v1, skipped: 0 })
     expect(await versionsOfUsers()).toEqual({ v2: (before.v1 ?? 0) + (before.v2 ?? 0) })
     // Keyset pagination: the first page has no lower bound, every later one starts after the last id.
-    const selects = exec.log.filter((s) => s.sql.startsWith('SELECT'))
+    const selects = exec.log.filter((s) => s.sql.startsWith('SELECT') && s.sql.includes(' ORDER BY '))
     expect(selects[0]!.sql).not.toMatch(/\("id"\) > \(/)
-    expect(selects.slice(1).every((s) => /\("id"\) > \(\$1\)/.test(s.sql) && / LIMIT 3$/.test(s.sql))).toBe(true)
+    expect(selects.slice(1).every((s) => /\("id"\) > \(\$1(::\w+)?\)/.test(s.sql) && / LIMIT \$\d+$/.test(s.sql) && s.params.at(-1) === 3)).toBe(true)
     expect(selects.length).toBe(Math.ceil(before.v1! / 3) + (before.v1! % 3 === 0 ? 1 : 0))
     expect(progress.map((p) => p.scanned)).toEqual([...progress.map((p) => p.scanned)].sort((x, y) => x - y))
     // No plaintext in the statements recompute sent either.
@@ -213,7 +213,7 @@ describe('recomputeBlindIndexes', () => {
     let raced = false
     const racing: SqlExecutor = {
       async query(sql, params) {
-        if (!raced && sql.startsWith('UPDATE') && params.includes(target.id)) {
+        if (!raced && sql.startsWith('UPDATE') && params.flat().map(String).includes(String(target.id))) {
           raced = true
           await switching.user.update({ where: { id: target.id }, data: { email: moved } })
         }

@@ -1,11 +1,17 @@
-import { fieldContext, type FieldContext } from '../cipher/field-context'
 import { EnvelopeEncryptor, type EncryptorOptions } from '../engine/envelope-encryptor'
 import { BlindIndexRecomputeError, ConfigurationError } from '../errors'
 import type { EncryptionModel, ModelDescription } from '../model/encryption-model'
-import { blindIndexFieldsOfModel, type BlindIndexField } from './blind-index-field'
+import { ColumnBlindIndexes } from '../migration/column-blind-indexes'
+import type { ColumnOperation, RowOutcome } from '../migration/column-operation'
+import { runColumn } from '../migration/column-runner'
+import { columnTargets, type ColumnTarget } from '../migration/column-target'
+import { DataKeyCurrency } from '../migration/data-key-currency'
+import { PostgresDatabase } from '../migration/postgres-database'
+import { RotateOperation } from '../migration/rotate-operation'
+import { keyId, type CasWrite, type SqlDatabase, type StoredRow } from '../migration/sql-database'
+import { blindIndexFieldsOfModel } from './blind-index-field'
 import { BlindIndexer, type BlindIndexOptions } from './blind-indexer'
-import { sqlDialectFor, type SqlExecutor } from './sql-executor'
-import { storedIndexPrefix } from './stored-index-format'
+import type { SqlExecutor } from './sql-executor'
 
 export interface RecomputeBlindIndexesOptions {
   /** Runs SQL on the database (see SqlExecutor for one-line adapters of pg, PGlite and Prisma). */
@@ -59,25 +65,27 @@ export type RecomputeResult = RecomputeProgress
  * normalisation or of the root key (a new version, the old one kept in `previous` so filters
  * still find rows meanwhile), or to fill indexes of rows written without the extension.
  *
- * Pages through the table in primary-key order (keyset pagination: every batch costs the same),
- * by default reading only rows whose index is missing or on another version, so an interrupted
- * run resumes where it stopped. Each row is updated by a compare-and-set on its source columns:
- * a row an application changed meanwhile is left alone (its writer already set the index).
- * Knows nothing of Prisma; PostgreSQL only for now.
+ * Runs the migration's `rotate --blind-indexes` over the model's indexed columns, one batch at a
+ * time: keyset pagination on the primary key, by default reading only rows whose index is
+ * missing, stray or on another version (so an interrupted run resumes where it stopped), and
+ * compare-and-set writes (a row an application changed meanwhile is left to its writer). Unlike
+ * the migration, it stops at the first row it cannot recompute and names it
+ * (`BlindIndexRecomputeError`). Knows nothing of Prisma; PostgreSQL only for now.
  */
 export async function recomputeBlindIndexes(options: RecomputeBlindIndexesOptions): Promise<RecomputeResult> {
   const model = findModel(options)
-  const dialect = sqlDialectFor((options.encryptionModel as EncryptionModel).provider ?? 'postgresql')
-  if (!dialect) throw new ConfigurationError(`recomputeBlindIndexes: the ${(options.encryptionModel as EncryptionModel).provider} provider is not supported yet`)
+  const provider = (options.encryptionModel as EncryptionModel).provider ?? 'postgresql'
+  if (!['postgresql', 'postgres', 'cockroachdb'].includes(provider)) throw new ConfigurationError(`recomputeBlindIndexes: the ${provider} provider is not supported yet`)
   if (model.primaryKeyColumns.length === 0) throw new ConfigurationError(`${model.name}: the model has no primary key; recompute pages by it`)
-  let fields = blindIndexFieldsOfModel(model)
-  if (options.indexes?.length) {
-    for (const name of options.indexes) {
-      if (!fields.some((f) => f.index === name)) throw new ConfigurationError(`${model.name}.${name} is not a blind index (indexes: ${fields.map((f) => f.index).join(', ') || 'none'})`)
-    }
-    fields = fields.filter((f) => options.indexes!.includes(f.index))
+  const names = blindIndexFieldsOfModel(model).map((f) => f.index)
+  for (const name of options.indexes ?? []) {
+    if (!names.includes(name)) throw new ConfigurationError(`${model.name}.${name} is not a blind index (indexes: ${names.join(', ') || 'none'})`)
   }
-  if (fields.length === 0) throw new ConfigurationError(`${model.name} has no blind index`)
+  const wanted = options.indexes?.length ? options.indexes : names
+  const targets = columnTargets(options.encryptionModel as EncryptionModel, { models: [model.name] })
+    .map((t) => ({ ...t, blindIndexes: t.blindIndexes.filter((b) => wanted.includes(b.name)) }))
+    .filter((t) => t.blindIndexes.length > 0)
+  if (targets.length === 0) throw new ConfigurationError(`${model.name} has no blind index`)
   const batchSize = options.batchSize ?? 500
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigurationError('batchSize must be a positive integer')
 
@@ -86,79 +94,128 @@ export async function recomputeBlindIndexes(options: RecomputeBlindIndexesOption
   const indexer = options.indexer ?? new BlindIndexer(blindIndexFieldsOfModel(model), { ...options.blindIndex, rootKey: options.blindIndex?.rootKey ?? encryptor.keyRing.primary })
   await indexer.load()
 
-  const q = dialect.quote
-  const table = (options.schema ? `${q(options.schema)}.` : '') + q(model.table)
-  const pk = model.primaryKeyColumns.map(q)
-  const sources = [...new Set(fields.map((f) => f.sourceColumn))]
-  const sourceAlias = (column: string) => `s${sources.indexOf(column)}`
-  const contexts = new Map<string, FieldContext>(
-    fields.map((f) => [f.sourceColumn, fieldContext(model.name, f.source, model.table, f.sourceColumn, 'text')]),
-  )
-  const select = [
-    ...pk.map((c, i) => `${c} AS "k${i}"`),
-    ...sources.map((c, i) => `${q(c)} AS "s${i}"`),
-    ...fields.map((f, i) => `${q(f.column)} AS "i${i}"`),
-  ].join(', ')
-
   const progress: RecomputeProgress = { model: model.name, scanned: 0, updated: 0, unchanged: 0, skipped: 0 }
-  let after: unknown[] | undefined
-  for (;;) {
-    if (options.signal?.aborted) throw options.signal.reason ?? new Error('recomputeBlindIndexes was aborted')
-    const params: unknown[] = []
-    const param = (v: unknown) => (params.push(v), dialect.placeholder(params.length))
-    const conditions: string[] = []
-    if (after) conditions.push(`(${pk.join(', ')}) > (${after.map(param).join(', ')})`)
-    if (!options.all) {
-      const prefix = param(`${storedIndexPrefix(indexer.version)}%`)
-      conditions.push(
-        '(' + fields.map((f) => `((${q(f.sourceColumn)} IS NULL) <> (${q(f.column)} IS NULL) OR ${q(f.column)} NOT LIKE ${prefix})`).join(' OR ') + ')',
-      )
-    }
-    const rows = await options.db.query(
-      `SELECT ${select} FROM ${table}${conditions.length ? ` WHERE ${conditions.join(' AND ')}` : ''} ORDER BY ${pk.join(', ')} LIMIT ${batchSize}`,
-      params,
-    )
-    if (rows.length === 0) break
-    const plaintexts = await decryptSources(encryptor, rows, sources, contexts, model)
-    for (let r = 0; r < rows.length; r++) {
-      const row = rows[r]!
-      const changes: Array<{ field: BlindIndexField; value: string | null }> = []
-      fields.forEach((f, i) => {
-        const plain = plaintexts.get(`${r}:${f.sourceColumn}`)
-        const want = plain === undefined || plain === null ? null : indexer.compute(f, plain)
-        if (row[`i${i}`] !== want) changes.push({ field: f, value: want })
-      })
-      progress.scanned++
-      if (changes.length === 0) {
-        progress.unchanged++
-        continue
-      }
-      if (options.dryRun) {
-        progress.updated++
-        continue
-      }
-      const up: unknown[] = []
-      const p = (v: unknown) => (up.push(v), dialect.placeholder(up.length))
-      const set = changes.map((c) => `${q(c.field.column)} = ${p(c.value)}`).join(', ')
-      const where = [
-        ...pk.map((c, i) => `${c} = ${p(row[`k${i}`])}`),
-        ...[...new Set(changes.map((c) => c.field.sourceColumn))].map((c) => `${q(c)} IS NOT DISTINCT FROM ${p(row[sourceAlias(c)])}`),
-      ].join(' AND ')
-      let done: Array<Record<string, unknown>>
-      try {
-        done = await options.db.query(`UPDATE ${table} SET ${set} WHERE ${where} RETURNING 1 AS "ok"`, up)
-      } catch (cause) {
-        throw new BlindIndexRecomputeError({ model: model.name, field: changes[0]!.field.index }, primaryKeyOf(model, row), { cause })
-      }
-      if (done.length > 0) progress.updated++
-      else progress.skipped++
-    }
-    options.onProgress?.({ ...progress })
-    const last = rows[rows.length - 1]!
-    after = pk.map((_, i) => last[`k${i}`])
-    if (rows.length < batchSize) break
+  const postgres = new PostgresDatabase({ query: (sql, params) => options.db.query(sql, params), end: async () => {} }, 'recomputeBlindIndexes', 1, options.schema)
+  const primaryKeyOf = (target: ColumnTarget, key: readonly string[]) =>
+    Object.fromEntries(model.primaryKey.map((name, i) => [name, /^(integer|smallint)$/.test(postgres.typeOf(target, target.primaryKey[i]!)) ? Number(key[i]) : key[i]]))
+  const run: RecomputeRun = { encryptor, indexer, all: options.all ?? false, dryRun: options.dryRun ?? false, progress, primaryKeyOf }
+  const db = new RecomputeDatabase(postgres, run)
+  const op = new RecomputeOperation(new RotateOperation(encryptor, new DataKeyCurrency(encryptor.keyRing), indexer, { indexesOnly: true, verifyIndexes: run.all }), run)
+  for (const target of targets) {
+    const column = await runColumn(db, target, op, {
+      batchSize,
+      concurrency: 1,
+      dryRun: run.dryRun,
+      maxAttempts: 1, // a row changed meanwhile is its writer's: counted as skipped, not retried
+      signal: options.signal,
+      progress: { columnStarted() {}, columnFinished() {}, rowsDone: () => options.onProgress?.({ ...progress }) },
+    })
+    if (column.interrupted) throw options.signal?.reason ?? new Error('recomputeBlindIndexes was aborted')
   }
   return progress
+}
+
+/** What the operation and the database wrapper of one recompute share. */
+interface RecomputeRun {
+  encryptor: EnvelopeEncryptor
+  indexer: BlindIndexer
+  all: boolean
+  dryRun: boolean
+  progress: RecomputeProgress
+  /** A row's primary key by field name, typed as the application sees it (integers as numbers). */
+  primaryKeyOf(target: ColumnTarget, key: readonly string[]): Record<string, unknown>
+}
+
+/**
+ * Rotate with indexes only, narrowed to what recompute does: reads the rows whose indexes need
+ * work (every row with `all`), clears indexes set on a NULL value, indexes plaintext values when
+ * the encryptor reads plaintext, counts, and throws for the first row that fails.
+ */
+class RecomputeOperation implements ColumnOperation {
+  readonly name = 'rotate'
+  private readonly indexes = new Map<ColumnTarget, ColumnBlindIndexes>()
+
+  constructor(
+    private readonly rotate: RotateOperation,
+    private readonly run: RecomputeRun,
+  ) {}
+
+  filterFor() {
+    return this.run.all ? ('all' as const) : { indexesNotOnVersion: this.run.indexer.version }
+  }
+
+  async prepare(target: ColumnTarget): Promise<void> {
+    await this.rotate.prepare(target)
+    this.indexes.set(target, new ColumnBlindIndexes(this.run.indexer, target))
+  }
+
+  async process(target: ColumnTarget, rows: readonly StoredRow[]): Promise<RowOutcome[]> {
+    const indexes = this.indexes.get(target)!
+    const { encryptor, progress } = this.run
+    const outcomes = await this.rotate.process(target, rows)
+    for (let r = 0; r < rows.length; r++) {
+      const row = rows[r]!
+      const o = outcomes[r]!
+      if (o.kind === 'fail') {
+        const cause = await encryptor.decryptMany([{ value: row.value, ctx: target.ctx }]).then(() => new Error(o.failure.message), (e: unknown) => e)
+        throw new BlindIndexRecomputeError({ model: target.model, field: target.field }, this.run.primaryKeyOf(target, row.key), { cause })
+      }
+      if (o.kind === 'skip' && o.as === 'null') {
+        const stray = indexes.fields.filter((f) => row.indexes[f.column] !== null && row.indexes[f.column] !== undefined)
+        if (stray.length > 0) outcomes[r] = { kind: 'write', value: row.value, as: 'reindexed', indexes: Object.fromEntries(stray.map((f) => [f.column, null])) }
+      } else if (o.kind === 'skip' && o.as === 'plaintext' && encryptor.readPlaintext && typeof row.value === 'string') {
+        const fresh = Object.entries(indexes.compute(row.value)).filter(([column, value]) => row.indexes[column] !== value)
+        if (fresh.length > 0) outcomes[r] = { kind: 'write', value: row.value, as: 'reindexed', indexes: Object.fromEntries(fresh) }
+      }
+      progress.scanned++
+      if (outcomes[r]!.kind !== 'write') progress.unchanged++
+      else if (this.run.dryRun) progress.updated++
+    }
+    return outcomes
+  }
+}
+
+/** The PostgreSQL database, counting what compare-and-set wrote and naming a row whose write fails. */
+class RecomputeDatabase implements SqlDatabase {
+  readonly dialect: string
+  readonly description: string
+  readonly maxConcurrency = 1
+
+  constructor(
+    private readonly db: PostgresDatabase,
+    private readonly run: RecomputeRun,
+  ) {
+    this.dialect = db.dialect
+    this.description = db.description
+  }
+
+  prepare: SqlDatabase['prepare'] = (target) => this.db.prepare(target)
+  count: SqlDatabase['count'] = (target, filter, shard) => this.db.count(target, filter, shard)
+  readBatch: SqlDatabase['readBatch'] = (target, filter, after, limit, shard) => this.db.readBatch(target, filter, after, limit, shard)
+  readRows: SqlDatabase['readRows'] = (target, keys) => this.db.readRows(target, keys)
+  close: SqlDatabase['close'] = () => this.db.close()
+
+  async compareAndSet(target: ColumnTarget, writes: readonly CasWrite[]): Promise<Set<string>> {
+    let written: Set<string>
+    try {
+      written = await this.db.compareAndSet(target, writes)
+    } catch {
+      // One row broke the batch (a unique clash between versions): write row by row to name it.
+      written = new Set()
+      for (const w of writes) {
+        try {
+          for (const k of await this.db.compareAndSet(target, [w])) written.add(k)
+        } catch (cause) {
+          const column = Object.keys(w.indexes ?? {})[0]
+          const index = target.blindIndexes.find((b) => b.column === column)?.name ?? target.field
+          throw new BlindIndexRecomputeError({ model: target.model, field: index }, this.run.primaryKeyOf(target, w.key), { cause })
+        }
+      }
+    }
+    this.run.progress.updated += writes.filter((w) => written.has(keyId(w.key))).length
+    this.run.progress.skipped += writes.filter((w) => !written.has(keyId(w.key))).length
+    return written
+  }
 }
 
 function findModel(options: RecomputeBlindIndexesOptions): ModelDescription {
@@ -166,48 +223,4 @@ function findModel(options: RecomputeBlindIndexesOptions): ModelDescription {
   const model = models[options.model] ?? Object.values(models).find((m) => m.name.toLowerCase() === options.model.toLowerCase())
   if (!model) throw new ConfigurationError(`recomputeBlindIndexes: no model '${options.model}' in the encryption model`)
   return model
-}
-
-/** Decrypts every source value of a batch; on failure, finds the row that failed and names it. */
-async function decryptSources(
-  encryptor: EnvelopeEncryptor,
-  rows: Array<Record<string, unknown>>,
-  sources: string[],
-  contexts: Map<string, FieldContext>,
-  model: ModelDescription,
-): Promise<Map<string, string | null>> {
-  const out = new Map<string, string | null>()
-  const items: Array<{ value: unknown; ctx: FieldContext }> = []
-  const keys: string[] = []
-  rows.forEach((row, r) =>
-    sources.forEach((column, s) => {
-      const value = row[`s${s}`]
-      if (value === null || value === undefined) out.set(`${r}:${column}`, null)
-      else {
-        items.push({ value, ctx: contexts.get(column)! })
-        keys.push(`${r}:${column}`)
-      }
-    }),
-  )
-  if (items.length === 0) return out
-  let plain: unknown[]
-  try {
-    plain = await encryptor.decryptMany(items)
-  } catch (batchError) {
-    for (let i = 0; i < items.length; i++) {
-      try {
-        await encryptor.decryptMany([items[i]!])
-      } catch (cause) {
-        const row = rows[Number(keys[i]!.split(':')[0])]!
-        throw new BlindIndexRecomputeError({ model: model.name, field: items[i]!.ctx.field }, primaryKeyOf(model, row), { cause })
-      }
-    }
-    throw batchError
-  }
-  plain.forEach((p, i) => out.set(keys[i]!, p as string))
-  return out
-}
-
-function primaryKeyOf(model: ModelDescription, row: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(model.primaryKey.map((name, i) => [name, row[`k${i}`]]))
 }

@@ -1,3 +1,4 @@
+import { storedIndexPrefix } from '../blind-index/stored-index-format'
 import { ConfigurationError } from '../errors'
 import { BYTES_PREFIX, TEXT_PREFIX } from '../format/envelope-format'
 import type { ColumnTarget } from './column-target'
@@ -38,6 +39,8 @@ export class PostgresDatabase implements SqlDatabase {
     private readonly driver: PostgresDriver,
     readonly description: string,
     readonly maxConcurrency: number,
+    /** The schema holding the tables (default: the connection's search_path). */
+    private readonly schema?: string,
   ) {}
 
   async prepare(target: ColumnTarget): Promise<void> {
@@ -49,7 +52,7 @@ export class PostgresDatabase implements SqlDatabase {
           `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type
              FROM pg_attribute a
             WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped`,
-          [quote(target.table)],
+          [this.relation(target)],
         )
       } catch (err) {
         throw new ConfigurationError(`${target.model}: could not read the columns of table "${target.table}" (${(err as Error).message})`)
@@ -75,7 +78,7 @@ export class PostgresDatabase implements SqlDatabase {
 
   async count(target: ColumnTarget, filter: RowFilter, shard?: Shard): Promise<number> {
     const where = [this.filterSql(target, filter), ...(shard ? [this.shardSql(target, shard)] : [])]
-    const rows = await this.driver.query(`SELECT count(*)::text AS n FROM ${quote(target.table)} WHERE ${where.join(' AND ')}`, [])
+    const rows = await this.driver.query(`SELECT count(*)::text AS n FROM ${this.relation(target)} WHERE ${where.join(' AND ')}`, [])
     return Number(rows[0]!.n)
   }
 
@@ -93,7 +96,7 @@ export class PostgresDatabase implements SqlDatabase {
     if (shard) where.push(this.shardSql(target, shard))
     params.push(limit)
     const sql =
-      `SELECT ${this.selectList(target)} FROM ${quote(target.table)} WHERE ${where.join(' AND ')} ` +
+      `SELECT ${this.selectList(target)} FROM ${this.relation(target)} WHERE ${where.join(' AND ')} ` +
       `ORDER BY ${target.primaryKey.map(quote).join(', ')} LIMIT $${params.length}`
     return (await this.driver.query(sql, params)).map((r) => this.toRow(target, r))
   }
@@ -112,7 +115,7 @@ export class PostgresDatabase implements SqlDatabase {
         })
         return `(${cells.join(', ')})`
       })
-      const sql = `SELECT ${this.selectList(target)} FROM ${quote(target.table)} WHERE (${target.primaryKey.map(quote).join(', ')}) IN (${tuples.join(', ')})`
+      const sql = `SELECT ${this.selectList(target)} FROM ${this.relation(target)} WHERE (${target.primaryKey.map(quote).join(', ')}) IN (${tuples.join(', ')})`
       for (const r of await this.driver.query(sql, params)) out.push(this.toRow(target, r))
     }
     return out
@@ -167,7 +170,7 @@ export class PostgresDatabase implements SqlDatabase {
     const sets = [`${quote(target.column)} = v.n`, ...indexColumns.map((c, i) => `${quote(c)} = v.${indexNames[i]}`)]
     const join = target.primaryKey.map((c, i) => `t.${quote(c)} = v.${keyNames[i]}`)
     const sql =
-      `UPDATE ${quote(target.table)} AS t SET ${sets.join(', ')} ` +
+      `UPDATE ${this.relation(target)} AS t SET ${sets.join(', ')} ` +
       `FROM (VALUES ${tuples.join(', ')}) AS v(${[...keyNames, 'o', 'n', ...indexNames].join(', ')}) ` +
       `WHERE ${join.join(' AND ')} AND t.${quote(target.column)} IS NOT DISTINCT FROM v.o ` +
       `RETURNING ${target.primaryKey.map((c, i) => `t.${quote(c)}::text AS k${i}`).join(', ')}`
@@ -193,12 +196,17 @@ export class PostgresDatabase implements SqlDatabase {
     const sets = [`${quote(target.column)} = v.n`, ...indexColumns.map((c, i) => `${quote(c)} = v.${indexNames[i]}`)]
     const join = target.primaryKey.map((c, i) => `t.${quote(c)} = v.${keyNames[i]}`)
     const sql =
-      `UPDATE ${quote(target.table)} AS t SET ${sets.join(', ')} ` +
+      `UPDATE ${this.relation(target)} AS t SET ${sets.join(', ')} ` +
       `FROM unnest(${columns.map((c, i) => `$${i + 1}::${c.type}[]`).join(', ')}) AS v(${[...keyNames, 'o', 'n', ...indexNames].join(', ')}) ` +
       `WHERE ${join.join(' AND ')} AND t.${quote(target.column)} IS NOT DISTINCT FROM v.o ` +
       `RETURNING ${target.primaryKey.map((c, i) => `t.${quote(c)}::text AS k${i}`).join(', ')}`
     const rows = await this.driver.query(sql, columns.map((c) => c.values))
     return rows.map((r) => keyId(keyNames.map((k) => String(r[k]))))
+  }
+
+  /** The table, qualified by the schema when one was given. */
+  private relation(target: ColumnTarget): string {
+    return (this.schema === undefined ? '' : `${quote(this.schema)}.`) + quote(target.table)
   }
 
   private selectList(target: ColumnTarget): string {
@@ -219,6 +227,14 @@ export class PostgresDatabase implements SqlDatabase {
   private filterSql(target: ColumnTarget, filter: RowFilter): string {
     const col = quote(target.column)
     if (filter === 'all') return 'TRUE'
+    if (typeof filter === 'object') {
+      const prefix = literal(storedIndexPrefix(filter.indexesNotOnVersion))
+      const stale = target.blindIndexes.map((b) => {
+        const index = quote(b.column)
+        return `((${col} IS NULL) <> (${index} IS NULL) OR left(${index}, ${storedIndexPrefix(filter.indexesNotOnVersion).length}) <> ${prefix})`
+      })
+      return stale.length > 0 ? `(${stale.join(' OR ')})` : 'FALSE'
+    }
     if (filter === 'present') return `${col} IS NOT NULL`
     const ours = (e: string): string =>
       target.kind === 'bytes' ? `substring(${e} from 1 for ${BYTES_PREFIX.length}) = '\\x${BYTES_PREFIX.toString('hex')}'::bytea` : `left(${e}, ${TEXT_PREFIX.length}) = ${literal(TEXT_PREFIX)}`
@@ -233,7 +249,8 @@ export class PostgresDatabase implements SqlDatabase {
     return `mod(hashtext(${text}) & 2147483647, ${shard.count}) = ${shard.index}`
   }
 
-  private typeOf(target: ColumnTarget, column: string): string {
+  /** The SQL type of a column (after `prepare`). */
+  typeOf(target: ColumnTarget, column: string): string {
     const type = this.tables.get(target.table)?.types.get(column)
     if (!type) throw new Error(`prepare() was not called for ${target.table}.${column}`)
     return type

@@ -44,9 +44,10 @@ export interface SqlDatabase {
 
 /**
  * Which rows to read: every row, every row with a value, the rows whose value (or any list
- * element) is not in this library's format, or the rows whose value (or any list element) is.
+ * element) is not in this library's format, the rows whose value (or any list element) is, or
+ * the rows with a blind index missing, stray (set while the value is NULL) or not on `version`.
  */
-export type RowFilter = 'all' | 'present' | 'not-encrypted' | 'encrypted'
+export type RowFilter = 'all' | 'present' | 'not-encrypted' | 'encrypted' | { indexesNotOnVersion: number }
 
 /** Part `index` (0-based) of `count` disjoint parts of the key space. */
 export interface Shard {
