@@ -18,6 +18,8 @@ import {
   headerBytesOf,
   looksEncryptedBytes,
   looksEncryptedText,
+  looksEncrypted,
+  readHeader,
   splitBytes,
   splitText,
   type SplitEnvelope,
@@ -182,10 +184,8 @@ export class EnvelopeEncryptor {
 
   /** Whether a stored value is plaintext, under the primary provider's current key, or older. No provider call. */
   classify(value: unknown, ctx: FieldContext): ValueState {
-    const isText = typeof value === 'string'
-    if (isText ? !looksEncryptedText(value) : !(value instanceof Uint8Array && looksEncryptedBytes(value))) return 'plaintext'
-    const split = isText ? splitText(value, locate(ctx)) : splitBytes(value as Uint8Array, locate(ctx))
-    const header = decodeHeader(headerBytesOf(split, locate(ctx)), locate(ctx))
+    if (!looksEncrypted(value)) return 'plaintext'
+    const { header } = readHeader(value, ctx)
     const primary = this.keyRing.primary
     if (header.providerId !== primary.id) return 'older'
     return primary.isCurrent?.(header.wrappedKey) === false ? 'older' : 'current'
@@ -193,7 +193,7 @@ export class EnvelopeEncryptor {
 
   /** Whether a stored value is in this library's format (cheap prefix test, no decryption). */
   isEncrypted(value: unknown): boolean {
-    return typeof value === 'string' ? looksEncryptedText(value) : value instanceof Uint8Array && looksEncryptedBytes(value)
+    return looksEncrypted(value)
   }
 
   stats(): EncryptorStats {

@@ -168,3 +168,14 @@ export function headerBytesOf(split: SplitEnvelope, at: FieldLocation): Buffer {
   if (!bytes) throw new MalformedCiphertextError(at, 'not canonical base64url')
   return bytes
 }
+
+/** Whether a stored value is in this format (a cheap prefix test: no decoding, no decryption). */
+export function looksEncrypted(value: unknown): value is string | Uint8Array {
+  return typeof value === 'string' ? looksEncryptedText(value) : value instanceof Uint8Array && looksEncryptedBytes(value)
+}
+
+/** The header of a stored value and its id (the data-key cache's key), without decrypting anything. */
+export function readHeader(value: string | Uint8Array, at: FieldLocation): { headerId: string; header: EnvelopeHeader } {
+  const split = typeof value === 'string' ? splitText(value, at) : splitBytes(value, at)
+  return { headerId: split.headerId, header: decodeHeader(headerBytesOf(split, at), at) }
+}

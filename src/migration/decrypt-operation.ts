@@ -2,7 +2,7 @@ import type { EnvelopeEncryptor, FieldValue } from '../engine/envelope-encryptor
 import { elementsOf, fail, skip, valueOf, type ColumnOperation, type RowOutcome } from './column-operation'
 import type { ColumnTarget } from './column-target'
 import { decryptEach } from './decrypt-each'
-import { isStoredEnvelope } from './envelope-header'
+import { looksEncrypted } from '../format/envelope-format'
 import type { RowFilter, StoredRow } from './sql-database'
 
 /**
@@ -33,7 +33,7 @@ export class DecryptOperation implements ColumnOperation {
       }
       let any = false
       els.forEach((e, j) => {
-        if (!isStoredEnvelope(e)) return
+        if (!looksEncrypted(e)) return
         any = true
         items.push({ value: e, ctx: target.ctx })
         spots.push({ row: r, element: j })

@@ -3,7 +3,7 @@ import type { EnvelopeEncryptor, FieldValue } from '../engine/envelope-encryptor
 import { BlindIndexesPerColumn } from './column-blind-indexes'
 import { elementsOf, fail, skip, valueOf, type ColumnOperation, type RowOutcome } from './column-operation'
 import type { ColumnTarget } from './column-target'
-import { isStoredEnvelope } from './envelope-header'
+import { looksEncrypted } from '../format/envelope-format'
 import { looksLikePfeValue, type PfeKeychain } from './pfe-keychain'
 import { isFatal, PFE_KEY_REQUIRED } from './row-failure'
 import type { RowFilter, StoredRow } from './sql-database'
@@ -54,7 +54,7 @@ export class EncryptOperation implements ColumnOperation {
       let failed: RowOutcome | undefined
       for (let j = 0; j < els.length && !failed; j++) {
         const e = els[j]
-        if (e === null || e === undefined || isStoredEnvelope(e)) continue
+        if (e === null || e === undefined || looksEncrypted(e)) continue
         let plain = e
         if (target.kind === 'text' && looksLikePfeValue(e)) {
           if (!this.pfe) {

@@ -5,7 +5,8 @@ import { elementsOf, fail, skip, valueOf, type ColumnOperation, type RowOutcome 
 import type { ColumnTarget } from './column-target'
 import type { DataKeyCurrency } from './data-key-currency'
 import { decryptEach } from './decrypt-each'
-import { isStoredEnvelope, readHeader, withHeader } from './envelope-header'
+import { looksEncrypted, readHeader } from '../format/envelope-format'
+import { withHeader } from './envelope-header'
 import { isFatal } from './row-failure'
 import type { RowFilter, StoredRow } from './sql-database'
 
@@ -71,7 +72,7 @@ export class RotateOperation implements ColumnOperation {
       let encrypted = 0
       for (let j = 0; j < els.length && !failed; j++) {
         const e = els[j]
-        if (!isStoredEnvelope(e)) continue
+        if (!looksEncrypted(e)) continue
         encrypted++
         try {
           const { headerId, header } = readHeader(e, target.ctx)

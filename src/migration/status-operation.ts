@@ -5,7 +5,7 @@ import { elementsOf, fail, skip, type ColumnOperation, type RowOutcome } from '.
 import type { ColumnTarget } from './column-target'
 import type { DataKeyCurrency } from './data-key-currency'
 import { decryptEach } from './decrypt-each'
-import { isStoredEnvelope, readHeader } from './envelope-header'
+import { looksEncrypted, readHeader } from '../format/envelope-format'
 import { looksLikePfeValue } from './pfe-keychain'
 import { isFatal } from './row-failure'
 import type { RowFilter, StoredRow } from './sql-database'
@@ -62,7 +62,7 @@ export class StatusOperation implements ColumnOperation {
       for (const e of els) {
         let state: string
         if (e === null || e === undefined) continue
-        if (!isStoredEnvelope(e)) {
+        if (!looksEncrypted(e)) {
           state = looksLikePfeValue(e) ? 'prisma-field-encryption' : 'plaintext'
           if (!target.isList) plaintextOf[r] = e
         } else {

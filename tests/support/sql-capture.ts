@@ -1,11 +1,4 @@
-import { randomBytes } from 'node:crypto'
-import { PGlite } from '@electric-sql/pglite'
-import { PrismaPg } from '@prisma/adapter-pg'
-import { Pool } from 'pg'
-import { PrismaPGlite } from 'pglite-prisma-adapter'
-import { applyMigrations } from '../../prisma/apply-migrations'
-import { PrismaClient } from '../../prisma/generated/client/client'
-import type { TestDatabase } from './test-database'
+import { createTestDatabase, type TestDatabase } from './test-database'
 
 /** One statement as the driver adapter received it: SQL text and bound parameters. */
 export interface CapturedStatement {
@@ -91,8 +84,6 @@ export class SqlCapture {
 
 export interface CapturingTestDatabase extends TestDatabase {
   capture: SqlCapture
-  /** The schema holding the tables (`public` on PGlite, a private one on the server). */
-  schema: string
 }
 
 /**
@@ -101,44 +92,6 @@ export interface CapturingTestDatabase extends TestDatabase {
  */
 export async function createCapturingTestDatabase(): Promise<CapturingTestDatabase> {
   const capture = new SqlCapture()
-  const url = process.env.DATABASE_URL
-  if (!url) {
-    const db = new PGlite()
-    await applyMigrations((sql) => db.exec(sql))
-    const prisma = new PrismaClient({ adapter: capture.wrap(new PrismaPGlite(db)) })
-    return {
-      kind: 'pglite',
-      prisma,
-      capture,
-      schema: 'public',
-      async sql(query, params) {
-        return (await db.query(query, params as never[])).rows as never
-      },
-      async close() {
-        await prisma.$disconnect()
-        await db.close()
-      },
-    }
-  }
-  const schema = `kfe_bi_${randomBytes(6).toString('hex')}`
-  const admin = new Pool({ connectionString: url, max: 1 })
-  await admin.query(`CREATE SCHEMA "${schema}"`)
-  const pool = new Pool({ connectionString: url, max: 4, options: `-c search_path="${schema}"` })
-  await applyMigrations((sql) => pool.query(sql))
-  const prisma = new PrismaClient({ adapter: capture.wrap(new PrismaPg({ connectionString: url, max: 4 }, { schema })) })
-  return {
-    kind: 'postgres',
-    prisma,
-    capture,
-    schema,
-    async sql(query, params) {
-      return (await pool.query(query, params as unknown[])).rows
-    },
-    async close() {
-      await prisma.$disconnect()
-      await pool.end()
-      await admin.query(`DROP SCHEMA "${schema}" CASCADE`)
-      await admin.end()
-    },
-  }
+  const db = await createTestDatabase({ wrapAdapter: (factory) => capture.wrap(factory) })
+  return Object.assign(db, { capture })
 }
