@@ -13,12 +13,10 @@ import {
   type AwsKmsKeyDescription,
   type AwsKmsKeyProviderOptions,
 } from './aws-kms-options'
-import type { GeneratedDataKey, KeyProvider, RewrappedDataKey } from './key-provider'
+import { DATA_KEY_BYTES, type GeneratedDataKey, type KeyProvider, type RewrappedDataKey } from './key-provider'
 import { makeKmsClient } from './kms-client'
 import { isKeyScopedFailure, toKeyProviderError } from './kms-error-mapping'
 import { checkKeyRef } from './kms-key-ref'
-
-const DATA_KEY_BYTES = 32
 
 export { DEFAULT_ENCRYPTION_CONTEXT, type AwsKmsKeyDescription, type AwsKmsKeyProviderOptions } from './aws-kms-options'
 

@@ -1,11 +1,10 @@
 import { createHmac, hkdfSync, randomBytes } from 'node:crypto'
 import { IV_BYTES, KEY_BYTES, TAG_BYTES, open, seal } from '../cipher/aes-gcm'
 import { ConfigurationError, KeyProviderError } from '../errors'
-import type { GeneratedDataKey, KeyProvider } from './key-provider'
+import { DATA_KEY_BYTES, type GeneratedDataKey, type KeyProvider } from './key-provider'
 
 const MASTER_KEY_BYTES = KEY_BYTES
 const FINGERPRINT_BYTES = 8
-const DATA_KEY_BYTES = 32
 const WRAPPED_BYTES = FINGERPRINT_BYTES + IV_BYTES + DATA_KEY_BYTES + TAG_BYTES
 const WRAP_AAD = Buffer.from('kms-field-encryption/local-wrap/v1')
 
@@ -100,7 +99,7 @@ export class LocalKeyProvider implements KeyProvider {
   }
 
   async blindIndexRootKey(): Promise<Buffer> {
-    return Buffer.from(hkdfSync('sha256', this.current.key, Buffer.alloc(0), 'kms-field-encryption/blind-index-root/v1', 32))
+    return Buffer.from(hkdfSync('sha256', this.current.key, Buffer.alloc(0), 'kms-field-encryption/blind-index-root/v1', DATA_KEY_BYTES))
   }
 
   private masterFor(wrapped: Buffer): MasterKey | undefined {
