@@ -48,16 +48,22 @@ export class AwsKmsKeyProvider implements KeyProvider {
 
   constructor(options: AwsKmsKeyProviderOptions) {
     this.keyId = checkKeyRef(options.keyId, 'AwsKmsKeyProvider keyId')
-    this.acceptedKeyIds = [...new Set((options.acceptedKeyIds ?? []).map((k, i) => checkKeyRef(k, `AwsKmsKeyProvider acceptedKeyIds[${i}]`)))]
+    const accepted = (options.acceptedKeyIds ?? []).map((k, i) => checkKeyRef(k, `AwsKmsKeyProvider acceptedKeyIds[${i}]`))
+    this.acceptedKeyIds = [...new Set(accepted)]
       .filter((k) => k !== this.keyId)
     this.encryptionContext = Object.freeze({ ...checkEncryptionContext(options.encryptionContext ?? DEFAULT_ENCRYPTION_CONTEXT) })
     this.id = options.id ?? 'aws-kms'
-    if (!/^[\x21-\x7e]{1,255}$/.test(this.id)) throw new ConfigurationError('AwsKmsKeyProvider id must be 1 to 255 printable ASCII characters')
+    if (!/^[\x21-\x7e]{1,255}$/.test(this.id)) {
+      throw new ConfigurationError('AwsKmsKeyProvider id must be 1 to 255 printable ASCII characters')
+    }
     this.wrappedRootKey = options.wrappedBlindIndexRootKey === undefined ? undefined : wrappedRootKeyFrom(options.wrappedBlindIndexRootKey)
 
     if (options.client) {
       if (options.clientConfig || options.requestTimeoutMs !== undefined) {
-        throw new ConfigurationError('AwsKmsKeyProvider: clientConfig and requestTimeoutMs apply only to the client the provider makes; configure your own KMSClient instead')
+        throw new ConfigurationError(
+          'AwsKmsKeyProvider: clientConfig and requestTimeoutMs apply only to the client the provider makes; ' +
+            'configure your own KMSClient instead',
+        )
       }
       this.client = options.client
       this.ownsClient = false
@@ -71,7 +77,9 @@ export class AwsKmsKeyProvider implements KeyProvider {
    * A new blind-index root key (32 random bytes made by KMS), returned only wrapped, as base64,
    * for `wrappedBlindIndexRootKey`. The plaintext copy is zeroed at once.
    */
-  static async generateWrappedRootKey(options: Omit<AwsKmsKeyProviderOptions, 'wrappedBlindIndexRootKey' | 'acceptedKeyIds'>): Promise<string> {
+  static async generateWrappedRootKey(
+    options: Omit<AwsKmsKeyProviderOptions, 'wrappedBlindIndexRootKey' | 'acceptedKeyIds'>,
+  ): Promise<string> {
     const provider = new AwsKmsKeyProvider(options)
     try {
       const { plaintext, wrapped } = await provider.generate(provider.rootContext())
@@ -118,7 +126,10 @@ export class AwsKmsKeyProvider implements KeyProvider {
   }
 
   /** ReEncrypt, with the ARNs of the source and destination keys KMS reports. */
-  private async reEncryptReporting(wrapped: Buffer, destinationKeyId: string): Promise<{ wrapped: Buffer; sourceKeyArn?: string; destinationKeyArn?: string }> {
+  private async reEncryptReporting(
+    wrapped: Buffer,
+    destinationKeyId: string,
+  ): Promise<{ wrapped: Buffer; sourceKeyArn?: string; destinationKeyArn?: string }> {
     const destination = checkKeyRef(destinationKeyId, 'destinationKeyId')
     return this.tryCandidates(async (source) => {
       const out = await this.send('ReEncrypt', source, () =>
@@ -144,10 +155,15 @@ export class AwsKmsKeyProvider implements KeyProvider {
   async blindIndexRootKey(): Promise<Buffer> {
     const wrapped = this.wrappedRootKey
     if (!wrapped) {
-      throw new KeyProviderError(this.id, 'misconfigured', 'no wrappedBlindIndexRootKey is configured; create one with `kms-field-encryption keygen` and pass it to the provider')
+      throw new KeyProviderError(
+        this.id,
+        'misconfigured',
+        'no wrappedBlindIndexRootKey is configured; create one with `kms-field-encryption keygen` and pass it to the provider',
+      )
     }
     if (!this.rootKey) {
-      const pending = this.decryptPinned(wrapped, this.rootContext()).then((key) => exactly(this.id, key, 'the wrapped blind-index root key'))
+      const pending = this.decryptPinned(wrapped, this.rootContext())
+        .then((key) => exactly(this.id, key, 'the wrapped blind-index root key'))
       this.rootKey = pending
       pending.catch(() => {
         if (this.rootKey === pending) this.rootKey = undefined
@@ -193,7 +209,9 @@ export class AwsKmsKeyProvider implements KeyProvider {
 
   private async generate(context: Readonly<Record<string, string>>): Promise<GeneratedDataKey> {
     const out = await this.send('GenerateDataKey', this.keyId, () =>
-      this.client.send(new GenerateDataKeyCommand({ KeyId: this.keyId, KeySpec: 'AES_256', EncryptionContext: contextOrUndefined(context) })),
+      this.client.send(
+        new GenerateDataKeyCommand({ KeyId: this.keyId, KeySpec: 'AES_256', EncryptionContext: contextOrUndefined(context) }),
+      ),
     )
     if (!out.Plaintext || !out.CiphertextBlob?.length) {
       out.Plaintext?.fill(0)

@@ -70,7 +70,9 @@ export function checkEncryptionContext(context: Readonly<Record<string, string>>
     throw new ConfigurationError('AwsKmsKeyProvider encryptionContext must be an object of strings')
   }
   for (const [k, v] of Object.entries(context)) {
-    if (k === '' || typeof v !== 'string') throw new ConfigurationError('AwsKmsKeyProvider encryptionContext must map non-empty keys to strings')
+    if (k === '' || typeof v !== 'string') {
+      throw new ConfigurationError('AwsKmsKeyProvider encryptionContext must map non-empty keys to strings')
+    }
   }
   return { ...context }
 }

@@ -5,7 +5,13 @@ import { isAwsManagedKeyRef } from './kms-key-ref'
 // caller can act on, and a message naming the key and the KMS operation, never key bytes.
 
 /** Failures that concern one KMS key rather than the blob: another accepted key may still work. */
-const KEY_SCOPED: ReadonlySet<KeyProviderFailure> = new Set<KeyProviderFailure>(['disabled', 'pending-deletion', 'not-found', 'access-denied', 'aws-managed-key'])
+const KEY_SCOPED: ReadonlySet<KeyProviderFailure> = new Set<KeyProviderFailure>([
+  'disabled',
+  'pending-deletion',
+  'not-found',
+  'access-denied',
+  'aws-managed-key',
+])
 
 const UNAVAILABLE = new Set([
   'ThrottlingException',
@@ -73,20 +79,33 @@ export function toKeyProviderError(providerId: string, operation: string, keyRef
     case 'DisabledException':
       return fail('disabled', `${key} is disabled; enable it to use it`)
     case 'KMSInvalidStateException':
-      return fail('pending-deletion', `${key} is disabled or pending deletion (or otherwise not in a usable state); cancel the deletion and enable it`)
+      return fail(
+        'pending-deletion',
+        `${key} is disabled or pending deletion (or otherwise not in a usable state); cancel the deletion and enable it`,
+      )
     case 'InvalidCiphertextException':
-      return fail('invalid-ciphertext', 'KMS rejected the wrapped data key: it is damaged, or was wrapped with a different encryption context')
+      return fail(
+        'invalid-ciphertext',
+        'KMS rejected the wrapped data key: it is damaged, or was wrapped with a different encryption context',
+      )
     case 'NotFoundException':
       return fail('not-found', `${key} was not found; check the key id or alias, the account and the region`)
     case 'AccessDeniedException':
       if (isAwsManagedKeyRef(keyRef)) {
-        return fail('aws-managed-key', `${key} is an AWS managed key; AWS managed keys can only be used by the AWS services they belong to, not by applications; create a customer managed key and use it (or its alias)`)
+        return fail(
+          'aws-managed-key',
+          `${key} is an AWS managed key; AWS managed keys can only be used by the AWS services they belong to, ` +
+            'not by applications; create a customer managed key and use it (or its alias)',
+        )
       }
       return fail('access-denied', `not allowed to use ${key}; allow kms:${operation} for this principal in the key policy or IAM policy`)
   }
   if (CREDENTIALS_REJECTED.has(name)) return fail('access-denied', 'AWS rejected the credentials (unknown, expired or wrongly signed)')
   if (MISCONFIGURED.has(name) || /region is missing/i.test(e.message ?? '')) {
-    return fail('misconfigured', `the KMS request for ${key} is misconfigured (missing region or credentials, or a key that cannot encrypt)`)
+    return fail(
+      'misconfigured',
+      `the KMS request for ${key} is misconfigured (missing region or credentials, or a key that cannot encrypt)`,
+    )
   }
   if (UNAVAILABLE.has(name) || (status !== undefined && status >= 500) || status === undefined) {
     const tries = attempts && attempts > 1 ? ` after ${attempts} attempts` : ''
