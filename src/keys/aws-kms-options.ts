@@ -35,8 +35,10 @@ export interface AwsKmsKeyProviderOptions {
   clientConfig?: KMSClientConfig
   /**
    * Timeout for each HTTP attempt (connect and response) of the client the provider makes.
-   * Default 3,000 ms: with the SDK's 3 attempts this stays under the encryptor's default 10 s
-   * deadline. Not allowed with `client` or `clientConfig.requestHandler` (configure those yourself).
+   * With the SDK's 3 attempts the default stays under the encryptor's default deadline
+   * (`DEFAULT_PROVIDER_TIMEOUT_MS`, 10 s). Not allowed with `client` or
+   * `clientConfig.requestHandler` (configure those yourself).
+   * @default DEFAULT_KMS_REQUEST_TIMEOUT_MS (3,000 ms)
    */
   requestTimeoutMs?: number
   /**
