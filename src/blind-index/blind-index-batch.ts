@@ -1,3 +1,4 @@
+import { describeType } from '../engine/unknown-value'
 import { InvalidFieldValueError } from '../errors'
 import type { BlindIndexField } from './blind-index-field'
 import type { BlindIndexer } from './blind-indexer'
@@ -26,7 +27,7 @@ export class BlindIndexBatch {
 
   /** Queues a plaintext. Its ticket holds the hashes once `resolve` has run. */
   request(field: BlindIndexField, value: unknown, purpose: BlindIndexPurpose): BlindIndexTicket {
-    if (typeof value !== 'string') throw new InvalidFieldValueError({ model: field.model, field: field.source }, 'a string', describe(value))
+    if (typeof value !== 'string') throw new InvalidFieldValueError({ model: field.model, field: field.source }, 'a string', describeType(value))
     const ticket: BlindIndexTicket = { field, purpose, hashes: [] }
     this.tickets.push({ ticket, value })
     return ticket
@@ -49,11 +50,4 @@ export class BlindIndexBatch {
     }
     for (const fn of this.finishers) fn()
   }
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null'
-  if (Array.isArray(value)) return 'an array'
-  if (typeof value === 'object') return (value as object).constructor?.name ?? 'an object'
-  return typeof value
 }

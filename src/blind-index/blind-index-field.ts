@@ -39,6 +39,6 @@ export function blindIndexFieldsOfModel(model: ModelDescription): BlindIndexFiel
 }
 
 /** Every blind index of the schema. */
-export function blindIndexFieldsOf(model: EncryptionModel | { readonly models: object }): BlindIndexField[] {
-  return Object.values((model as EncryptionModel).models).flatMap(blindIndexFieldsOfModel)
+export function blindIndexFieldsOf(model: EncryptionModel): BlindIndexField[] {
+  return Object.values(model.models).flatMap(blindIndexFieldsOfModel)
 }

@@ -84,7 +84,7 @@ export class BlindIndexer {
    * `await load()` it at start-up (fail fast if the root key cannot be had), then hand it to
    * `fieldEncryption({ blindIndexer })` and `recomputeBlindIndexes({ indexer })`.
    */
-  static forModel(model: EncryptionModel | { readonly models: object }, options: BlindIndexOptions & { rootKey: RootKeySource; providerTimeoutMs?: number }): BlindIndexer {
+  static forModel(model: EncryptionModel, options: BlindIndexOptions & { rootKey: RootKeySource; providerTimeoutMs?: number }): BlindIndexer {
     return new BlindIndexer(blindIndexFieldsOf(model), options)
   }
 

@@ -1,4 +1,4 @@
-import { withDeadline } from '../engine/provider-call'
+import { DEFAULT_PROVIDER_TIMEOUT_MS, withDeadline } from '../engine/provider-call'
 import { ConfigurationError, KeyProviderError } from '../errors'
 import { ROOT_KEY_MIN_BYTES } from './blind-index-key'
 
@@ -18,10 +18,10 @@ export type RootKeySource =
 
 /**
  * Turns a configured source into a loader (validating what can be validated without calling it).
- * A key provider's `blindIndexRootKey()` is cut after `timeoutMs` (default 10 s), like every
+ * A key provider's `blindIndexRootKey()` is cut after `timeoutMs` (default DEFAULT_PROVIDER_TIMEOUT_MS, 10 s), like every
  * other provider call.
  */
-export function rootKeyLoader(source: RootKeySource, label: string, timeoutMs = 10_000): () => Promise<Buffer> {
+export function rootKeyLoader(source: RootKeySource, label: string, timeoutMs = DEFAULT_PROVIDER_TIMEOUT_MS): () => Promise<Buffer> {
   if (typeof source === 'string') {
     const key = Buffer.from(source.trim(), 'base64')
     checkLength(key, label)

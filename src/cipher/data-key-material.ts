@@ -1,5 +1,5 @@
 import { hkdfSync } from 'node:crypto'
-import { COMMITMENT_BYTES } from '../format/envelope-format'
+import { KEY_BYTES } from './aes-gcm'
 
 /**
  * What a data key turns into, once per data key (never once per value): the AES-256-GCM key
@@ -11,11 +11,14 @@ export interface DerivedKeys {
   commitment: Buffer
 }
 
+/** Size of the key commitment stored in every header. */
+export const COMMITMENT_BYTES = 32
+
 const EMPTY_SALT = Buffer.alloc(0)
 
 export function deriveKeys(dataKey: Buffer): DerivedKeys {
   return {
-    encryptionKey: Buffer.from(hkdfSync('sha256', dataKey, EMPTY_SALT, 'kms-field-encryption/v1/encryption-key', 32)),
+    encryptionKey: Buffer.from(hkdfSync('sha256', dataKey, EMPTY_SALT, 'kms-field-encryption/v1/encryption-key', KEY_BYTES)),
     commitment: Buffer.from(hkdfSync('sha256', dataKey, EMPTY_SALT, 'kms-field-encryption/v1/key-commitment', COMMITMENT_BYTES)),
   }
 }

@@ -1,3 +1,5 @@
+import { fieldAadSuffix } from './associated-data'
+
 /**
  * Where a value lives: the model and field (for messages), the database table and column
  * (after @map/@@map) that the cipher binds the value to, and whether the field holds text or
@@ -16,5 +18,5 @@ export interface FieldContext {
 }
 
 export function fieldContext(model: string, field: string, table: string, column: string, kind: ValueKind = 'text'): FieldContext {
-  return { model, field, table, column, kind, aadSuffix: Buffer.from(`${table}\u0000${column}`, 'utf8') }
+  return { model, field, table, column, kind, aadSuffix: fieldAadSuffix(table, column) }
 }

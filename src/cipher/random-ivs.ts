@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { IV_BYTES } from '../format/envelope-format'
+import { IV_BYTES } from './aes-gcm'
 
 /** IV material drawn per call to the CSPRNG at most (bounds the memory a huge batch holds). */
 const BLOCK_IVS = 4096

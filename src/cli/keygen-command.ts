@@ -1,4 +1,5 @@
 import { AwsKmsKeyProvider } from '../keys/aws-kms-key-provider'
+import { kmsClientConfig } from '../keys/kms-client'
 import { LocalKeyProvider } from '../keys/local-key-provider'
 import type { CliIo } from './cli-io'
 
@@ -24,8 +25,7 @@ export async function keygen(flags: KeygenFlags, io: CliIo): Promise<number> {
     if (!flags.json) io.stderr.write('A new local master key. Keep it in your secret manager (never in git) and set it as KFE_LOCAL_MASTER_KEY.\n')
     return 0
   }
-  const region = flags.kmsRegion ?? io.env.KFE_KMS_REGION
-  const clientConfig = region || flags.kmsEndpoint ? { ...(region ? { region } : {}), ...(flags.kmsEndpoint ? { endpoint: flags.kmsEndpoint } : {}) } : undefined
+  const clientConfig = kmsClientConfig(flags.kmsRegion ?? io.env.KFE_KMS_REGION, flags.kmsEndpoint)
   const wrapped = await AwsKmsKeyProvider.generateWrappedRootKey({ keyId: kmsKeyId, ...(clientConfig ? { clientConfig } : {}) })
   io.stdout.write(flags.json ? `${JSON.stringify({ kmsKeyId, wrappedBlindIndexRootKey: wrapped })}\n` : `${wrapped}\n`)
   if (!flags.json) {

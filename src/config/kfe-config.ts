@@ -23,7 +23,7 @@ export interface KfeConfig {
    * The generated encryption model: the `encryptionModel` export itself, or the path of the
    * module that exports it (relative to the config file).
    */
-  model?: EncryptionModel | { readonly version: 1; readonly models: object } | string
+  model?: EncryptionModel | string
   /**
    * Key providers, the first one primary (values are encrypted and rotated to it), the others
    * for reading older values. A function is called only by commands that need keys.

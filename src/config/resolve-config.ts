@@ -3,6 +3,7 @@ import type { BlindIndexOptions } from '../blind-index/blind-indexer'
 import { ConfigurationError } from '../errors'
 import { AwsKmsKeyProvider } from '../keys/aws-kms-key-provider'
 import type { KeyProvider } from '../keys/key-provider'
+import { kmsClientConfig } from '../keys/kms-client'
 import { LocalKeyProvider } from '../keys/local-key-provider'
 import type { EncryptionModel } from '../model/encryption-model'
 import type { KfeConfig } from './kfe-config'
@@ -114,7 +115,7 @@ async function resolveKeys(config: KfeConfig, flags: ConfigFlags, env: NodeJS.Pr
   const providers: KeyProvider[] = []
   const kmsKeyId = flags.kmsKeyId ?? env.KFE_KMS_KEY_ID
   if (kmsKeyId) {
-    const region = flags.kmsRegion ?? env.KFE_KMS_REGION
+    const clientConfig = kmsClientConfig(flags.kmsRegion ?? env.KFE_KMS_REGION, flags.kmsEndpoint)
     const accepted = flags.kmsAcceptedKeyIds ?? (env.KFE_KMS_ACCEPTED_KEY_IDS ?? '').split(',').map((s) => s.trim()).filter(Boolean)
     const wrappedRoot = flags.kmsWrappedRootKey ?? env.KFE_KMS_WRAPPED_ROOT_KEY
     providers.push(
@@ -122,7 +123,7 @@ async function resolveKeys(config: KfeConfig, flags: ConfigFlags, env: NodeJS.Pr
         keyId: kmsKeyId,
         acceptedKeyIds: accepted,
         ...(wrappedRoot ? { wrappedBlindIndexRootKey: wrappedRoot } : {}),
-        ...(region || flags.kmsEndpoint ? { clientConfig: { ...(region ? { region } : {}), ...(flags.kmsEndpoint ? { endpoint: flags.kmsEndpoint } : {}) } } : {}),
+        ...(clientConfig ? { clientConfig } : {}),
       }),
     )
   }

@@ -1,5 +1,6 @@
+import { associatedData } from '../cipher/associated-data'
 import type { FieldContext } from '../cipher/field-context'
-import { associatedData, decodeHeader } from '../format/envelope-format'
+import { FORMAT_VERSION, decodeHeader } from '../format/envelope-format'
 import type { CachedKey } from '../keys/data-key-cache'
 
 /**
@@ -31,7 +32,7 @@ export class DataKeyEntry implements CachedKey {
     let aad = this.aads.get(ctx)
     if (!aad) {
       this.commitment ??= decodeHeader(this.header, {}).commitment
-      aad = associatedData(this.commitment, ctx.aadSuffix)
+      aad = associatedData(FORMAT_VERSION, this.commitment, ctx.aadSuffix)
       this.aads.set(ctx, aad)
     }
     return aad

@@ -28,7 +28,8 @@ import { DataKeyCache, type DataKeyCacheOptions, type DataKeyCacheStats } from '
 import type { KeyProvider } from '../keys/key-provider'
 import { KeyRing } from '../keys/key-ring'
 import { DataKeyEntry } from './data-key-entry'
-import { withDeadline } from './provider-call'
+import { DEFAULT_PROVIDER_TIMEOUT_MS, withDeadline } from './provider-call'
+import { describeType } from './unknown-value'
 
 export type StoredValue = string | Uint8Array
 
@@ -39,7 +40,10 @@ export interface EncryptorOptions {
   cache?: DataKeyCacheOptions | false
   /** Pass values that are not in our format through as plaintext (only while migrating). */
   readPlaintext?: boolean
-  /** Deadline for one key-provider call. Default 10 s. */
+  /**
+   * Deadline for one key-provider call, in milliseconds.
+   * @default DEFAULT_PROVIDER_TIMEOUT_MS (10 s)
+   */
   providerTimeoutMs?: number
   /** Called on every key-provider call (for metrics export). Never receives key material. */
   onEvent?: (event: EncryptionEvent) => void
@@ -87,7 +91,7 @@ export class EnvelopeEncryptor {
     this.keyRing = new KeyRing(options.keys)
     this.cache = new DataKeyCache<DataKeyEntry>(options.cache ?? {})
     this.readPlaintext = options.readPlaintext ?? false
-    this.timeoutMs = options.providerTimeoutMs ?? 10_000
+    this.timeoutMs = options.providerTimeoutMs ?? DEFAULT_PROVIDER_TIMEOUT_MS
     this.onEvent = options.onEvent
   }
 
@@ -300,11 +304,4 @@ function toPlainBytes(value: unknown, ctx: FieldContext): Buffer {
   }
   if (!(value instanceof Uint8Array)) throw new InvalidFieldValueError(locate(ctx), 'a Uint8Array', describeType(value))
   return Buffer.from(value.buffer, value.byteOffset, value.byteLength)
-}
-
-function describeType(value: unknown): string {
-  if (value === null) return 'null'
-  if (Array.isArray(value)) return 'an array'
-  if (typeof value === 'object') return value.constructor?.name ?? 'an object'
-  return typeof value
 }

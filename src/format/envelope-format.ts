@@ -1,3 +1,5 @@
+import { IV_BYTES, TAG_BYTES } from '../cipher/aes-gcm'
+import { COMMITMENT_BYTES } from '../cipher/data-key-material'
 import { MalformedCiphertextError, type FieldLocation } from '../errors'
 import { decodeBase64Url, decodeQuantum } from './strict-base64url'
 
@@ -13,23 +15,17 @@ import { decodeBase64Url, decodeQuantum } from './strict-base64url'
  *                 base64url text ends on a character boundary and is shared by all values of a data key)
  *   body       : iv (12) | ciphertext | GCM tag (16)
  *
- * The header is fixed per data key. The cipher authenticates (AAD, see `associatedData`) the
- * header's stable fields, version and key commitment, together with the table and column the
- * value belongs to:
- *
- *   AAD        : version u8 | keyCommitment (32) | table (UTF-8) | 0x00 | column (UTF-8)
- *
- * The provider id and the wrapped key are deliberately outside the AAD: the commitment already
- * binds the data key (a header whose wrapped key unwraps to any other key fails the commitment
- * check before any body is opened), so a data key can be re-wrapped under a new KMS key (KMS
- * ReEncrypt, no plaintext on the client) and the header rewritten without touching the body.
+ * The format owns this wire layout; the sizes in it (IV, tag, commitment) are the cipher's. The
+ * header is fixed per data key. The cipher authenticates (AAD, see `cipher/associated-data.ts`)
+ * the header's stable fields, version and key commitment, together with the table and column the
+ * value belongs to, not the provider id nor the wrapped key: the commitment already binds the data
+ * key (a header whose wrapped key unwraps to any other key fails the commitment check before any
+ * body is opened), so a data key can be re-wrapped under a new KMS key (KMS ReEncrypt, no
+ * plaintext on the client) and the header rewritten without touching the body (`header-rewrite.ts`).
  */
 export const FORMAT_VERSION = 1
 export const TEXT_PREFIX = '$kfe$'
 export const BYTES_PREFIX = Buffer.from([0x89, 0x4b, 0x46, 0x45]) // 0x89 "KFE"
-export const IV_BYTES = 12
-export const TAG_BYTES = 16
-export const COMMITMENT_BYTES = 32
 const FIXED_HEADER_BYTES = 1 + 2 + 1 + 2 + COMMITMENT_BYTES
 const MIN_BODY_BYTES = IV_BYTES + TAG_BYTES
 
@@ -89,15 +85,6 @@ export function decodeHeader(bytes: Buffer, at: FieldLocation): EnvelopeHeader {
   o += COMMITMENT_BYTES
   if (bytes.length - o > 2 || bytes.subarray(o).some((b) => b !== 0)) fail('bad header padding')
   return { version, providerId, wrappedKey, commitment }
-}
-
-/**
- * The additional authenticated data of every value of one data key in one column: version and
- * key commitment (the header's stable fields), then "table" 0x00 "column" (`aadSuffix`).
- */
-export function associatedData(commitment: Buffer, aadSuffix: Buffer): Buffer {
-  if (commitment.length !== COMMITMENT_BYTES) throw new RangeError('commitment must be 32 bytes')
-  return Buffer.concat([Buffer.of(FORMAT_VERSION), commitment, aadSuffix])
 }
 
 /** A stored value split into its header (identifies the data key) and body, not yet decrypted. */

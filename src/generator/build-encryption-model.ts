@@ -97,7 +97,7 @@ function describeModel(model: DMMF.Model, provider: string): ModelDescription {
     }
     const problem = normalizationProblem(normalize)
     if (problem) throw new SchemaAnnotationError(at, problem)
-    encrypted.blindIndex = field.name
+    encryptedFields[source] = { ...encrypted, blindIndex: field.name }
     blindIndexes[field.name] = {
       name: field.name,
       column: columnOf(field),

@@ -3,6 +3,9 @@
  * wrapped copies. The local master key and AWS KMS both sit behind this interface; the data-key
  * cache and the cipher never know which one they talk to.
  */
+/** Size of a data key (and of a blind-index root key from a provider): 256 bits. */
+export const DATA_KEY_BYTES = 32
+
 export interface GeneratedDataKey {
   /** 32 plaintext bytes. The caller owns them and zeroes them when done. */
   plaintext: Buffer

@@ -1,12 +1,10 @@
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto'
+import { createHmac, hkdfSync, randomBytes } from 'node:crypto'
+import { IV_BYTES, KEY_BYTES, TAG_BYTES, open, seal } from '../cipher/aes-gcm'
 import { ConfigurationError, KeyProviderError } from '../errors'
-import type { GeneratedDataKey, KeyProvider } from './key-provider'
+import { DATA_KEY_BYTES, type GeneratedDataKey, type KeyProvider } from './key-provider'
 
-const MASTER_KEY_BYTES = 32
+const MASTER_KEY_BYTES = KEY_BYTES
 const FINGERPRINT_BYTES = 8
-const IV_BYTES = 12
-const TAG_BYTES = 16
-const DATA_KEY_BYTES = 32
 const WRAPPED_BYTES = FINGERPRINT_BYTES + IV_BYTES + DATA_KEY_BYTES + TAG_BYTES
 const WRAP_AAD = Buffer.from('kms-field-encryption/local-wrap/v1')
 
@@ -76,11 +74,8 @@ export class LocalKeyProvider implements KeyProvider {
 
   async generateDataKey(): Promise<GeneratedDataKey> {
     const plaintext = randomBytes(DATA_KEY_BYTES)
-    const iv = randomBytes(IV_BYTES)
-    const cipher = createCipheriv('aes-256-gcm', this.current.key, iv)
-    cipher.setAAD(WRAP_AAD)
-    const body = Buffer.concat([cipher.update(plaintext), cipher.final()])
-    const wrapped = Buffer.concat([this.current.fingerprint, iv, body, cipher.getAuthTag()])
+    // wrapped: fingerprint | iv | ciphertext | tag
+    const wrapped = Buffer.concat([this.current.fingerprint, seal(this.current.key, plaintext, WRAP_AAD)])
     return { plaintext, wrapped }
   }
 
@@ -92,14 +87,8 @@ export class LocalKeyProvider implements KeyProvider {
     if (!master) {
       throw new KeyProviderError(this.id, 'wrong-key', 'the data key was wrapped by a master key that is not configured')
     }
-    const iv = wrapped.subarray(FINGERPRINT_BYTES, FINGERPRINT_BYTES + IV_BYTES)
-    const body = wrapped.subarray(FINGERPRINT_BYTES + IV_BYTES, WRAPPED_BYTES - TAG_BYTES)
-    const tag = wrapped.subarray(WRAPPED_BYTES - TAG_BYTES)
     try {
-      const decipher = createDecipheriv('aes-256-gcm', master.key, iv)
-      decipher.setAAD(WRAP_AAD)
-      decipher.setAuthTag(tag)
-      return Buffer.concat([decipher.update(body), decipher.final()])
+      return open(master.key, wrapped.subarray(FINGERPRINT_BYTES), WRAP_AAD)
     } catch (cause) {
       throw new KeyProviderError(this.id, 'invalid-ciphertext', 'the wrapped data key failed authentication', { cause })
     }
@@ -110,7 +99,7 @@ export class LocalKeyProvider implements KeyProvider {
   }
 
   async blindIndexRootKey(): Promise<Buffer> {
-    return Buffer.from(hkdfSync('sha256', this.current.key, Buffer.alloc(0), 'kms-field-encryption/blind-index-root/v1', 32))
+    return Buffer.from(hkdfSync('sha256', this.current.key, Buffer.alloc(0), 'kms-field-encryption/blind-index-root/v1', DATA_KEY_BYTES))
   }
 
   private masterFor(wrapped: Buffer): MasterKey | undefined {

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache'
-import { withDeadline } from '../engine/provider-call'
+import { DEFAULT_PROVIDER_TIMEOUT_MS, withDeadline } from '../engine/provider-call'
 import { KeyProviderError, type FieldLocation } from '../errors'
 import type { EnvelopeHeader } from '../format/envelope-format'
 import type { KeyRing } from '../keys/key-ring'
@@ -26,7 +26,7 @@ export class DataKeyCurrency {
 
   constructor(
     private readonly keyRing: KeyRing,
-    private readonly timeoutMs = 10_000,
+    private readonly timeoutMs = DEFAULT_PROVIDER_TIMEOUT_MS,
   ) {}
 
   of(headerId: string, header: EnvelopeHeader, at: FieldLocation): Promise<DataKeyState> {

@@ -1,4 +1,5 @@
-import { createDecipheriv, createHash } from 'node:crypto'
+import { createHash } from 'node:crypto'
+import { IV_BYTES, KEY_BYTES, TAG_BYTES, openWithIv } from '../cipher/aes-gcm'
 import { ConfigurationError, DecryptionFailedError, MalformedCiphertextError, UnknownKeyProviderError, type FieldLocation } from '../errors'
 
 /**
@@ -15,9 +16,6 @@ import { ConfigurationError, DecryptionFailedError, MalformedCiphertextError, Un
  */
 export const PFE_PREFIX = 'v1.aesgcm256.'
 const KEY_PREFIX = 'k1.aesgcm256.'
-const KEY_BYTES = 32
-const IV_BYTES = 12
-const TAG_BYTES = 16
 
 interface PfeKey {
   fingerprint: string
@@ -76,11 +74,7 @@ export class PfeKeychain {
     const body = Buffer.from(bodyText, 'base64')
     if (iv.length !== IV_BYTES || body.length < TAG_BYTES) throw new MalformedCiphertextError(at, 'truncated prisma-field-encryption value')
     try {
-      const decipher = createDecipheriv('aes-256-gcm', entry.key, iv)
-      decipher.setAuthTag(body.subarray(body.length - TAG_BYTES))
-      const head = decipher.update(body.subarray(0, body.length - TAG_BYTES))
-      const tail = decipher.final()
-      return Buffer.concat([head, tail]).toString('utf8')
+      return openWithIv(entry.key, iv, body).toString('utf8')
     } catch {
       throw new DecryptionFailedError(at, 'the prisma-field-encryption value failed authentication (altered, or encrypted with another key of the same fingerprint)')
     }

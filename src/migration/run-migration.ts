@@ -24,7 +24,7 @@ export const DEFAULT_MAX_ATTEMPTS = 5
 
 export interface MigrationOptions {
   /** The `encryptionModel` that `prisma generate` wrote. */
-  model: EncryptionModel | { readonly version: 1; readonly models: object }
+  model: EncryptionModel
   /** Key providers, as for the extension: the first (primary) is the one values are moved to. */
   keys: KeyProvider | readonly KeyProvider[]
   /** An open database, or a URL (`postgresql://...`, `pglite:<dir>`) opened and closed by the call. */
@@ -95,7 +95,7 @@ interface RunContext {
 
 async function run(options: MigrationOptions, operation: ColumnOperation['name'], make: (ctx: RunContext) => ColumnOperation): Promise<MigrationSummary> {
   const started = performance.now()
-  const targets = columnTargets(options.model as EncryptionModel, { models: options.models, fields: options.fields })
+  const targets = columnTargets(options.model, { models: options.models, fields: options.fields })
   const shard = typeof options.shard === 'string' ? parseShard(options.shard) : options.shard
   if (shard) checkShard(shard)
   const batchSize = positiveInt(options.batchSize ?? DEFAULT_BATCH_SIZE, 'batchSize')

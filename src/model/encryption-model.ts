@@ -1,6 +1,7 @@
 /**
  * The description of a schema that the runtime needs, written by the generator (`prisma
  * generate`) so that nothing parses the schema at run time. Plain data: any ORM adapter reads it.
+ * Deeply readonly, so that the generated `as const` literal fits these types without a cast.
  */
 export type EncryptedFieldType = 'String' | 'Bytes'
 
@@ -8,53 +9,53 @@ export type BlindIndexNormalization = 'lowercase' | 'uppercase' | 'trim' | 'spac
 
 export interface EncryptedFieldModel {
   /** Field name in the schema. */
-  name: string
+  readonly name: string
   /** Column name in the database (after @map). */
-  column: string
-  type: EncryptedFieldType
-  isList: boolean
-  isRequired: boolean
+  readonly column: string
+  readonly type: EncryptedFieldType
+  readonly isList: boolean
+  readonly isRequired: boolean
   /** Name of the field holding this field's blind index, if it has one. */
-  blindIndex?: string
+  readonly blindIndex?: string
 }
 
 export interface BlindIndexModel {
   /** Field name of the index column. */
-  name: string
-  column: string
+  readonly name: string
+  readonly column: string
   /** The encrypted field it indexes. */
-  source: string
+  readonly source: string
   /** Normalisations applied, in order, before hashing. */
-  normalize: BlindIndexNormalization[]
-  isUnique: boolean
+  readonly normalize: readonly BlindIndexNormalization[]
+  readonly isUnique: boolean
 }
 
 export interface RelationModel {
-  name: string
+  readonly name: string
   /** Model name of the other side. */
-  target: string
-  isList: boolean
+  readonly target: string
+  readonly isList: boolean
 }
 
 export interface ModelDescription {
-  name: string
+  readonly name: string
   /** Table name in the database (after @@map). */
-  table: string
+  readonly table: string
   /** Primary key field names, in key order. */
-  primaryKey: string[]
+  readonly primaryKey: readonly string[]
   /** Primary key column names, in key order. */
-  primaryKeyColumns: string[]
+  readonly primaryKeyColumns: readonly string[]
   /** Encrypted fields by field name. */
-  encryptedFields: Record<string, EncryptedFieldModel>
+  readonly encryptedFields: Readonly<Record<string, EncryptedFieldModel>>
   /** Blind index fields by field name. */
-  blindIndexes: Record<string, BlindIndexModel>
+  readonly blindIndexes: Readonly<Record<string, BlindIndexModel>>
   /** Relation fields by field name. */
-  relations: Record<string, RelationModel>
+  readonly relations: Readonly<Record<string, RelationModel>>
 }
 
 export interface EncryptionModel {
-  version: 1
-  provider: string
+  readonly version: 1
+  readonly provider: string
   /** Models by name, as Prisma names them (`User`). */
-  models: Record<string, ModelDescription>
+  readonly models: Readonly<Record<string, ModelDescription>>
 }

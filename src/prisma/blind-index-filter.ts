@@ -2,6 +2,7 @@ import type { BlindIndexBatch, BlindIndexTicket } from '../blind-index/blind-ind
 import type { BlindIndexField } from '../blind-index/blind-index-field'
 import { foldsCase } from '../blind-index/normalize'
 import { isStoredIndex, isStoredIndexPrefix } from '../blind-index/stored-index-format'
+import { isPlainObject } from '../engine/unknown-value'
 import { InvalidFieldValueError, UnsupportedEncryptedFieldQueryError } from '../errors'
 import type { UniqueIndexLookups } from './unique-index-lookup'
 
@@ -14,12 +15,6 @@ export interface BlindIndexQueryContext {
 }
 
 const EQUALITY_OPERATORS = 'equals, in, notIn, not'
-
-function isPlainObject(v: unknown): v is Obj {
-  if (v === null || typeof v !== 'object') return false
-  const proto = Object.getPrototypeOf(v)
-  return proto === Object.prototype || proto === null
-}
 
 /**
  * Turns a Prisma filter on an encrypted field that has a blind index into the same filter on the

@@ -16,7 +16,7 @@ import { WrittenValues } from './written-values'
 
 export interface FieldEncryptionOptions extends EncryptorOptions {
   /** The `encryptionModel` that `prisma generate` wrote. */
-  model: EncryptionModel | { readonly version: 1; readonly models: object }
+  model: EncryptionModel
   /** Use an encryptor you already have (to share its cache or read its stats); `keys` is then ignored. */
   encryptor?: EnvelopeEncryptor
   /**
@@ -77,7 +77,7 @@ const RETURNS_RECORDS = new Set([
 /** The Prisma side: turns one query's arguments and result over to the core. */
 export function createQueryHandler(options: FieldEncryptionOptions) {
   const encryptor = options.encryptor ?? new EnvelopeEncryptor(options)
-  const registry = new ModelRegistry(options.model as EncryptionModel)
+  const registry = new ModelRegistry(options.model)
   const blindIndexer = blindIndexerFor(options, encryptor)
   const queries = new QueryArgsRewriter(registry, blindIndexer)
   const writes = new WriteArgsEncryptor(registry, queries, blindIndexer)

@@ -1,5 +1,6 @@
 import type { BlindIndexField } from '../blind-index/blind-index-field'
 import type { BlindIndexer } from '../blind-index/blind-indexer'
+import { isPlainObject } from '../engine/unknown-value'
 import { UnsupportedEncryptedFieldQueryError } from '../errors'
 import type { ModelRegistry, ModelView } from '../model/model-registry'
 import { BlindIndexFilters, checkDirectIndexFilter, type BlindIndexQueryContext } from './blind-index-filter'
@@ -9,12 +10,6 @@ type Obj = Record<string, unknown>
 const LOGICAL = new Set(['AND', 'OR', 'NOT'])
 const RELATION_FILTERS = new Set(['some', 'every', 'none', 'is', 'isNot'])
 const AGGREGATES = ['_min', '_max', '_avg', '_sum'] as const
-
-export function isPlainObject(v: unknown): v is Obj {
-  if (v === null || typeof v !== 'object') return false
-  const proto = Object.getPrototypeOf(v)
-  return proto === Object.prototype || proto === null
-}
 
 /**
  * Makes the read side of a Prisma query safe for encrypted fields: filters, orderBy, cursor,

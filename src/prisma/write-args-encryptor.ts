@@ -1,10 +1,11 @@
 import type { BlindIndexer } from '../blind-index/blind-indexer'
 import type { FieldContext } from '../cipher/field-context'
+import { isPlainObject } from '../engine/unknown-value'
 import type { ValueBatch } from '../engine/value-batch'
 import { BlindIndexWriteError, ConfigurationError, InvalidFieldValueError, UnsupportedEncryptedFieldQueryError } from '../errors'
 import type { ModelRegistry, ModelView } from '../model/model-registry'
 import type { BlindIndexQueryContext } from './blind-index-filter'
-import { isPlainObject, type QueryArgsRewriter } from './query-args-rewriter'
+import type { QueryArgsRewriter } from './query-args-rewriter'
 
 type Obj = Record<string, unknown>
 
