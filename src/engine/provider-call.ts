@@ -1,5 +1,8 @@
 import { KeyProviderError } from '../errors'
 
+/** The deadline of one key-provider call when none is configured (`providerTimeoutMs`). */
+export const DEFAULT_PROVIDER_TIMEOUT_MS = 10_000
+
 /** Runs one key-provider call with a deadline, so a hung KMS never hangs a request forever. */
 export async function withDeadline<T>(providerId: string, timeoutMs: number, call: () => Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined

@@ -3,7 +3,7 @@ import type { EnvelopeEncryptor, FieldValue } from '../engine/envelope-encryptor
 import { BlindIndexesPerColumn } from './column-blind-indexes'
 import { elementsOf, fail, skip, valueOf, type ColumnOperation, type RowOutcome } from './column-operation'
 import type { ColumnTarget } from './column-target'
-import type { DataKeyCurrency } from './data-key-currency'
+import type { DataKeyCurrency } from '../engine/data-key-currency'
 import { decryptEach } from './decrypt-each'
 import { looksEncrypted, readHeader } from '../format/envelope-format'
 import { withHeader } from './envelope-header'
