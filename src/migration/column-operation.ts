@@ -62,6 +62,20 @@ export function fail(error: unknown): RowOutcome {
   return { kind: 'fail', failure: failureOf(error), error }
 }
 
+/**
+ * How every operation starts a batch: each row's values as a list (`elementsOf`), and the
+ * outcomes, with the rows that hold NULL already decided (`skip` as `null`).
+ */
+export function startBatch(target: ColumnTarget, rows: readonly StoredRow[]): { outcomes: RowOutcome[]; elements: Array<unknown[] | undefined> } {
+  const outcomes: RowOutcome[] = new Array(rows.length)
+  const elements = rows.map((row, r) => {
+    const els = elementsOf(target, row.value)
+    if (!els) outcomes[r] = skip('null')
+    return els
+  })
+  return { outcomes, elements }
+}
+
 /** The values of a row's column as a list: a scalar is a list of one; NULL (or a non-list in a list column) is undefined. */
 export function elementsOf(target: ColumnTarget, value: unknown): unknown[] | undefined {
   if (value === null || value === undefined) return undefined

@@ -1,7 +1,7 @@
 import type { BlindIndexer } from '../blind-index/blind-indexer'
 import type { EnvelopeEncryptor, FieldValue } from '../engine/envelope-encryptor'
 import { BlindIndexesPerColumn } from './column-blind-indexes'
-import { elementsOf, fail, skip, valueOf, type ColumnOperation, type RowOutcome } from './column-operation'
+import { fail, skip, startBatch, valueOf, type ColumnOperation, type RowOutcome } from './column-operation'
 import type { ColumnTarget } from './column-target'
 import { looksEncrypted, readHeader } from '../format/envelope-format'
 import { looksLikePfeValue, type PfeKeychain } from './pfe-keychain'
@@ -37,20 +37,15 @@ export class EncryptOperation implements ColumnOperation {
   async process(target: ColumnTarget, rows: readonly StoredRow[]): Promise<RowOutcome[]> {
     const at = { model: target.model, field: target.field }
     const indexes = this.indexes.of(target)
-    const outcomes: RowOutcome[] = new Array(rows.length)
+    const { outcomes, elements } = startBatch(target, rows)
     const items: FieldValue[] = []
     const spots: Array<{ row: number; element: number }> = []
-    const elements: Array<unknown[] | undefined> = new Array(rows.length)
     const fromPfe = new Array<boolean>(rows.length).fill(false)
     const plaintextOf = new Array<unknown>(rows.length)
 
-    rows.forEach((row, r) => {
-      const els = elementsOf(target, row.value)
-      elements[r] = els
-      if (!els) {
-        outcomes[r] = skip('null')
-        return
-      }
+    rows.forEach((_, r) => {
+      const els = elements[r]
+      if (!els) return
       const mine: Array<{ plain: unknown; element: number }> = []
       let failed: RowOutcome | undefined
       for (let j = 0; j < els.length && !failed; j++) {
