@@ -22,10 +22,6 @@ export class KeyRing {
     return p
   }
 
-  has(id: string): boolean {
-    return this.byId.has(id)
-  }
-
   get providers(): KeyProvider[] {
     return [...this.byId.values()]
   }
