@@ -134,6 +134,11 @@ test('one KMS key to another: only value headers change (ReEncrypt once per data
 
   const onB = new AwsKmsKeyProvider({ keyId: keyB, acceptedKeyIds: [keyA], client, wrappedBlindIndexRootKey })
   expect(await statusTotals(onB)).toMatchObject({ current: 0, older: ENCRYPTED_ROWS, complete: false })
+  // The public classify decides as status does (it asks KMS): a value under key A is older once B is the key.
+  const emailCtx = fieldContext('User', 'email', 'users', 'email', 'text')
+  const onBEncryptor = new EnvelopeEncryptor({ keys: onB })
+  expect(await onBEncryptor.classify(snapshot[0]!.email, emailCtx)).toBe('older')
+  expect(await new EnvelopeEncryptor({ keys: onA }).classify(snapshot[0]!.email, emailCtx)).toBe('current')
 
   server.resetCounts()
   const summary = await rotateColumns(run(onB))

@@ -47,6 +47,7 @@ export function renderMigrationSummary(s: MigrationSummary): string {
       '',
     )
   }
+  if (rootKey?.failure) lines.push(`The blind-index root key could not be re-wrapped: ${rootKey.failure.message} [${rootKey.failure.reason}]`, '')
   const verdict = s.interrupted
     ? 'Interrupted: run the same command again to finish (rows already done are skipped).'
     : s.failed > 0

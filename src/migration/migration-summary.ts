@@ -53,7 +53,7 @@ export interface MigrationSummary {
   failed: number
   /** Stopped early (signal): run it again to finish. */
   interrupted: boolean
-  /** Nothing failed and the run was not interrupted. */
+  /** Nothing failed (no row, nor the re-wrap of the blind-index root key) and the run was not interrupted. */
   ok: boolean
   /**
    * `rotate` and `status` on a schema with blind indexes, when the root key is one a key

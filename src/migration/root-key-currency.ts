@@ -1,6 +1,7 @@
 import type { RootKeySource } from '../blind-index/root-key-source'
 import { withDeadline } from '../engine/provider-call'
 import type { KeyProvider } from '../keys/key-provider'
+import { failureOf, isFatal, type RowFailure } from './row-failure'
 
 /** Where the configured blind-index root key stands (`rotate`, `status`). */
 export interface BlindIndexRootKeyState {
@@ -14,6 +15,11 @@ export interface BlindIndexRootKeyState {
    * before the old key is disabled; the indexes stay as they are (the root key is the same).
    */
   rewrapped?: string
+  /**
+   * Why the provider could not re-wrap it (the old key disabled or deleted, access denied...):
+   * the root key cannot be moved, and lookups fail once no configured key can unwrap it.
+   */
+  failure?: RowFailure
 }
 
 /**
@@ -26,7 +32,13 @@ export async function blindIndexRootKeyState(source: RootKeySource, timeoutMs: n
   const provider = source as Partial<KeyProvider>
   if (typeof provider.rewrapBlindIndexRootKey !== 'function') return undefined
   const providerId = provider.id ?? 'unknown'
-  const out = await withDeadline(providerId, timeoutMs, () => provider.rewrapBlindIndexRootKey!())
+  let out
+  try {
+    out = await withDeadline(providerId, timeoutMs, () => provider.rewrapBlindIndexRootKey!())
+  } catch (err) {
+    if (isFatal(err)) throw err
+    return { providerId, current: false, failure: failureOf(err) }
+  }
   if (!out) return undefined
   return out.wasCurrent ? { providerId, current: true } : { providerId, current: false, rewrapped: out.wrapped.toString('base64') }
 }

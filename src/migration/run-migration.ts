@@ -180,7 +180,7 @@ async function run(options: MigrationOptions, operation: OperationName, make: (c
     written: columns.reduce((n, c) => n + writtenOf(c.counts), 0),
     failed,
     interrupted,
-    ok: failed === 0 && !interrupted,
+    ok: failed === 0 && !interrupted && rootKeyState?.failure === undefined,
     ...(rootKeyState ? { blindIndexRootKey: rootKeyState } : {}),
     durationMs: Math.round(performance.now() - started),
   }
