@@ -180,6 +180,13 @@ test('one KMS key to another: only value headers change (ReEncrypt once per data
   const again = await rotateColumns(run(onlyB))
   expect(again.written).toBe(0)
   expect(again.blindIndexRootKey).toEqual({ providerId: 'aws-kms', current: true })
+  // A deployment that kept the old wrapped root key: status says the root key cannot be moved any more, and why.
+  const stale = await encryptionStatus(run(new AwsKmsKeyProvider({ keyId: keyB, acceptedKeyIds: [keyA], client, wrappedBlindIndexRootKey })))
+  expect(stale.blindIndexRootKey).toEqual({ providerId: 'aws-kms', current: false })
+  expect(stale.complete).toBe(false)
+  // (rotate cannot even start there: it needs the root key to recompute indexes.)
+  const staleKeys = new AwsKmsKeyProvider({ keyId: keyB, acceptedKeyIds: [keyA], client, wrappedBlindIndexRootKey })
+  await expect(rotateColumns(run(staleKeys))).rejects.toMatchObject({ code: 'KFE_KEY_DISABLED' })
 })
 
 test('a new blind-index root key: configure index version 2; rotate recomputes every index, lookups find rows under version 2', async () => {
