@@ -41,7 +41,9 @@ describe('a plaintext that starts with $kfe$', () => {
     // Rows 1 and 2 cannot be ours by their shape. Row 4 is shaped exactly like an encrypted value:
     // encrypt cannot tell it from one without decrypting every value; status (which does) reports it.
     expect(summary.failed).toBe(2)
-    expect(summary.columns[0]!.failures).toEqual([expect.objectContaining({ reason: 'KFE_MALFORMED_CIPHERTEXT', count: 2, sampleKeys: [['1'], ['2']] })])
+    expect(summary.columns[0]!.failures).toEqual([
+      expect.objectContaining({ reason: 'KFE_MALFORMED_CIPHERTEXT', count: 2, sampleKeys: [['1'], ['2']] }),
+    ])
     expect(summary.columns[0]!.failures[0]!.message).not.toContain('hello')
     const stored = await db.sql<{ phone: string }>('SELECT phone FROM users WHERE id IN (1, 2, 4) ORDER BY id')
     expect(stored.map((r) => r.phone)).toEqual(PREFIXED)
@@ -51,14 +53,20 @@ describe('a plaintext that starts with $kfe$', () => {
     expect(status.complete).toBe(false)
     // Once a person has fixed them (here: written through the extension), encrypt has nothing left to report.
     const prisma = db.prisma.$extends(fieldEncryption({ model: encryptionModel, keys }))
-    for (const [i, id] of [1, 2, 4].entries()) await prisma.user.update({ where: { id }, data: { phone: PREFIXED[i] }, select: { id: true } })
-    expect(await encryptColumns({ model: encryptionModel, keys, database: db.database, fields: ['User.phone'] })).toMatchObject({ ok: true, failed: 0 })
+    for (const [i, id] of [1, 2, 4].entries())
+      await prisma.user.update({ where: { id }, data: { phone: PREFIXED[i] }, select: { id: true } })
+    expect(await encryptColumns({ model: encryptionModel, keys, database: db.database, fields: ['User.phone'] })).toMatchObject({
+      ok: true,
+      failed: 0,
+    })
     expect((await prisma.user.findUnique({ where: { id: 1 }, select: { phone: true } }))!.phone).toBe(PREFIXED[0])
   })
 
   test('the CLI exits 1 and names the reason class', async () => {
     await db.sql('UPDATE users SET phone = $1 WHERE id = 5', [PREFIXED[0]])
-    const run = await runCli(['encrypt', '--field', 'User.phone', '--no-progress'], { env: { DATABASE_URL: await db.url(), KFE_LOCAL_MASTER_KEY: masterKey } })
+    const run = await runCli(['encrypt', '--field', 'User.phone', '--no-progress'], {
+      env: { DATABASE_URL: await db.url(), KFE_LOCAL_MASTER_KEY: masterKey },
+    })
     expect(run.code).toBe(1)
     expect(run.stdout).toMatch(/Rows that could not be processed:\n {2}User\.phone {2}KFE_MALFORMED_CIPHERTEXT {2}1 row \(e\.g\. key 5\): /)
   })

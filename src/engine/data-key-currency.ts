@@ -51,7 +51,12 @@ export class DataKeyCurrency {
       } catch (err) {
         throw err instanceof KeyProviderError ? err.at(at) : err
       }
-      return out.wasCurrent ? { state: 'current' } : { state: 'older', rewrapped: encodeHeader({ providerId: header.providerId, wrappedKey: out.wrapped, commitment: header.commitment }) }
+      return out.wasCurrent
+        ? { state: 'current' }
+        : {
+            state: 'older',
+            rewrapped: encodeHeader({ providerId: header.providerId, wrappedKey: out.wrapped, commitment: header.commitment }),
+          }
     }
     return provider.isCurrent?.(header.wrappedKey) === false ? { state: 'older' } : { state: 'current' }
   }

@@ -3,7 +3,14 @@ import { failureOf, type RowFailure } from './row-failure'
 import type { RowFilter, StoredRow } from './sql-database'
 
 /** What a written row counts as, per operation. */
-export const WRITE_OUTCOMES = ['encrypted', 'converted from prisma-field-encryption', 'rewrapped', 'reencrypted', 'reindexed', 'decrypted'] as const
+export const WRITE_OUTCOMES = [
+  'encrypted',
+  'converted from prisma-field-encryption',
+  'rewrapped',
+  'reencrypted',
+  'reindexed',
+  'decrypted',
+] as const
 export type WriteOutcome = (typeof WRITE_OUTCOMES)[number]
 
 /**
@@ -66,7 +73,10 @@ export function fail(error: unknown): RowOutcome {
  * How every operation starts a batch: each row's values as a list (`elementsOf`), and the
  * outcomes, with the rows that hold NULL already decided (`skip` as `null`).
  */
-export function startBatch(target: ColumnTarget, rows: readonly StoredRow[]): { outcomes: RowOutcome[]; elements: Array<unknown[] | undefined> } {
+export function startBatch(
+  target: ColumnTarget,
+  rows: readonly StoredRow[],
+): { outcomes: RowOutcome[]; elements: Array<unknown[] | undefined> } {
   const outcomes: RowOutcome[] = new Array(rows.length)
   const elements = rows.map((row, r) => {
     const els = elementsOf(target, row.value)

@@ -65,7 +65,12 @@ export class RowFailedError extends Error {
  * statement, and values already done are skipped when read, so a run killed at any moment
  * (even SIGKILL) and started again finishes the job, each value encrypted exactly once.
  */
-export async function runColumn(db: SqlDatabase, target: ColumnTarget, op: ColumnOperation, options: ColumnRunOptions): Promise<ColumnSummary & { interrupted: boolean }> {
+export async function runColumn(
+  db: SqlDatabase,
+  target: ColumnTarget,
+  op: ColumnOperation,
+  options: ColumnRunOptions,
+): Promise<ColumnSummary & { interrupted: boolean }> {
   await db.prepare(target)
   await op.prepare?.(target)
   const filter = op.filterFor(target)
@@ -91,7 +96,11 @@ export async function runColumn(db: SqlDatabase, target: ColumnTarget, op: Colum
         tally.fail(o.failure, row.key)
         report.failed++
       } else {
-        writes.push({ write: { key: row.key, old: row.value, value: o.value, ...(o.indexes ? { indexes: o.indexes } : {}) }, as: o.as, row })
+        writes.push({
+          write: { key: row.key, old: row.value, value: o.value, ...(o.indexes ? { indexes: o.indexes } : {}) },
+          as: o.as,
+          row,
+        })
       }
     })
     if (writes.length === 0) return report
@@ -121,7 +130,11 @@ export async function runColumn(db: SqlDatabase, target: ColumnTarget, op: Colum
     report.lostToWriters += conflicted.length - fresh.length
     if (fresh.length === 0) return report
     const retried = await processBatch(fresh, attempt + 1)
-    return { written: report.written + retried.written, lostToWriters: report.lostToWriters + retried.lostToWriters, failed: report.failed + retried.failed }
+    return {
+      written: report.written + retried.written,
+      lostToWriters: report.lostToWriters + retried.lostToWriters,
+      failed: report.failed + retried.failed,
+    }
   }
 
   let after: string[] | undefined
@@ -159,9 +172,17 @@ export async function runColumn(db: SqlDatabase, target: ColumnTarget, op: Colum
  * One compare-and-set for the batch. With `isolate`, a statement the database refuses (a unique
  * clash) is tried again row by row, to name the row it refuses.
  */
-async function compareAndSet(db: SqlDatabase, target: ColumnTarget, writes: ReadonlyArray<{ write: CasWrite; row: StoredRow }>, isolate: boolean): Promise<Set<string>> {
+async function compareAndSet(
+  db: SqlDatabase,
+  target: ColumnTarget,
+  writes: ReadonlyArray<{ write: CasWrite; row: StoredRow }>,
+  isolate: boolean,
+): Promise<Set<string>> {
   try {
-    return await db.compareAndSet(target, writes.map((w) => w.write))
+    return await db.compareAndSet(
+      target,
+      writes.map((w) => w.write),
+    )
   } catch (error) {
     if (!isolate) throw error
   }

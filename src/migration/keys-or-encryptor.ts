@@ -23,7 +23,8 @@ export interface WithEncryptor {
 
 /** The encryptor the options give, or make from their keys. JavaScript callers that give neither get a ConfigurationError. */
 export function encryptorOf(options: KeysOrEncryptor, caller: string, readPlaintext = false): EnvelopeEncryptor {
-  if (options.encryptor !== undefined && options.keys !== undefined) throw new ConfigurationError(`${caller}: give \`keys\` or \`encryptor\`, not both`)
+  if (options.encryptor !== undefined && options.keys !== undefined)
+    throw new ConfigurationError(`${caller}: give \`keys\` or \`encryptor\`, not both`)
   if (options.encryptor) return options.encryptor
   if (options.keys) return new EnvelopeEncryptor({ keys: options.keys, readPlaintext })
   throw new ConfigurationError(`${caller} needs \`encryptor\` or \`keys\``)

@@ -51,7 +51,10 @@ interface RecomputeSettings {
  * or an `encryptor` (its own `readPlaintext` applies).
  */
 export type RecomputeBlindIndexesOptions = RecomputeSettings &
-  ((WithKeys & { /** Index plaintext sources as they are. @default false */ readPlaintext?: boolean }) | (WithEncryptor & { readPlaintext?: never }))
+  (
+    | (WithKeys & { /** Index plaintext sources as they are. @default false */ readPlaintext?: boolean })
+    | (WithEncryptor & { readPlaintext?: never })
+  )
 
 export interface RecomputeProgress {
   /** The model's name. */
@@ -84,11 +87,14 @@ export async function recomputeBlindIndexes(options: RecomputeBlindIndexesOption
   const encryptionModel = options.model as EncryptionModel
   const model = findModel(encryptionModel, options.modelName)
   const provider = encryptionModel.provider ?? 'postgresql'
-  if (!['postgresql', 'postgres', 'cockroachdb'].includes(provider)) throw new ConfigurationError(`recomputeBlindIndexes: the ${provider} provider is not supported yet`)
-  if (model.primaryKeyColumns.length === 0) throw new ConfigurationError(`${model.name}: the model has no primary key; recompute pages by it`)
+  if (!['postgresql', 'postgres', 'cockroachdb'].includes(provider))
+    throw new ConfigurationError(`recomputeBlindIndexes: the ${provider} provider is not supported yet`)
+  if (model.primaryKeyColumns.length === 0)
+    throw new ConfigurationError(`${model.name}: the model has no primary key; recompute pages by it`)
   const names = blindIndexFieldsOfModel(model).map((f) => f.index)
   for (const name of options.indexes ?? []) {
-    if (!names.includes(name)) throw new ConfigurationError(`${model.name}.${name} is not a blind index (indexes: ${names.join(', ') || 'none'})`)
+    if (!names.includes(name))
+      throw new ConfigurationError(`${model.name}.${name} is not a blind index (indexes: ${names.join(', ') || 'none'})`)
   }
   const wanted = options.indexes?.length ? options.indexes : names
   const targets = columnTargets(encryptionModel, { models: [model.name] })
@@ -98,11 +104,17 @@ export async function recomputeBlindIndexes(options: RecomputeBlindIndexesOption
   const batchSize = positiveInteger(options.batchSize ?? DEFAULT_RECOMPUTE_BATCH_SIZE, 'batchSize')
 
   const encryptor = encryptorOf(options, 'recomputeBlindIndexes', options.readPlaintext)
-  const indexer = options.indexer ?? new BlindIndexer(blindIndexFieldsOfModel(model), withDefaultRootKey(options.blindIndex, encryptor.keyRing.primary))
+  const indexer =
+    options.indexer ?? new BlindIndexer(blindIndexFieldsOfModel(model), withDefaultRootKey(options.blindIndex, encryptor.keyRing.primary))
   await indexer.load()
 
   const progress: RecomputeProgress = { model: model.name, scanned: 0, updated: 0, unchanged: 0, skipped: 0 }
-  const database = new PostgresDatabase({ query: (sql, params) => options.db.query(sql, params), end: async () => {} }, 'recomputeBlindIndexes', 1, options.schema)
+  const database = new PostgresDatabase(
+    { query: (sql, params) => options.db.query(sql, params), end: async () => {} },
+    'recomputeBlindIndexes',
+    1,
+    options.schema,
+  )
   const op = new RecomputeOperation(encryptor, indexer, options.all ?? false)
   for (const target of targets) {
     let column

@@ -43,7 +43,13 @@ export class RecomputeOperation implements ColumnOperation {
       const o = outcomes[r]!
       if (o.kind === 'skip' && o.as === 'null') {
         const stray = indexes.fields.filter((f) => row.indexes[f.column] !== null && row.indexes[f.column] !== undefined)
-        if (stray.length > 0) outcomes[r] = { kind: 'write', value: row.value, as: 'reindexed', indexes: Object.fromEntries(stray.map((f) => [f.column, null])) }
+        if (stray.length > 0)
+          outcomes[r] = {
+            kind: 'write',
+            value: row.value,
+            as: 'reindexed',
+            indexes: Object.fromEntries(stray.map((f) => [f.column, null])),
+          }
       } else if (o.kind === 'skip' && o.as === 'plaintext' && this.encryptor.readPlaintext && typeof row.value === 'string') {
         const fresh = Object.entries(indexes.compute(row.value)).filter(([column, value]) => row.indexes[column] !== value)
         if (fresh.length > 0) outcomes[r] = { kind: 'write', value: row.value, as: 'reindexed', indexes: Object.fromEntries(fresh) }

@@ -76,7 +76,11 @@ export type StatusOptions = MigrationOptions & {
 
 /** `encrypt`: encrypts every value not yet encrypted (and fills blind indexes). */
 export function encryptColumns(options: EncryptOptions): Promise<MigrationSummary> {
-  return run(options, 'encrypt', (ctx) => new EncryptOperation(ctx.encryptor, options.pfeKeys?.length ? new PfeKeychain(options.pfeKeys) : undefined, ctx.indexer()))
+  return run(
+    options,
+    'encrypt',
+    (ctx) => new EncryptOperation(ctx.encryptor, options.pfeKeys?.length ? new PfeKeychain(options.pfeKeys) : undefined, ctx.indexer()),
+  )
 }
 
 export type RotateColumnsOptions = MigrationOptions & RotateOptions
@@ -101,7 +105,11 @@ export function decryptColumns(options: MigrationOptions): Promise<MigrationSumm
  * blind indexes missing or stale; and whether the blind-index root key is wrapped under the current key.
  */
 export async function encryptionStatus(options: StatusOptions): Promise<StatusReport> {
-  const summary = await run({ ...options, dryRun: true }, 'status', (ctx) => new StatusOperation(ctx.encryptor, ctx.currency, options.verify ?? true, ctx.indexer(true)))
+  const summary = await run(
+    { ...options, dryRun: true },
+    'status',
+    (ctx) => new StatusOperation(ctx.encryptor, ctx.currency, options.verify ?? true, ctx.indexer(true)),
+  )
   return statusReportOf(summary)
 }
 
@@ -112,7 +120,11 @@ interface RunContext {
   indexer(lenient?: boolean): BlindIndexer | undefined
 }
 
-async function run(options: MigrationOptions, operation: OperationName, make: (ctx: RunContext) => ColumnOperation): Promise<MigrationSummary> {
+async function run(
+  options: MigrationOptions,
+  operation: OperationName,
+  make: (ctx: RunContext) => ColumnOperation,
+): Promise<MigrationSummary> {
   const started = performance.now()
   const targets = columnTargets(options.model as EncryptionModel, { models: options.models, fields: options.fields })
   const shard = typeof options.shard === 'string' ? parseShard(options.shard) : options.shard
@@ -135,9 +147,10 @@ async function run(options: MigrationOptions, operation: OperationName, make: (c
   const op = make(ctx)
 
   const requested = options.concurrency
-  const database = typeof options.database === 'string'
-    ? await openDatabase(options.database, { connections: (requested ?? DEFAULT_CONCURRENCY) + 1 })
-    : options.database
+  const database =
+    typeof options.database === 'string'
+      ? await openDatabase(options.database, { connections: (requested ?? DEFAULT_CONCURRENCY) + 1 })
+      : options.database
   const concurrency = positiveInteger(requested ?? Math.min(DEFAULT_CONCURRENCY, database.maxConcurrency), 'concurrency')
   const columns: ColumnSummary[] = []
   let interrupted = false
@@ -167,9 +180,10 @@ async function run(options: MigrationOptions, operation: OperationName, make: (c
     if (typeof options.database === 'string') await database.close()
   }
   const withIndexes = targets.some((t) => t.blindIndexes.length > 0)
-  const rootKeyState = (operation === 'rotate' || operation === 'status') && withIndexes && !interrupted
-    ? await blindIndexRootKeyState(rootKey, ctx.currency.timeoutMs)
-    : undefined
+  const rootKeyState =
+    (operation === 'rotate' || operation === 'status') && withIndexes && !interrupted
+      ? await blindIndexRootKeyState(rootKey, ctx.currency.timeoutMs)
+      : undefined
   const failed = columns.reduce((n, c) => n + c.failed, 0)
   return {
     operation,
@@ -207,7 +221,13 @@ export function parseShard(text: string): Shard {
 }
 
 function checkShard(shard: Shard): void {
-  if (!Number.isInteger(shard.count) || shard.count < 1 || !Number.isInteger(shard.index) || shard.index < 0 || shard.index >= shard.count) {
+  if (
+    !Number.isInteger(shard.count) ||
+    shard.count < 1 ||
+    !Number.isInteger(shard.index) ||
+    shard.index < 0 ||
+    shard.index >= shard.count
+  ) {
     throw new ConfigurationError(`shard ${shard.index + 1}/${shard.count}: k must be between 1 and n`)
   }
 }

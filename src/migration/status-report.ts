@@ -68,7 +68,12 @@ export function statusReportOf(summary: MigrationSummary): StatusReport {
     }
   })
   const complete = columns.every(
-    (c) => c.plaintext === 0 && c.prismaFieldEncryption === 0 && c.older === 0 && c.unreadable === 0 && c.blindIndexes.every((b) => b.stale === 0 && b.missing === 0),
+    (c) =>
+      c.plaintext === 0 &&
+      c.prismaFieldEncryption === 0 &&
+      c.older === 0 &&
+      c.unreadable === 0 &&
+      c.blindIndexes.every((b) => b.stale === 0 && b.missing === 0),
   )
   const rootKey = summary.blindIndexRootKey
   return {
