@@ -5,8 +5,8 @@ import tseslint from 'typescript-eslint'
 /** Bottom to top. Each entry is a folder (or file) under src/. */
 const LAYERS = [
   ['errors'],
-  ['format'],
   ['cipher'],
+  ['format'],
   ['keys'],
   ['model'],
   ['engine'],

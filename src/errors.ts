@@ -9,8 +9,34 @@ export interface FieldLocation {
   field?: string
 }
 
+/**
+ * Every stable error code of the library: the `code` of each error class below, plus the codes
+ * the migration gives rows that fail without an error of their own (see {@link MigrationErrorCode}).
+ */
+export type ErrorCode =
+  | 'KFE_SCHEMA_ANNOTATION'
+  | 'KFE_INVALID_FIELD_VALUE'
+  | 'KFE_UNSUPPORTED_QUERY'
+  | 'KFE_BLIND_INDEX_WRITE'
+  | 'KFE_BLIND_INDEX_RECOMPUTE'
+  | 'KFE_NOT_ENCRYPTED'
+  | 'KFE_MALFORMED_CIPHERTEXT'
+  | 'KFE_DECRYPTION_FAILED'
+  | 'KFE_UNKNOWN_KEY_PROVIDER'
+  | KeyProviderErrorCode
+  | 'KFE_CONFIGURATION'
+  | MigrationErrorCode
+
+/**
+ * Reasons the migration gives a row that fails without an error of the library:
+ * - `KFE_MIGRATION_CONFLICT`: the value kept changing under compare-and-set (`maxAttempts` reached);
+ * - `KFE_PFE_KEY_REQUIRED`: a prisma-field-encryption value, and no `--from-pfe-key` to read it;
+ * - `KFE_UNEXPECTED`: an error that is not one of the library's (a bug, a driver error).
+ */
+export type MigrationErrorCode = 'KFE_MIGRATION_CONFLICT' | 'KFE_PFE_KEY_REQUIRED' | 'KFE_UNEXPECTED'
+
 export abstract class FieldEncryptionError extends Error {
-  abstract readonly code: string
+  abstract readonly code: ErrorCode
   readonly model?: string
   readonly field?: string
 
@@ -123,8 +149,23 @@ export type KeyProviderFailure =
   | 'not-found'
   | 'misconfigured'
 
+/** The `code` of a {@link KeyProviderError}, one per {@link KeyProviderFailure}. */
+export const KEY_PROVIDER_ERROR_CODES = {
+  unavailable: 'KFE_KEY_UNAVAILABLE',
+  'access-denied': 'KFE_KEY_ACCESS_DENIED',
+  'wrong-key': 'KFE_KEY_WRONG_KEY',
+  disabled: 'KFE_KEY_DISABLED',
+  'pending-deletion': 'KFE_KEY_PENDING_DELETION',
+  'invalid-ciphertext': 'KFE_KEY_INVALID_CIPHERTEXT',
+  'aws-managed-key': 'KFE_KEY_AWS_MANAGED_KEY',
+  'not-found': 'KFE_KEY_NOT_FOUND',
+  misconfigured: 'KFE_KEY_MISCONFIGURED',
+} as const satisfies Record<KeyProviderFailure, `KFE_KEY_${string}`>
+
+export type KeyProviderErrorCode = (typeof KEY_PROVIDER_ERROR_CODES)[KeyProviderFailure]
+
 export class KeyProviderError extends FieldEncryptionError {
-  readonly code: string
+  readonly code: KeyProviderErrorCode
   readonly reason: KeyProviderFailure
   readonly providerId: string
   constructor(providerId: string, reason: KeyProviderFailure, message: string, options?: { cause?: unknown; location?: FieldLocation }) {
@@ -132,7 +173,7 @@ export class KeyProviderError extends FieldEncryptionError {
     super(`${loc.model || loc.field ? where(loc) + ': ' : ''}key provider '${providerId}': ${message}`, loc, options)
     this.providerId = providerId
     this.reason = reason
-    this.code = `KFE_KEY_${reason.toUpperCase().replace(/-/g, '_')}`
+    this.code = KEY_PROVIDER_ERROR_CODES[reason]
   }
 
   /** The same failure, now naming the model and field whose value needed the key. */

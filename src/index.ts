@@ -12,7 +12,6 @@ export { fieldEncryption, type FieldEncryptionOptions } from './prisma/extension
 export {
   BlindIndexer,
   blindIndexFieldsOf,
-  recomputeBlindIndexes,
   normalizeForBlindIndex,
   BLIND_INDEX_NORMALIZATIONS,
   isStoredIndex,
@@ -21,12 +20,9 @@ export {
   type BlindIndexField,
   type BlindIndexOptions,
   type PreviousBlindIndexVersion,
-  type RecomputeBlindIndexesOptions,
-  type RecomputeProgress,
-  type RecomputeResult,
   type RootKeySource,
-  type SqlExecutor,
 } from './blind-index'
+export { recomputeBlindIndexes, type RecomputeBlindIndexesOptions, type RecomputeProgress, type RecomputeResult, type SqlExecutor } from './migration/recompute-blind-indexes'
 export type { RewrappedDataKey } from './keys/key-provider'
 export { defineConfig, type KfeConfig } from './config/kfe-config'
 export {

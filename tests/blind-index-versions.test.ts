@@ -162,7 +162,7 @@ describe('recomputeBlindIndexes', () => {
     expect(before.v1).toBeGreaterThanOrEqual(8)
     const exec = executor()
     const progress: RecomputeProgress[] = []
-    const result = await recomputeBlindIndexes({ db: exec, encryptionModel, model: 'User', keys, blindIndex: SWITCHING, batchSize: 3, onProgress: (p) => progress.push(p) })
+    const result = await recomputeBlindIndexes({ db: exec, model: encryptionModel, modelName: 'User', keys, blindIndex: SWITCHING, batchSize: 3, onProgress: (p) => progress.push(p) })
     expect(result).toMatchObject({ model: 'User', updated: before.v1, skipped: 0 })
     expect(await versionsOfUsers()).toEqual({ v2: (before.v1 ?? 0) + (before.v2 ?? 0) })
     // Keyset pagination: the first page has no lower bound, every later one starts after the last id.
@@ -175,12 +175,12 @@ describe('recomputeBlindIndexes', () => {
     const sent = exec.log.map((s) => s.sql + JSON.stringify(s.params)).join('\n').toLowerCase()
     expect([...secrets].filter((p) => sent.includes(p.toLowerCase()))).toEqual([])
 
-    const again = await recomputeBlindIndexes({ db: executor(), encryptionModel, model: 'User', keys, blindIndex: SWITCHING })
+    const again = await recomputeBlindIndexes({ db: executor(), model: encryptionModel, modelName: 'User', keys, blindIndex: SWITCHING })
     expect(again).toMatchObject({ scanned: 0, updated: 0 })
     // Every row is now found without `previous`.
     const all = await db.sql<{ id: number }>('SELECT id FROM users')
     for (const email of [...secrets].slice(0, 5)) expect(await v2.user.findFirst({ where: { email } })).not.toBeNull()
-    const checked = await recomputeBlindIndexes({ db: executor(), encryptionModel, model: 'user', keys, blindIndex: V2, all: true, dryRun: true })
+    const checked = await recomputeBlindIndexes({ db: executor(), model: encryptionModel, modelName: 'user', keys, blindIndex: V2, all: true, dryRun: true })
     expect(checked).toMatchObject({ scanned: all.length, updated: 0, unchanged: all.length })
   })
 
@@ -199,7 +199,7 @@ describe('recomputeBlindIndexes', () => {
     // A row written around the extension: an index without a source.
     await db.sql("UPDATE contacts SET nickname_index = 'v1:' || repeat('A', 43) WHERE owner_id = $1 AND seq = 5", [owner.id])
     const prismaRaw: SqlExecutor = { query: (sql, params) => db.prisma.$queryRawUnsafe(sql, ...params) }
-    const result = await recomputeBlindIndexes({ db: prismaRaw, schema: db.schema, encryptionModel, model: 'Contact', keys, blindIndex: SWITCHING, batchSize: 2 })
+    const result = await recomputeBlindIndexes({ db: prismaRaw, schema: db.schema, model: encryptionModel, modelName: 'Contact', keys, blindIndex: SWITCHING, batchSize: 2 })
     expect(result.updated).toBeGreaterThanOrEqual(4)
     const rows = await db.sql<{ seq: number; nickname_index: string | null }>('SELECT seq, nickname_index FROM contacts WHERE owner_id = $1 ORDER BY seq', [owner.id])
     expect(rows.map((r) => (r.nickname_index === null ? null : storedIndexVersion(r.nickname_index)))).toEqual([2, null, 2, 2, null])
@@ -220,7 +220,7 @@ describe('recomputeBlindIndexes', () => {
         return exec.query(sql, params)
       },
     }
-    const result = await recomputeBlindIndexes({ db: racing, encryptionModel, model: 'User', keys, blindIndex: SWITCHING })
+    const result = await recomputeBlindIndexes({ db: racing, model: encryptionModel, modelName: 'User', keys, blindIndex: SWITCHING })
     expect(raced).toBe(true)
     expect(result.skipped).toBe(1)
     const expected = new BlindIndexer([emailField], SWITCHING as BlindIndexOptions & { rootKey: Buffer })
@@ -233,12 +233,12 @@ describe('recomputeBlindIndexes', () => {
     for (let i = 0; i < 6; i++) created.push((await v1.user.create({ data: { email: secret(`abort${i}`) } })).id)
     const controller = new AbortController()
     const first = recomputeBlindIndexes({
-      db: executor(), encryptionModel, model: 'User', keys, blindIndex: SWITCHING, batchSize: 2, signal: controller.signal,
+      db: executor(), model: encryptionModel, modelName: 'User', keys, blindIndex: SWITCHING, batchSize: 2, signal: controller.signal,
       onProgress: () => controller.abort(new Error('operator stopped it')),
     })
     await expect(first).rejects.toThrow('operator stopped it')
     expect((await versionsOfUsers()).v1).toBe(4)
-    const rest = await recomputeBlindIndexes({ db: executor(), encryptionModel, model: 'User', keys, blindIndex: SWITCHING, batchSize: 2 })
+    const rest = await recomputeBlindIndexes({ db: executor(), model: encryptionModel, modelName: 'User', keys, blindIndex: SWITCHING, batchSize: 2 })
     expect(rest.updated).toBe(4)
     expect((await versionsOfUsers()).v1).toBeUndefined()
   })
@@ -254,7 +254,7 @@ describe('recomputeBlindIndexes', () => {
     const during = client(renormalising)
     expect((await during.user.findFirst({ where: { email: ` ${mixed}` } }))?.id).toBe(u.id)
     expect(await during.user.findFirst({ where: { email: mixed.toLowerCase() } })).toBeNull() // old semantics for an old row
-    await recomputeBlindIndexes({ db: executor(), encryptionModel, model: 'User', keys, blindIndex: renormalising })
+    await recomputeBlindIndexes({ db: executor(), model: encryptionModel, modelName: 'User', keys, blindIndex: renormalising })
     expect((await client({ version: 3, rootKey: rootV2 }).user.findFirst({ where: { email: mixed.toLowerCase() } }))?.id).toBe(u.id)
   })
 
@@ -262,7 +262,7 @@ describe('recomputeBlindIndexes', () => {
     const donor = await v2.user.create({ data: { email: secret('donor'), phone: secret('phone') } })
     // A ciphertext moved from another column fails authentication.
     await db.sql('UPDATE users SET email = phone, email_index = NULL WHERE id = $1', [donor.id])
-    const err = await recomputeBlindIndexes({ db: executor(), encryptionModel, model: 'User', keys, blindIndex: V2 }).catch((e) => e)
+    const err = await recomputeBlindIndexes({ db: executor(), model: encryptionModel, modelName: 'User', keys, blindIndex: V2 }).catch((e) => e)
     expect(err).toBeInstanceOf(BlindIndexRecomputeError)
     expect(err).toMatchObject({ code: 'KFE_BLIND_INDEX_RECOMPUTE', model: 'User', primaryKey: { id: donor.id } })
     expect(err.cause).toBeInstanceOf(DecryptionFailedError)
@@ -273,7 +273,7 @@ describe('recomputeBlindIndexes', () => {
     const oldRow = await v1.user.create({ data: { email: dup } })
     const newRow = await switching.user.create({ data: { email: dup.toUpperCase() } })
     expect(newRow.id).not.toBe(oldRow.id)
-    const clash = await recomputeBlindIndexes({ db: executor(), encryptionModel, model: 'User', keys, blindIndex: SWITCHING }).catch((e) => e)
+    const clash = await recomputeBlindIndexes({ db: executor(), model: encryptionModel, modelName: 'User', keys, blindIndex: SWITCHING }).catch((e) => e)
     expect(clash).toBeInstanceOf(BlindIndexRecomputeError)
     expect(clash).toMatchObject({ field: 'emailIndex', primaryKey: { id: oldRow.id } })
     expect(String(clash.cause?.message ?? clash.cause)).toMatch(/duplicate key|unique/i)
@@ -296,19 +296,19 @@ describe('recomputeBlindIndexes', () => {
     expect((await during.user.findFirst({ where: { email } }))?.id).toBe(u.id)
     // (Only this row is under these keys: the others of this file go, so recompute reads just it.)
     await db.sql('DELETE FROM users WHERE id <> $1', [u.id])
-    const moved = await recomputeBlindIndexes({ db: executor(), encryptionModel, model: 'User', keys: rotatedKeys, blindIndex: switchingLocal, indexes: ['emailIndex'] })
+    const moved = await recomputeBlindIndexes({ db: executor(), model: encryptionModel, modelName: 'User', keys: rotatedKeys, blindIndex: switchingLocal, indexes: ['emailIndex'] })
     expect(moved).toMatchObject({ scanned: 1, updated: 1 })
     const after = db.prisma.$extends(fieldEncryption({ model: encryptionModel, keys: rotatedKeys, blindIndex: { version: 2 } }))
     expect((await after.user.findFirst({ where: { email } }))?.id).toBe(u.id)
   })
 
   it('refuses what it cannot do', async () => {
-    const base = { db: executor(), encryptionModel, keys, blindIndex: V2 }
-    await expect(recomputeBlindIndexes({ ...base, model: 'Nope' })).rejects.toThrow(ConfigurationError)
-    await expect(recomputeBlindIndexes({ ...base, model: 'Post' })).rejects.toThrow(/Post has no blind index/)
-    await expect(recomputeBlindIndexes({ ...base, model: 'User', indexes: ['email'] })).rejects.toThrow(/User\.email is not a blind index/)
-    await expect(recomputeBlindIndexes({ ...base, model: 'User', encryptionModel: { ...encryptionModel, provider: 'mysql' } as never })).rejects.toThrow(/mysql provider is not supported/)
-    await expect(recomputeBlindIndexes({ ...base, model: 'User', keys: undefined })).rejects.toThrow(/needs `encryptor` or `keys`/)
-    await expect(recomputeBlindIndexes({ ...base, model: 'User', batchSize: 0 })).rejects.toThrow(/batchSize/)
+    const base = { db: executor(), model: encryptionModel, keys, blindIndex: V2 }
+    await expect(recomputeBlindIndexes({ ...base, modelName: 'Nope' })).rejects.toThrow(ConfigurationError)
+    await expect(recomputeBlindIndexes({ ...base, modelName: 'Post' })).rejects.toThrow(/Post has no blind index/)
+    await expect(recomputeBlindIndexes({ ...base, modelName: 'User', indexes: ['email'] })).rejects.toThrow(/User\.email is not a blind index/)
+    await expect(recomputeBlindIndexes({ ...base, modelName: 'User', model: { ...encryptionModel, provider: 'mysql' } as never })).rejects.toThrow(/mysql provider is not supported/)
+    await expect(recomputeBlindIndexes({ ...base, modelName: 'User', keys: undefined } as never)).rejects.toThrow(/needs `encryptor` or `keys`/)
+    await expect(recomputeBlindIndexes({ ...base, modelName: 'User', batchSize: 0 })).rejects.toThrow(/batchSize/)
   })
 })

@@ -54,8 +54,8 @@ it.each(switches)('values written with %s primary are read when %s is primary', 
     expect(await e.decrypt(old, ctx)).toBe('written before the switch')
     expect(await e.decrypt(fresh, ctx)).toBe('written after the switch')
   }
-  expect(after.classify(old, ctx)).toBe('older')
-  expect(after.classify(fresh, ctx)).toBe('current')
+  expect(await after.classify(old, ctx)).toBe('older')
+  expect(await after.classify(fresh, ctx)).toBe('current')
 })
 
 it('the KMS provider is called only for values whose key it wrapped', async () => {

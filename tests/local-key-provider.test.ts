@@ -92,9 +92,9 @@ describe('rotation with previous keys', () => {
     const after = new EnvelopeEncryptor({ keys: rotated })
     expect(await after.decryptMany(oldValues.map((value) => ({ value, ctx })))).toEqual(['a', 'b'])
     const newValue = await after.encrypt('c', ctx)
-    expect(after.classify(oldValues[0], ctx)).toBe('older')
-    expect(after.classify(newValue, ctx)).toBe('current')
-    expect(after.classify('plain', ctx)).toBe('plaintext')
+    expect(await after.classify(oldValues[0], ctx)).toBe('older')
+    expect(await after.classify(newValue, ctx)).toBe('current')
+    expect(await after.classify('plain', ctx)).toBe('plaintext')
 
     // The current key alone reads the new value but not the old ones.
     const currentOnly = new EnvelopeEncryptor({ keys: new LocalKeyProvider({ masterKey: currentKey }) })

@@ -4,7 +4,7 @@ import { deriveKeys } from '../src/cipher/data-key-material'
 import { DecryptionFailedError, EnvelopeEncryptor, fieldContext, LocalKeyProvider, UnknownKeyProviderError } from '../src'
 import { AwsKmsKeyProvider } from '../src/keys/aws-kms-key-provider'
 import { readHeader } from '../src/format/envelope-format'
-import { rewrappedHeader, withHeader } from '../src/migration/envelope-header'
+import { rewrappedHeader, withHeader } from '../src/format/header-rewrite'
 import { putTogether, takeApart } from './support/envelope-surgery'
 import { kmsClientFor, KmsTestServer } from './support/kms-test-server'
 

@@ -1,10 +1,10 @@
-import { CreateKeyCommand, type KMSClient } from '@aws-sdk/client-kms'
+import { CreateKeyCommand, DisableKeyCommand, type KMSClient } from '@aws-sdk/client-kms'
 import { randomBytes } from 'node:crypto'
 import { encryptionModel } from '../prisma/generated/encryption'
 import { AwsKmsKeyProvider } from '../src/keys/aws-kms-key-provider'
 import { EnvelopeEncryptor, fieldContext, fieldEncryption, LocalKeyProvider, type KeyProvider } from '../src'
 import { readHeader } from '../src/format/envelope-format'
-import { encryptColumns, encryptionStatus, rotateColumns } from '../src/migration/run-migration'
+import { encryptColumns, encryptionStatus, rotateColumns, type MigrationOptions } from '../src/migration/run-migration'
 import type { BlindIndexOptions } from '../src/blind-index/blind-indexer'
 import { kmsClientFor, KmsTestServer } from './support/kms-test-server'
 import { createMigrationDatabase, emptyTables, type MigrationTestDatabase } from './support/migration-database'
@@ -29,12 +29,11 @@ beforeEach(async () => {
 })
 
 const localKey = () => LocalKeyProvider.generateMasterKey()
-const run = (keys: KeyProvider | KeyProvider[], extra: { blindIndex?: BlindIndexOptions; encryptor?: EnvelopeEncryptor } = {}) => ({
-  model: encryptionModel,
-  keys,
-  database: db.database,
-  ...extra,
-})
+const run = (keys: KeyProvider | KeyProvider[], extra: { blindIndex?: BlindIndexOptions; encryptor?: EnvelopeEncryptor } = {}): MigrationOptions => {
+  const { encryptor, ...rest } = extra
+  const settings = { model: encryptionModel, database: db.database, ...rest }
+  return encryptor ? { ...settings, encryptor } : { ...settings, keys }
+}
 
 async function kmsKey(): Promise<string> {
   return (await client.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!
@@ -135,6 +134,11 @@ test('one KMS key to another: only value headers change (ReEncrypt once per data
 
   const onB = new AwsKmsKeyProvider({ keyId: keyB, acceptedKeyIds: [keyA], client, wrappedBlindIndexRootKey })
   expect(await statusTotals(onB)).toMatchObject({ current: 0, older: ENCRYPTED_ROWS, complete: false })
+  // The public classify decides as status does (it asks KMS): a value under key A is older once B is the key.
+  const emailCtx = fieldContext('User', 'email', 'users', 'email', 'text')
+  const onBEncryptor = new EnvelopeEncryptor({ keys: onB })
+  expect(await onBEncryptor.classify(snapshot[0]!.email, emailCtx)).toBe('older')
+  expect(await new EnvelopeEncryptor({ keys: onA }).classify(snapshot[0]!.email, emailCtx)).toBe('current')
 
   server.resetCounts()
   const summary = await rotateColumns(run(onB))
@@ -142,8 +146,9 @@ test('one KMS key to another: only value headers change (ReEncrypt once per data
   expect(summary.columns.every((c) => Object.keys(c.counts).every((k) => k === 'rewrapped'))).toBe(true)
   expect(server.calls.GenerateDataKey).toBe(0)
   expect(server.calls.Decrypt).toBeLessThanOrEqual(1) // at most the blind-index root key, never a data key
-  // One re-wrap per data key, not per value: ReEncrypt pinned to a source key tries B (wrong key), then A.
-  expect(server.calls.ReEncrypt).toBe(2 * dataKeys.size)
+  // One re-wrap per data key, not per value: ReEncrypt pinned to a source key tries B (wrong key), then A;
+  // and the same for the blind-index root key (below).
+  expect(server.calls.ReEncrypt).toBe(2 * dataKeys.size + 2)
 
   // The body (iv, ciphertext, tag) of every value is byte for byte what it was; only the header changed.
   const now = await db.sql<{ id: number; email: string; phone: string | null }>('SELECT id, email, phone FROM users ORDER BY id')
@@ -154,13 +159,34 @@ test('one KMS key to another: only value headers change (ReEncrypt once per data
     if (was.phone !== null) expect(bodyOf(r.phone!)).toBe(bodyOf(was.phone))
   })
 
-  expect(await statusTotals(onB)).toEqual({ current: ENCRYPTED_ROWS, older: 0, plaintext: 0, unreadable: 0, staleOrMissingIndexes: 0, complete: true })
-  // Key A is no longer needed for any value (the root key stays wrapped by A, as configured).
-  const onlyB = new AwsKmsKeyProvider({ keyId: keyB, client, wrappedBlindIndexRootKey })
-  const prisma = db.prisma.$extends(fieldEncryption({ model: encryptionModel, keys: onlyB, blindIndex: { rootKey: onB } }))
+  // Every value is current, but the configured root key is still wrapped by A: status says so.
+  expect(await statusTotals(onB)).toEqual({ current: ENCRYPTED_ROWS, older: 0, plaintext: 0, unreadable: 0, staleOrMissingIndexes: 0, complete: false })
+  expect((await encryptionStatus(run(onB))).blindIndexRootKey).toEqual({ providerId: 'aws-kms', current: false })
+  // rotate re-wrapped it under B (the same root key: the indexes stay valid) and handed back the value to deploy.
+  const rewrapped = summary.blindIndexRootKey!
+  expect(rewrapped).toMatchObject({ providerId: 'aws-kms', current: false, rewrapped: expect.any(String) })
+  expect(rewrapped.rewrapped).not.toBe(wrappedBlindIndexRootKey)
+  const deployed = new AwsKmsKeyProvider({ keyId: keyB, acceptedKeyIds: [keyA], client, wrappedBlindIndexRootKey: rewrapped.rewrapped })
+  expect(await statusTotals(deployed)).toMatchObject({ current: ENCRYPTED_ROWS, staleOrMissingIndexes: 0, complete: true })
+  expect((await encryptionStatus(run(deployed))).blindIndexRootKey).toEqual({ providerId: 'aws-kms', current: true })
+
+  // Key A is no longer needed for any value nor for the root key: disabled, everything still works.
+  await client.send(new DisableKeyCommand({ KeyId: keyA }))
+  const onlyB = new AwsKmsKeyProvider({ keyId: keyB, client, wrappedBlindIndexRootKey: rewrapped.rewrapped })
+  const prisma = db.prisma.$extends(fieldEncryption({ model: encryptionModel, keys: onlyB }))
   const users = await prisma.user.findMany({ orderBy: { id: 'asc' } })
   for (const u of users) expect(u.email).toBe(seedValues.email(u.id))
-  expect((await rotateColumns(run(onB))).written).toBe(0)
+  expect((await prisma.user.findFirst({ where: { email: seedValues.email(7) } }))?.id).toBe(7)
+  const again = await rotateColumns(run(onlyB))
+  expect(again.written).toBe(0)
+  expect(again.blindIndexRootKey).toEqual({ providerId: 'aws-kms', current: true })
+  // A deployment that kept the old wrapped root key: status says the root key cannot be moved any more, and why.
+  const stale = await encryptionStatus(run(new AwsKmsKeyProvider({ keyId: keyB, acceptedKeyIds: [keyA], client, wrappedBlindIndexRootKey })))
+  expect(stale.blindIndexRootKey).toEqual({ providerId: 'aws-kms', current: false })
+  expect(stale.complete).toBe(false)
+  // (rotate cannot even start there: it needs the root key to recompute indexes.)
+  const staleKeys = new AwsKmsKeyProvider({ keyId: keyB, acceptedKeyIds: [keyA], client, wrappedBlindIndexRootKey })
+  await expect(rotateColumns(run(staleKeys))).rejects.toMatchObject({ code: 'KFE_KEY_DISABLED' })
 })
 
 test('a new blind-index root key: configure index version 2; rotate recomputes every index, lookups find rows under version 2', async () => {

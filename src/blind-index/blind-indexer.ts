@@ -146,13 +146,6 @@ export class BlindIndexer {
     return this.states.map((s) => this.computeFor(s, field, value))
   }
 
-  /** The index under one configured version. */
-  computeVersion(field: BlindIndexField, value: string, version: number): string {
-    const state = this.states.find((s) => s.version === version)
-    if (!state) throw new RangeError(`blind index version ${version} is not configured`)
-    return this.computeFor(state, field, value)
-  }
-
   /** Zeroes and forgets the root and column keys (they are fetched again on the next load). */
   clear(): void {
     for (const k of this.columnKeys.values()) k.fill(0)
@@ -177,6 +170,14 @@ export class BlindIndexer {
     }
     return formatStoredIndex(state.version, blindIndexMac(key, normalizeForBlindIndex(value, steps)))
   }
+}
+
+/**
+ * The index options with their root key decided: `blindIndex.rootKey` when given, otherwise the
+ * primary key provider (its `blindIndexRootKey()`). The one place that default is written.
+ */
+export function withDefaultRootKey<T extends BlindIndexOptions>(options: T | undefined, primary: RootKeySource): T & { rootKey: RootKeySource } {
+  return { ...(options as T), rootKey: options?.rootKey ?? primary }
 }
 
 function checkConfigVersion(version: unknown, label: string): number {

@@ -35,6 +35,19 @@ export function renderMigrationSummary(s: MigrationSummary): string {
     }
     lines.push('')
   }
+  const rootKey = s.blindIndexRootKey
+  if (rootKey && !rootKey.current && rootKey.rewrapped) {
+    lines.push(
+      `The blind-index root key was wrapped under an older key of '${rootKey.providerId}'. The same root key, wrapped under the current key:`,
+      '',
+      `  ${rootKey.rewrapped}`,
+      '',
+      'Deploy it in place of the old value (AwsKmsKeyProvider wrappedBlindIndexRootKey, or KFE_KMS_WRAPPED_ROOT_KEY) before the old',
+      'key is disabled; the blind indexes stay as they are (the root key itself did not change).',
+      '',
+    )
+  }
+  if (rootKey?.failure) lines.push(`The blind-index root key could not be re-wrapped: ${rootKey.failure.message} [${rootKey.failure.reason}]`, '')
   const verdict = s.interrupted
     ? 'Interrupted: run the same command again to finish (rows already done are skipped).'
     : s.failed > 0
@@ -76,5 +89,6 @@ function nextSteps(r: StatusReport): string {
   if (sum((c) => c.prismaFieldEncryption) > 0) steps.push('`encrypt --from-pfe-key` for prisma-field-encryption values')
   if (sum((c) => c.older + c.blindIndexes.reduce((n, b) => n + b.stale + b.missing, 0)) > 0) steps.push('`rotate` for older values and stale or missing blind indexes')
   if (sum((c) => c.unreadable) > 0) steps.push('a look at the unreadable values (wrong or missing key, or altered data)')
+  if (r.blindIndexRootKey?.current === false) steps.push('`rotate` to re-wrap the blind-index root key, wrapped under an older key')
   return `Not complete: ${steps.join('; ')}.`
 }

@@ -27,6 +27,7 @@ import {
 import { DataKeyCache, type DataKeyCacheOptions, type DataKeyCacheStats } from '../keys/data-key-cache'
 import type { KeyProvider } from '../keys/key-provider'
 import { KeyRing } from '../keys/key-ring'
+import { DataKeyCurrency } from './data-key-currency'
 import { DataKeyEntry } from './data-key-entry'
 import { DEFAULT_PROVIDER_TIMEOUT_MS, withDeadline } from './provider-call'
 import { describeType } from './unknown-value'
@@ -186,18 +187,17 @@ export class EnvelopeEncryptor {
     return out
   }
 
-  /** Whether a stored value is plaintext, under the primary provider's current key, or older. No provider call. */
-  classify(value: unknown, ctx: FieldContext): ValueState {
+  /**
+   * Whether a stored value is plaintext, `current` (its data key wrapped by the primary provider
+   * under its current key) or `older`: the decision `status` and `rotate` make, by the same
+   * {@link DataKeyCurrency}. A provider that cannot tell offline is asked (AWS KMS: one
+   * ReEncrypt per data key, whose result is not stored); pass one `currency` to classify many
+   * values with one call per data key. Throws for a malformed value or a provider that fails.
+   */
+  async classify(value: unknown, ctx: FieldContext, currency: DataKeyCurrency = new DataKeyCurrency(this.keyRing, this.timeoutMs)): Promise<ValueState> {
     if (!looksEncrypted(value)) return 'plaintext'
-    const { header } = readHeader(value, ctx)
-    const primary = this.keyRing.primary
-    if (header.providerId !== primary.id) return 'older'
-    return primary.isCurrent?.(header.wrappedKey) === false ? 'older' : 'current'
-  }
-
-  /** Whether a stored value is in this library's format (cheap prefix test, no decryption). */
-  isEncrypted(value: unknown): boolean {
-    return looksEncrypted(value)
+    const { headerId, header } = readHeader(value, ctx)
+    return (await currency.of(headerId, header, locate(ctx))).state
   }
 
   stats(): EncryptorStats {

@@ -125,10 +125,22 @@ export class AwsKmsKeyProvider implements KeyProvider {
     return { wrapped: out.wrapped, wasCurrent: out.sourceKeyArn !== undefined && out.sourceKeyArn === out.destinationKeyArn }
   }
 
+  /**
+   * Re-wraps the configured `wrappedBlindIndexRootKey` under the configured key (one ReEncrypt
+   * with the root key's own encryption context; the root key never leaves KMS). Undefined when
+   * no wrapped root key is configured. For `rotate` (which prints the new value) and `status`.
+   */
+  async rewrapBlindIndexRootKey(): Promise<RewrappedDataKey | undefined> {
+    if (!this.wrappedRootKey) return undefined
+    const out = await this.reEncryptReporting(this.wrappedRootKey, this.keyId, this.rootContext())
+    return { wrapped: out.wrapped, wasCurrent: out.sourceKeyArn !== undefined && out.sourceKeyArn === out.destinationKeyArn }
+  }
+
   /** ReEncrypt, with the ARNs of the source and destination keys KMS reports. */
   private async reEncryptReporting(
     wrapped: Buffer,
     destinationKeyId: string,
+    context: Readonly<Record<string, string>> = this.encryptionContext,
   ): Promise<{ wrapped: Buffer; sourceKeyArn?: string; destinationKeyArn?: string }> {
     const destination = checkKeyRef(destinationKeyId, 'destinationKeyId')
     return this.tryCandidates(async (source) => {
@@ -137,9 +149,9 @@ export class AwsKmsKeyProvider implements KeyProvider {
           new ReEncryptCommand({
             CiphertextBlob: wrapped,
             SourceKeyId: source,
-            SourceEncryptionContext: contextOrUndefined(this.encryptionContext),
+            SourceEncryptionContext: contextOrUndefined(context),
             DestinationKeyId: destination,
-            DestinationEncryptionContext: contextOrUndefined(this.encryptionContext),
+            DestinationEncryptionContext: contextOrUndefined(context),
           }),
         ),
       )

@@ -37,6 +37,13 @@ export interface KeyProvider {
   rewrapDataKey?(wrapped: Buffer): Promise<RewrappedDataKey>
   /** A root secret for blind indexes, derived or unwrapped by the provider. */
   blindIndexRootKey?(): Promise<Buffer>
+  /**
+   * Re-wraps the provider's wrapped blind-index root key under its current key (AWS KMS
+   * ReEncrypt), saying whether it already was; undefined when the provider keeps no wrapped root
+   * key (a local master key derives it). `rotate` prints the new value to deploy; `status`
+   * reports a root key wrapped under an older key.
+   */
+  rewrapBlindIndexRootKey?(): Promise<RewrappedDataKey | undefined>
 }
 
 /** What `rewrapDataKey` returns. */

@@ -1,11 +1,9 @@
 import type { BlindIndexField } from '../blind-index/blind-index-field'
 import type { BlindIndexer } from '../blind-index/blind-indexer'
 import { storedIndexVersion } from '../blind-index/stored-index-format'
+import type { IndexState, IndexStateOfRow } from './column-operation'
 import type { ColumnTarget } from './column-target'
 import type { StoredRow } from './sql-database'
-
-/** Where one blind index of one row stands. */
-export type IndexState = 'current' | 'stale' | 'missing'
 
 /**
  * The blind indexes of one encrypted column, for the migration: which rows need their indexes
@@ -64,9 +62,9 @@ export class ColumnBlindIndexes {
     return out
   }
 
-  /** `index <name>: <state>` counters for `status`. */
-  notes(states: readonly IndexState[]): string[] {
-    return this.fields.map((f, i) => `index ${f.index}: ${states[i]}`)
+  /** The states by index name, for `status`. */
+  named(states: readonly IndexState[]): IndexStateOfRow[] {
+    return this.fields.map((f, i) => ({ index: f.index, state: states[i]! }))
   }
 }
 

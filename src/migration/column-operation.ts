@@ -2,22 +2,57 @@ import type { ColumnTarget } from './column-target'
 import { failureOf, type RowFailure } from './row-failure'
 import type { RowFilter, StoredRow } from './sql-database'
 
+/** What a written row counts as, per operation. */
+export const WRITE_OUTCOMES = [
+  'encrypted',
+  'converted from prisma-field-encryption',
+  'rewrapped',
+  'reencrypted',
+  'reindexed',
+  'decrypted',
+] as const
+export type WriteOutcome = (typeof WRITE_OUTCOMES)[number]
+
 /**
- * What one operation (encrypt, rotate, decrypt, status) decides for one row it read:
+ * What a row left alone counts as: `null` (NULL or an empty list), `already encrypted`
+ * (`encrypt`), `plaintext` (`rotate`, `decrypt`), and in `status` the state of its value
+ * (`plaintext`, `prisma-field-encryption`, `current`, `older`).
+ */
+export type SkipOutcome = 'null' | 'already encrypted' | 'plaintext' | 'prisma-field-encryption' | 'current' | 'older'
+
+export type OutcomeName = WriteOutcome | SkipOutcome
+
+/** Where one blind index of one row stands (`status`). */
+export type IndexState = 'current' | 'stale' | 'missing'
+
+/** One blind index of a row and its state. */
+export interface IndexStateOfRow {
+  /** The index field. */
+  index: string
+  state: IndexState
+}
+
+/**
+ * What one operation (encrypt, rotate, decrypt, status, recompute) decides for one row it read:
  * - `write`: store `value` (and blind index values) if the row still holds what was read;
- * - `skip`: nothing to do, counted as `as` (`null`, `current`...);
- * - `fail`: the row cannot be processed (`failure.reason` is a stable code).
- * `notes` are extra counters (blind index states in `status`).
+ * - `skip`: nothing to do, counted as `as`;
+ * - `fail`: the row cannot be processed (`failure.reason` is a stable code; `error`, when there
+ *   is one, the error that said so).
+ * `indexStates`: where the row's blind indexes stand (reported by `status`).
  */
 export type RowOutcome =
-  | { kind: 'write'; value: unknown; indexes?: Record<string, unknown>; as: string; notes?: string[] }
-  | { kind: 'skip'; as: string; notes?: string[] }
-  | { kind: 'fail'; failure: RowFailure; notes?: string[] }
+  | { kind: 'write'; value: unknown; indexes?: Record<string, unknown>; as: WriteOutcome; indexStates?: IndexStateOfRow[] }
+  | { kind: 'skip'; as: SkipOutcome; indexStates?: IndexStateOfRow[] }
+  | { kind: 'fail'; failure: RowFailure; error?: unknown; indexStates?: IndexStateOfRow[] }
 
+/** The migration commands. */
 export type OperationName = 'encrypt' | 'rotate' | 'decrypt' | 'status'
 
+/** Every column operation: the commands, and `recompute` (`recomputeBlindIndexes`). */
+export type ColumnOperationName = OperationName | 'recompute'
+
 export interface ColumnOperation {
-  readonly name: OperationName
+  readonly name: ColumnOperationName
   /** Which rows to read for this column. */
   filterFor(target: ColumnTarget): RowFilter
   /** Loads what the operation needs for this column (blind index keys...). Throws when it cannot run at all. */
@@ -26,12 +61,29 @@ export interface ColumnOperation {
   process(target: ColumnTarget, rows: readonly StoredRow[]): Promise<RowOutcome[]>
 }
 
-export function skip(as: string, notes?: string[]): RowOutcome {
-  return notes ? { kind: 'skip', as, notes } : { kind: 'skip', as }
+export function skip(as: SkipOutcome, indexStates?: IndexStateOfRow[]): RowOutcome {
+  return indexStates ? { kind: 'skip', as, indexStates } : { kind: 'skip', as }
 }
 
-export function fail(err: unknown, notes?: string[]): RowOutcome {
-  return notes ? { kind: 'fail', failure: failureOf(err), notes } : { kind: 'fail', failure: failureOf(err) }
+export function fail(error: unknown): RowOutcome {
+  return { kind: 'fail', failure: failureOf(error), error }
+}
+
+/**
+ * How every operation starts a batch: each row's values as a list (`elementsOf`), and the
+ * outcomes, with the rows that hold NULL already decided (`skip` as `null`).
+ */
+export function startBatch(
+  target: ColumnTarget,
+  rows: readonly StoredRow[],
+): { outcomes: RowOutcome[]; elements: Array<unknown[] | undefined> } {
+  const outcomes: RowOutcome[] = new Array(rows.length)
+  const elements = rows.map((row, r) => {
+    const els = elementsOf(target, row.value)
+    if (!els) outcomes[r] = skip('null')
+    return els
+  })
+  return { outcomes, elements }
 }
 
 /** The values of a row's column as a list: a scalar is a list of one; NULL (or a non-list in a list column) is undefined. */

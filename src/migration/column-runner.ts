@@ -1,8 +1,7 @@
-import type { ColumnOperation } from './column-operation'
+import type { ColumnOperation, WriteOutcome } from './column-operation'
 import type { ColumnTarget } from './column-target'
 import type { MigrationProgress } from './migration-progress'
 import { ColumnTally, type ColumnSummary } from './migration-summary'
-import { CONFLICT } from './row-failure'
 import { keyId, type CasWrite, type Shard, type SqlDatabase, type StoredRow } from './sql-database'
 
 export interface ColumnRunOptions {
@@ -11,11 +10,48 @@ export interface ColumnRunOptions {
   concurrency: number
   shard?: Shard
   dryRun: boolean
-  /** Compare-and-set attempts per row before it counts as failed (the row kept changing). */
+  /** Compare-and-set attempts per row before it is left to its writer (`KFE_MIGRATION_CONFLICT`). */
   maxAttempts: number
   progress?: MigrationProgress
   /** When aborted, no further batch is read; batches in flight finish. */
   signal?: AbortSignal
+  /** Called when a batch (with its retries) is done, with what it did. */
+  onBatch?: (batch: BatchReport) => void
+  /**
+   * Stop at the first row that cannot be processed (an operation's `fail`, or a write the
+   * database refuses, found by writing the batch again row by row), throwing a
+   * {@link RowFailedError}, instead of counting it and going on.
+   */
+  stopAtFirstFailure?: boolean
+}
+
+/** What one batch did. Each row read is in exactly one of the counts. */
+export interface BatchReport {
+  /** Rows read. */
+  read: number
+  /** Rows written (in a dry run: that would be written). */
+  written: number
+  /** Rows read that needed nothing. */
+  unchanged: number
+  /** Rows whose value kept changing until `maxAttempts` (left to their writer), or that were deleted meanwhile. */
+  lostToWriters: number
+  /** Rows that failed. */
+  failed: number
+}
+
+/** A row that cannot be processed, with `stopAtFirstFailure`. */
+export class RowFailedError extends Error {
+  constructor(
+    readonly target: ColumnTarget,
+    /** The row as it was read; `keyValues` is its primary key as the database typed it. */
+    readonly row: StoredRow,
+    /** The write the database refused, when that is what failed. */
+    readonly write: CasWrite | undefined,
+    options: { cause: unknown },
+  ) {
+    super(`${target.model}.${target.field}: a row could not be processed`, options)
+    this.name = 'RowFailedError'
+  }
 }
 
 /**
@@ -29,7 +65,12 @@ export interface ColumnRunOptions {
  * statement, and values already done are skipped when read, so a run killed at any moment
  * (even SIGKILL) and started again finishes the job, each value encrypted exactly once.
  */
-export async function runColumn(db: SqlDatabase, target: ColumnTarget, op: ColumnOperation, options: ColumnRunOptions): Promise<ColumnSummary & { interrupted: boolean }> {
+export async function runColumn(
+  db: SqlDatabase,
+  target: ColumnTarget,
+  op: ColumnOperation,
+  options: ColumnRunOptions,
+): Promise<ColumnSummary & { interrupted: boolean }> {
   await db.prepare(target)
   await op.prepare?.(target)
   const filter = op.filterFor(target)
@@ -41,40 +82,59 @@ export async function runColumn(db: SqlDatabase, target: ColumnTarget, op: Colum
   let fatal: { error: unknown } | undefined
   const inFlight = new Set<Promise<void>>()
 
-  const processBatch = async (rows: readonly StoredRow[], attempt: number): Promise<void> => {
+  /** Decides and writes `rows`, retrying conflicts; returns the rows written, lost and failed. */
+  const processBatch = async (rows: readonly StoredRow[], attempt: number): Promise<Omit<BatchReport, 'read' | 'unchanged'>> => {
     const outcomes = await op.process(target, rows)
-    const writes: CasWrite[] = []
-    const writeAs: string[] = []
+    const writes: Array<{ write: CasWrite; as: WriteOutcome; row: StoredRow }> = []
+    const report = { written: 0, lostToWriters: 0, failed: 0 }
     outcomes.forEach((o, i) => {
-      if (attempt === 1) tally.note(o.notes)
+      const row = rows[i]!
+      if (attempt === 1) tally.countIndexStates(o.indexStates)
       if (o.kind === 'skip') tally.count(o.as)
-      else if (o.kind === 'fail') tally.fail(o.failure, rows[i]!.key)
-      else {
-        writes.push({ key: rows[i]!.key, old: rows[i]!.value, value: o.value, ...(o.indexes ? { indexes: o.indexes } : {}) })
-        writeAs.push(o.as)
+      else if (o.kind === 'fail') {
+        if (options.stopAtFirstFailure) throw new RowFailedError(target, row, undefined, { cause: o.error ?? new Error(o.failure.message) })
+        tally.fail(o.failure, row.key)
+        report.failed++
+      } else {
+        writes.push({
+          write: { key: row.key, old: row.value, value: o.value, ...(o.indexes ? { indexes: o.indexes } : {}) },
+          as: o.as,
+          row,
+        })
       }
     })
-    if (writes.length === 0) return
+    if (writes.length === 0) return report
     if (options.dryRun) {
-      for (const as of writeAs) tally.count(as)
-      return
+      for (const w of writes) tally.count(w.as)
+      report.written += writes.length
+      return report
     }
-    const written = await db.compareAndSet(target, writes)
+    const written = await compareAndSet(db, target, writes, options.stopAtFirstFailure === true)
     const conflicted: Array<readonly string[]> = []
-    writes.forEach((w, i) => {
-      if (written.has(keyId(w.key))) tally.count(writeAs[i]!)
-      else conflicted.push(w.key)
-    })
-    if (conflicted.length === 0) return
+    for (const w of writes) {
+      if (written.has(keyId(w.write.key))) {
+        tally.count(w.as)
+        report.written++
+      } else conflicted.push(w.write.key)
+    }
+    if (conflicted.length === 0) return report
     tally.conflicts += conflicted.length
     if (attempt >= options.maxAttempts) {
       const message = `${target.model}.${target.field}: the value changed ${attempt} times while the migration was writing it; run again`
-      for (const key of conflicted) tally.fail({ reason: CONFLICT, message }, key)
-      return
+      for (const key of conflicted) tally.fail({ reason: 'KFE_MIGRATION_CONFLICT', message }, key)
+      report.lostToWriters += conflicted.length
+      return report
     }
     const fresh = await db.readRows(target, conflicted)
     tally.gone += conflicted.length - fresh.length
-    if (fresh.length > 0) await processBatch(fresh, attempt + 1)
+    report.lostToWriters += conflicted.length - fresh.length
+    if (fresh.length === 0) return report
+    const retried = await processBatch(fresh, attempt + 1)
+    return {
+      written: report.written + retried.written,
+      lostToWriters: report.lostToWriters + retried.lostToWriters,
+      failed: report.failed + retried.failed,
+    }
   }
 
   let after: string[] | undefined
@@ -85,8 +145,9 @@ export async function runColumn(db: SqlDatabase, target: ColumnTarget, op: Colum
       after = rows[rows.length - 1]!.key
       tally.rows += rows.length
       const task: Promise<void> = processBatch(rows, 1).then(
-        () => {
+        (r) => {
           done += rows.length
+          options.onBatch?.({ read: rows.length, ...r, unchanged: rows.length - r.written - r.lostToWriters - r.failed })
           options.progress?.rowsDone(target, done, Math.max(total, tally.rows), tally.failed)
         },
         (error: unknown) => {
@@ -105,4 +166,33 @@ export async function runColumn(db: SqlDatabase, target: ColumnTarget, op: Colum
   const summary = tally.summary()
   options.progress?.columnFinished(target, summary)
   return { ...summary, interrupted: options.signal?.aborted === true }
+}
+
+/**
+ * One compare-and-set for the batch. With `isolate`, a statement the database refuses (a unique
+ * clash) is tried again row by row, to name the row it refuses.
+ */
+async function compareAndSet(
+  db: SqlDatabase,
+  target: ColumnTarget,
+  writes: ReadonlyArray<{ write: CasWrite; row: StoredRow }>,
+  isolate: boolean,
+): Promise<Set<string>> {
+  try {
+    return await db.compareAndSet(
+      target,
+      writes.map((w) => w.write),
+    )
+  } catch (error) {
+    if (!isolate) throw error
+  }
+  const written = new Set<string>()
+  for (const { write, row } of writes) {
+    try {
+      for (const k of await db.compareAndSet(target, [write])) written.add(k)
+    } catch (cause) {
+      throw new RowFailedError(target, row, write, { cause })
+    }
+  }
+  return written
 }

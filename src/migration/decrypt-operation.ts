@@ -1,5 +1,5 @@
 import type { EnvelopeEncryptor, FieldValue } from '../engine/envelope-encryptor'
-import { elementsOf, fail, skip, valueOf, type ColumnOperation, type RowOutcome } from './column-operation'
+import { fail, skip, startBatch, valueOf, type ColumnOperation, type RowOutcome } from './column-operation'
 import type { ColumnTarget } from './column-target'
 import { decryptEach } from './decrypt-each'
 import { looksEncrypted } from '../format/envelope-format'
@@ -20,17 +20,12 @@ export class DecryptOperation implements ColumnOperation {
   }
 
   async process(target: ColumnTarget, rows: readonly StoredRow[]): Promise<RowOutcome[]> {
-    const outcomes: RowOutcome[] = new Array(rows.length)
-    const elements: Array<unknown[] | undefined> = new Array(rows.length)
+    const { outcomes, elements } = startBatch(target, rows)
     const items: FieldValue[] = []
     const spots: Array<{ row: number; element: number }> = []
-    rows.forEach((row, r) => {
-      const els = elementsOf(target, row.value)
-      elements[r] = els
-      if (!els) {
-        outcomes[r] = skip('null')
-        return
-      }
+    rows.forEach((_, r) => {
+      const els = elements[r]
+      if (!els) return
       let any = false
       els.forEach((e, j) => {
         if (!looksEncrypted(e)) return

@@ -1,11 +1,11 @@
 import type { BlindIndexer } from '../blind-index/blind-indexer'
 import type { EnvelopeEncryptor, FieldValue } from '../engine/envelope-encryptor'
 import { BlindIndexesPerColumn } from './column-blind-indexes'
-import { elementsOf, fail, skip, valueOf, type ColumnOperation, type RowOutcome } from './column-operation'
+import { fail, skip, startBatch, valueOf, type ColumnOperation, type RowOutcome } from './column-operation'
 import type { ColumnTarget } from './column-target'
-import { looksEncrypted } from '../format/envelope-format'
+import { looksEncrypted, readHeader } from '../format/envelope-format'
 import { looksLikePfeValue, type PfeKeychain } from './pfe-keychain'
-import { isFatal, PFE_KEY_REQUIRED } from './row-failure'
+import { isFatal } from './row-failure'
 import type { RowFilter, StoredRow } from './sql-database'
 
 /**
@@ -13,7 +13,8 @@ import type { RowFilter, StoredRow } from './sql-database'
  * under the primary key provider, and the field's blind indexes are filled from the plaintext.
  * Values written by prisma-field-encryption are decrypted with its keys first; without them such
  * a row fails (it is never encrypted as if its ciphertext were the plaintext). Values already
- * encrypted are left alone (`rotate` moves them to the current key).
+ * encrypted are left alone (`rotate` moves them to the current key); a value that starts with
+ * this library's prefix but is not in its format fails its row (`KFE_MALFORMED_CIPHERTEXT`).
  */
 export class EncryptOperation implements ColumnOperation {
   readonly name = 'encrypt'
@@ -36,29 +37,35 @@ export class EncryptOperation implements ColumnOperation {
   async process(target: ColumnTarget, rows: readonly StoredRow[]): Promise<RowOutcome[]> {
     const at = { model: target.model, field: target.field }
     const indexes = this.indexes.of(target)
-    const outcomes: RowOutcome[] = new Array(rows.length)
+    const { outcomes, elements } = startBatch(target, rows)
     const items: FieldValue[] = []
     const spots: Array<{ row: number; element: number }> = []
-    const elements: Array<unknown[] | undefined> = new Array(rows.length)
     const fromPfe = new Array<boolean>(rows.length).fill(false)
     const plaintextOf = new Array<unknown>(rows.length)
 
-    rows.forEach((row, r) => {
-      const els = elementsOf(target, row.value)
-      elements[r] = els
-      if (!els) {
-        outcomes[r] = skip('null')
-        return
-      }
+    rows.forEach((_, r) => {
+      const els = elements[r]
+      if (!els) return
       const mine: Array<{ plain: unknown; element: number }> = []
       let failed: RowOutcome | undefined
       for (let j = 0; j < els.length && !failed; j++) {
         const e = els[j]
-        if (e === null || e === undefined || looksEncrypted(e)) continue
+        if (e === null || e === undefined) continue
+        if (looksEncrypted(e)) {
+          // A value with our prefix that is not ours (a plaintext that happens to start with it, or
+          // a damaged value) cannot be told from a damaged one: the row fails, as in `status`.
+          try {
+            readHeader(e, at)
+          } catch (err) {
+            if (isFatal(err)) throw err
+            failed = fail(err)
+          }
+          continue
+        }
         let plain = e
         if (target.kind === 'text' && looksLikePfeValue(e)) {
           if (!this.pfe) {
-            failed = { kind: 'fail', failure: { reason: PFE_KEY_REQUIRED, message: `${at.model}.${at.field}: a value written by prisma-field-encryption; pass its key (--from-pfe-key) to convert it` } }
+            failed = { kind: 'fail', failure: { reason: 'KFE_PFE_KEY_REQUIRED', message: `${at.model}.${at.field}: a value written by prisma-field-encryption; pass its key (--from-pfe-key) to convert it` } }
             break
           }
           try {

@@ -1,11 +1,13 @@
-import type { OperationName } from './column-operation'
+import type { ErrorCode } from '../errors'
+import { WRITE_OUTCOMES, type ColumnOperationName, type IndexState, type IndexStateOfRow, type OutcomeName } from './column-operation'
 import type { ColumnTarget } from './column-target'
+import type { BlindIndexRootKeyState } from './root-key-currency'
 import type { RowFailure } from './row-failure'
 
 /** Rows that failed for one reason. */
 export interface FailureClass {
   /** Stable code: the library's error code (`KFE_DECRYPTION_FAILED`...) or a migration code. */
-  reason: string
+  reason: ErrorCode
   count: number
   /** The first message seen for this reason (names model and field, never a value). */
   message: string
@@ -21,10 +23,13 @@ export interface ColumnSummary {
   column: string
   /** Rows read (each row once, however often it was retried). */
   rows: number
-  /** Rows by outcome: `encrypted`, `already encrypted`, `rewrapped`, `current`, `null`... (in a dry run: what would be done). */
+  /**
+   * Rows by outcome (an {@link OutcomeName}: `encrypted`, `already encrypted`, `rewrapped`,
+   * `current`, `null`...; in a dry run: what would be done).
+   */
   counts: Record<string, number>
-  /** Extra counters, e.g. `index emailHash: missing` in `status`. */
-  notes: Record<string, number>
+  /** Rows by blind index and state (`status`), e.g. `{ emailIndex: { current: 3, stale: 0, missing: 1 } }`. */
+  indexStates: Record<string, Record<IndexState, number>>
   /** Rows that could not be processed, by reason. */
   failures: FailureClass[]
   failed: number
@@ -36,7 +41,7 @@ export interface ColumnSummary {
 }
 
 export interface MigrationSummary {
-  operation: OperationName
+  operation: ColumnOperationName
   dryRun: boolean
   /** The database, as described by its driver (no password). */
   database: string
@@ -48,13 +53,25 @@ export interface MigrationSummary {
   failed: number
   /** Stopped early (signal): run it again to finish. */
   interrupted: boolean
-  /** Nothing failed and the run was not interrupted. */
+  /** Nothing failed (no row, nor the re-wrap of the blind-index root key) and the run was not interrupted. */
   ok: boolean
+  /**
+   * `rotate` and `status` on a schema with blind indexes, when the root key is one a key
+   * provider keeps wrapped (AWS KMS): whether it is wrapped under the current key, and if not,
+   * the re-wrapped value to deploy.
+   */
+  blindIndexRootKey?: BlindIndexRootKeyState
   durationMs: number
 }
 
-/** Outcome classes that are writes, per operation (to total `written`). */
-export const WRITE_OUTCOMES = new Set(['encrypted', 'converted from prisma-field-encryption', 'rewrapped', 'reencrypted', 'reindexed', 'decrypted'])
+const WRITES: ReadonlySet<string> = new Set(WRITE_OUTCOMES)
+
+/** Rows written (in a dry run: that would be written) among these counts. */
+export function writtenOf(counts: Readonly<Record<string, number>>): number {
+  let n = 0
+  for (const [k, v] of Object.entries(counts)) if (WRITES.has(k)) n += v
+  return n
+}
 
 const SAMPLE_KEYS = 3
 
@@ -64,18 +81,18 @@ export class ColumnTally {
   conflicts = 0
   gone = 0
   readonly counts: Record<string, number> = {}
-  readonly notes: Record<string, number> = {}
+  readonly indexStates: Record<string, Record<IndexState, number>> = {}
   private readonly failures = new Map<string, FailureClass>()
   private readonly started = performance.now()
 
   constructor(private readonly target: ColumnTarget) {}
 
-  count(as: string, n = 1): void {
+  count(as: OutcomeName, n = 1): void {
     this.counts[as] = (this.counts[as] ?? 0) + n
   }
 
-  note(notes: readonly string[] | undefined): void {
-    for (const n of notes ?? []) this.notes[n] = (this.notes[n] ?? 0) + 1
+  countIndexStates(states: readonly IndexStateOfRow[] | undefined): void {
+    for (const { index, state } of states ?? []) (this.indexStates[index] ??= { current: 0, stale: 0, missing: 0 })[state]++
   }
 
   fail(failure: RowFailure, key: readonly string[]): void {
@@ -91,11 +108,6 @@ export class ColumnTally {
     return n
   }
 
-  get written(): number {
-    let n = 0
-    for (const [k, v] of Object.entries(this.counts)) if (WRITE_OUTCOMES.has(k)) n += v
-    return n
-  }
 
   summary(): ColumnSummary {
     const t = this.target
@@ -106,7 +118,7 @@ export class ColumnTally {
       column: t.column,
       rows: this.rows,
       counts: { ...this.counts },
-      notes: { ...this.notes },
+      indexStates: Object.fromEntries(Object.entries(this.indexStates).map(([k, v]) => [k, { ...v }])),
       failures: [...this.failures.values()].map((f) => ({ ...f, sampleKeys: f.sampleKeys.map((k) => [...k]) })),
       failed: this.failed,
       conflicts: this.conflicts,

@@ -22,17 +22,29 @@ interface PfeKey {
   key: Buffer
 }
 
-/** Whether a value has the shape of a prisma-field-encryption value (no key needed). */
+/**
+ * Whether a value has the shape of a prisma-field-encryption value (no key needed). The body,
+ * which can be megabytes long, is checked by a search for a character outside base64url (one
+ * linear scan, no quantifier, no backtracking: a `{22,}`-style pattern ran out of stack on a
+ * 4 MB value); the short fixed-size parts by exact patterns.
+ */
 export function looksLikePfeValue(value: unknown): value is string {
   if (typeof value !== 'string' || !value.startsWith(PFE_PREFIX)) return false
-  const parts = value.split('.')
-  return (
-    parts.length === 5 &&
-    /^[0-9a-fA-F]{8}$/.test(parts[2]!) &&
-    /^[A-Za-z0-9_-]{16}$/.test(parts[3]!) &&
-    /^[A-Za-z0-9_-]{22,}={0,2}$/.test(parts[4]!) // at least the 16-byte tag
-  )
+  const fingerprintEnd = PFE_PREFIX.length + 8
+  const ivEnd = fingerprintEnd + 1 + 16
+  if (value[fingerprintEnd] !== '.' || value[ivEnd] !== '.') return false
+  if (!FINGERPRINT.test(value.slice(PFE_PREFIX.length, fingerprintEnd)) || !IV.test(value.slice(fingerprintEnd + 1, ivEnd))) return false
+  // The body: at least the 16-byte tag (22 characters), then up to two '=' of padding.
+  let end = value.length
+  if (value[end - 1] === '=') end--
+  if (value[end - 1] === '=') end--
+  const body = value.slice(ivEnd + 1, end)
+  return body.length >= 22 && !NOT_BASE64URL.test(body)
 }
+
+const FINGERPRINT = /^[0-9a-fA-F]{8}$/
+const IV = /^[A-Za-z0-9_-]{16}$/
+const NOT_BASE64URL = /[^A-Za-z0-9_-]/
 
 /** The fingerprint prisma-field-encryption writes into each value for this key text. */
 export function pfeKeyFingerprint(keyText: string): string {

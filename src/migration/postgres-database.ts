@@ -2,7 +2,7 @@ import { storedIndexPrefix } from '../blind-index/stored-index-format'
 import { ConfigurationError } from '../errors'
 import { BYTES_PREFIX, TEXT_PREFIX } from '../format/envelope-format'
 import type { ColumnTarget } from './column-target'
-import { keyId, type CasWrite, type RowFilter, type Shard, type SqlDatabase, type StoredRow } from './sql-database'
+import { keyId, MIN_BYTES_VALUE_LENGTH, MIN_TEXT_VALUE_LENGTH, type CasWrite, type RowFilter, type Shard, type SqlDatabase, type StoredRow } from './sql-database'
 
 /** What the PostgreSQL SQL needs from a driver: `pg` (a pool) and PGlite both fit. */
 export interface PostgresDriver {
@@ -212,6 +212,7 @@ export class PostgresDatabase implements SqlDatabase {
   private selectList(target: ColumnTarget): string {
     return [
       ...target.primaryKey.map((c, i) => `${quote(c)}::text AS k${i}`),
+      ...target.primaryKey.map((c, i) => `${quote(c)} AS p${i}`),
       `${quote(target.column)} AS v`,
       ...target.blindIndexes.map((b, i) => `${quote(b.column)} AS x${i}`),
     ].join(', ')
@@ -220,7 +221,7 @@ export class PostgresDatabase implements SqlDatabase {
   private toRow(target: ColumnTarget, r: Record<string, unknown>): StoredRow {
     const indexes: Record<string, unknown> = {}
     target.blindIndexes.forEach((b, i) => (indexes[b.column] = r[`x${i}`]))
-    return { key: target.primaryKey.map((_, i) => String(r[`k${i}`])), value: r.v, indexes }
+    return { key: target.primaryKey.map((_, i) => String(r[`k${i}`])), keyValues: target.primaryKey.map((_, i) => r[`p${i}`]), value: r.v, indexes }
   }
 
   /** The SQL condition for a filter: whether the value (or a list element) is in our format. */
@@ -236,10 +237,15 @@ export class PostgresDatabase implements SqlDatabase {
       return stale.length > 0 ? `(${stale.join(' OR ')})` : 'FALSE'
     }
     if (filter === 'present') return `${col} IS NOT NULL`
-    const ours = (e: string): string =>
+    const prefixed = (e: string): string =>
       target.kind === 'bytes' ? `substring(${e} from 1 for ${BYTES_PREFIX.length}) = '\\x${BYTES_PREFIX.toString('hex')}'::bytea` : `left(${e}, ${TEXT_PREFIX.length}) = ${literal(TEXT_PREFIX)}`
-    if (!target.isList) return filter === 'encrypted' ? `${col} IS NOT NULL AND ${ours(col)}` : `${col} IS NOT NULL AND NOT (${ours(col)})`
-    const test = filter === 'encrypted' ? ours('e') : `NOT (${ours('e')})`
+    // A value in our format: the prefix, and a shape that can be ours (see RowFilter).
+    const ours = (e: string): string =>
+      target.kind === 'bytes'
+        ? `${prefixed(e)} AND octet_length(${e}) >= ${MIN_BYTES_VALUE_LENGTH}`
+        : `${prefixed(e)} AND length(${e}) >= ${MIN_TEXT_VALUE_LENGTH} AND substr(${e}, ${TEXT_PREFIX.length + 1}) !~ '[^A-Za-z0-9_-]'`
+    if (!target.isList) return filter === 'encrypted' ? `${col} IS NOT NULL AND ${prefixed(col)}` : `${col} IS NOT NULL AND NOT (${ours(col)})`
+    const test = filter === 'encrypted' ? prefixed('e') : `NOT (${ours('e')})`
     return `${col} IS NOT NULL AND EXISTS (SELECT 1 FROM unnest(${col}) AS u(e) WHERE e IS NOT NULL AND ${test})`
   }
 
@@ -250,7 +256,7 @@ export class PostgresDatabase implements SqlDatabase {
   }
 
   /** The SQL type of a column (after `prepare`). */
-  typeOf(target: ColumnTarget, column: string): string {
+  private typeOf(target: ColumnTarget, column: string): string {
     const type = this.tables.get(target.table)?.types.get(column)
     if (!type) throw new Error(`prepare() was not called for ${target.table}.${column}`)
     return type

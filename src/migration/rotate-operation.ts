@@ -1,12 +1,12 @@
 import type { BlindIndexer } from '../blind-index/blind-indexer'
 import type { EnvelopeEncryptor, FieldValue } from '../engine/envelope-encryptor'
 import { BlindIndexesPerColumn } from './column-blind-indexes'
-import { elementsOf, fail, skip, valueOf, type ColumnOperation, type RowOutcome } from './column-operation'
+import { fail, skip, startBatch, valueOf, type ColumnOperation, type RowOutcome } from './column-operation'
 import type { ColumnTarget } from './column-target'
-import type { DataKeyCurrency } from './data-key-currency'
+import type { DataKeyCurrency } from '../engine/data-key-currency'
 import { decryptEach } from './decrypt-each'
 import { looksEncrypted, readHeader } from '../format/envelope-format'
-import { withHeader } from './envelope-header'
+import { withHeader } from '../format/header-rewrite'
 import { isFatal } from './row-failure'
 import type { RowFilter, StoredRow } from './sql-database'
 
@@ -52,20 +52,15 @@ export class RotateOperation implements ColumnOperation {
   async process(target: ColumnTarget, rows: readonly StoredRow[]): Promise<RowOutcome[]> {
     const at = { model: target.model, field: target.field }
     const indexes = this.indexes.of(target)
-    const outcomes: RowOutcome[] = new Array(rows.length)
-    const elements: Array<unknown[] | undefined> = new Array(rows.length)
+    const { outcomes, elements } = startBatch(target, rows)
     const how: Array<'rewrapped' | 'reencrypted' | 'reindexed' | undefined> = new Array(rows.length)
     const toOpen: FieldValue[] = []
     const openSpots: Array<{ row: number; element: number; reseal: boolean }> = []
 
     for (let r = 0; r < rows.length; r++) {
       const row = rows[r]!
-      const els = elementsOf(target, row.value)
-      elements[r] = els
-      if (!els) {
-        outcomes[r] = skip('null')
-        continue
-      }
+      const els = elements[r]
+      if (!els) continue
       const reindex = indexes.any && (this.options.verifyIndexes === true || indexes.needsRecompute(row))
       const pending: Array<{ element: number; reseal: boolean }> = []
       let failed: RowOutcome | undefined

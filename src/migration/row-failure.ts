@@ -1,14 +1,10 @@
-import { FieldEncryptionError } from '../errors'
+import { FieldEncryptionError, type ErrorCode } from '../errors'
 
 /** Why one row could not be processed: a stable code and a message that never holds a value. */
 export interface RowFailure {
-  reason: string
+  reason: ErrorCode
   message: string
 }
-
-/** Reason codes the migration adds to the library's error codes. */
-export const CONFLICT = 'KFE_MIGRATION_CONFLICT'
-export const PFE_KEY_REQUIRED = 'KFE_PFE_KEY_REQUIRED'
 
 /**
  * Whether an error must stop the whole run rather than fail one row: the key provider is
@@ -28,8 +24,9 @@ export function failureOf(err: unknown): RowFailure {
 }
 
 /** The stable code of one of the library's errors (`KFE_...`), or undefined. */
-function libraryCode(err: unknown): string | undefined {
+function libraryCode(err: unknown): ErrorCode | undefined {
   if (err instanceof FieldEncryptionError) return err.code
   const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined
-  return typeof code === 'string' && code.startsWith('KFE_') ? code : undefined
+  // Another copy of the library (a config file's own import) throws its own classes, same codes.
+  return typeof code === 'string' && code.startsWith('KFE_') ? (code as ErrorCode) : undefined
 }

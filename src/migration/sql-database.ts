@@ -43,11 +43,26 @@ export interface SqlDatabase {
 }
 
 /**
- * Which rows to read: every row, every row with a value, the rows whose value (or any list
- * element) is not in this library's format, the rows whose value (or any list element) is, or
- * the rows with a blind index missing, stray (set while the value is NULL) or not on `version`.
+ * Which rows to read:
+ * - `all`: every row; `present`: every row with a value;
+ * - `encrypted`: the rows whose value (or any list element) starts with this library's prefix;
+ * - `not-encrypted`: the rows whose value (or any list element) is not in this library's
+ *   format: no prefix, or a prefix on a value that cannot be ours by its shape (text: shorter
+ *   than {@link MIN_TEXT_VALUE_LENGTH} or a character outside base64url after the prefix;
+ *   bytes: shorter than {@link MIN_BYTES_VALUE_LENGTH}). `encrypt` reports the latter as failed
+ *   rather than taking them for encrypted values;
+ * - `{ indexesNotOnVersion }`: the rows with a blind index missing, stray (set while the value
+ *   is NULL) or not on `version`.
  */
 export type RowFilter = 'all' | 'present' | 'not-encrypted' | 'encrypted' | { indexesNotOnVersion: number }
+
+/**
+ * The shortest stored value of this library's format: the prefix, a header of at least 42 bytes
+ * (fixed fields, a provider id and a wrapped key of at least one byte each, padded to a multiple
+ * of 3) and a body of at least 28 bytes (iv and tag): 5 + 56 + 38 characters in the text form.
+ */
+export const MIN_TEXT_VALUE_LENGTH = 99
+export const MIN_BYTES_VALUE_LENGTH = 4 + 42 + 28
 
 /** Part `index` (0-based) of `count` disjoint parts of the key space. */
 export interface Shard {
@@ -58,6 +73,11 @@ export interface Shard {
 export interface StoredRow {
   /** Primary key values as text, in key order. */
   key: string[]
+  /**
+   * The same values as the driver returns the key columns (not cast to text: a PostgreSQL
+   * `integer` is a number), in key order. Only to name a row to the application (errors).
+   */
+  keyValues: unknown[]
   /** The column's value as the driver returns it (string, Uint8Array, string[] or null). */
   value: unknown
   /** Blind index columns of this field, by column name. */

@@ -1,19 +1,18 @@
 import type { BlindIndexer } from '../blind-index/blind-indexer'
 import type { EnvelopeEncryptor, FieldValue } from '../engine/envelope-encryptor'
 import { ColumnBlindIndexes } from './column-blind-indexes'
-import { elementsOf, fail, skip, type ColumnOperation, type RowOutcome } from './column-operation'
+import { elementsOf, fail, skip, type ColumnOperation, type IndexStateOfRow, type RowOutcome } from './column-operation'
 import type { ColumnTarget } from './column-target'
-import type { DataKeyCurrency } from './data-key-currency'
+import type { DataKeyCurrency } from '../engine/data-key-currency'
 import { decryptEach } from './decrypt-each'
-import { looksEncrypted, readHeader } from '../format/envelope-format'
+import { looksEncrypted } from '../format/envelope-format'
 import { looksLikePfeValue } from './pfe-keychain'
 import { isFatal } from './row-failure'
 import type { RowFilter, StoredRow } from './sql-database'
 
 /** The state of a row's value in `status`, worst first for a list (its worst element counts). */
-export const VALUE_STATES = ['null', 'plaintext', 'prisma-field-encryption', 'current', 'older', 'unreadable'] as const
-export type ValueStateName = (typeof VALUE_STATES)[number]
-const RANK: Record<string, number> = { current: 0, older: 1, plaintext: 2, 'prisma-field-encryption': 3 }
+type ValueStateName = 'plaintext' | 'prisma-field-encryption' | 'current' | 'older'
+const RANK: Record<ValueStateName, number> = { current: 0, older: 1, plaintext: 2, 'prisma-field-encryption': 3 }
 
 /**
  * `status`: classifies every row, writes nothing. A value is `current` (primary provider, current
@@ -44,10 +43,9 @@ export class StatusOperation implements ColumnOperation {
   }
 
   async process(target: ColumnTarget, rows: readonly StoredRow[]): Promise<RowOutcome[]> {
-    const at = { model: target.model, field: target.field }
     const indexes = this.indexes.get(target) ?? new ColumnBlindIndexes(undefined, target)
     const outcomes: RowOutcome[] = new Array(rows.length)
-    const states: Array<string | undefined> = new Array(rows.length)
+    const states: Array<ValueStateName | undefined> = new Array(rows.length)
     const toOpen: FieldValue[] = []
     const openRows: number[] = []
     const plaintextOf = new Array<unknown>(rows.length)
@@ -58,17 +56,16 @@ export class StatusOperation implements ColumnOperation {
         outcomes[r] = skip('null')
         continue
       }
-      let worst = 'current'
+      let worst: ValueStateName = 'current'
       for (const e of els) {
-        let state: string
+        let state: ValueStateName
         if (e === null || e === undefined) continue
         if (!looksEncrypted(e)) {
           state = looksLikePfeValue(e) ? 'prisma-field-encryption' : 'plaintext'
           if (!target.isList) plaintextOf[r] = e
         } else {
           try {
-            const { headerId, header } = readHeader(e, target.ctx)
-            state = (await this.currency.of(headerId, header, at)).state
+            state = await this.encryptor.classify(e, target.ctx, this.currency)
           } catch (err) {
             if (isFatal(err)) throw err
             outcomes[r] = fail(err)
@@ -79,7 +76,7 @@ export class StatusOperation implements ColumnOperation {
             openRows.push(r)
           }
         }
-        if (RANK[state]! > RANK[worst]!) worst = state
+        if (RANK[state] > RANK[worst]) worst = state
       }
       states[r] = worst
     }
@@ -94,13 +91,13 @@ export class StatusOperation implements ColumnOperation {
 
     rows.forEach((row, r) => {
       if (outcomes[r]?.kind === 'skip') return
-      let notes: string[] | undefined
+      let indexStates: IndexStateOfRow[] | undefined
       if (indexes.any && row.value !== null && row.value !== undefined) {
         const plain = plaintextOf[r]
-        notes = indexes.notes(typeof plain === 'string' && this.indexer?.loaded ? indexes.verifiedStatesOf(row, plain) : indexes.statesOf(row))
+        indexStates = indexes.named(typeof plain === 'string' && this.indexer?.loaded ? indexes.verifiedStatesOf(row, plain) : indexes.statesOf(row))
       }
       const failed = outcomes[r]
-      outcomes[r] = failed ? { ...failed, ...(notes ? { notes } : {}) } : skip(states[r]!, notes)
+      outcomes[r] = failed ? { ...failed, ...(indexStates ? { indexStates } : {}) } : skip(states[r]!, indexStates)
     })
     return outcomes
   }

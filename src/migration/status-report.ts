@@ -1,3 +1,4 @@
+import type { SkipOutcome } from './column-operation'
 import type { FailureClass, MigrationSummary } from './migration-summary'
 
 export interface BlindIndexStatus {
@@ -36,22 +37,20 @@ export interface StatusReport {
   database: string
   shard?: string
   columns: ColumnStatus[]
-  /** Every value is NULL or current and every blind index is current. */
+  /**
+   * Whether the blind-index root key is wrapped under its provider's current key, when the schema
+   * has blind indexes and a key provider keeps the root key wrapped (AWS KMS). When not current,
+   * `rotate` re-wraps it and prints the value to deploy.
+   */
+  blindIndexRootKey?: { providerId: string; current: boolean }
+  /** Every value is NULL or current, every blind index is current, and so is the root key. */
   complete: boolean
   durationMs: number
 }
 
 export function statusReportOf(summary: MigrationSummary): StatusReport {
   const columns = summary.columns.map((c): ColumnStatus => {
-    const n = (k: string): number => c.counts[k] ?? 0
-    const indexes = new Map<string, BlindIndexStatus>()
-    for (const [note, count] of Object.entries(c.notes)) {
-      const m = /^index (.+): (current|stale|missing)$/.exec(note)
-      if (!m) continue
-      let s = indexes.get(m[1]!)
-      if (!s) indexes.set(m[1]!, (s = { name: m[1]!, current: 0, stale: 0, missing: 0 }))
-      s[m[2] as 'current' | 'stale' | 'missing'] += count
-    }
+    const n = (k: SkipOutcome): number => c.counts[k] ?? 0
     return {
       model: c.model,
       field: c.field,
@@ -65,17 +64,24 @@ export function statusReportOf(summary: MigrationSummary): StatusReport {
       older: n('older'),
       unreadable: c.failed,
       unreadableReasons: c.failures,
-      blindIndexes: [...indexes.values()],
+      blindIndexes: Object.entries(c.indexStates).map(([name, states]) => ({ name, ...states })),
     }
   })
   const complete = columns.every(
-    (c) => c.plaintext === 0 && c.prismaFieldEncryption === 0 && c.older === 0 && c.unreadable === 0 && c.blindIndexes.every((b) => b.stale === 0 && b.missing === 0),
+    (c) =>
+      c.plaintext === 0 &&
+      c.prismaFieldEncryption === 0 &&
+      c.older === 0 &&
+      c.unreadable === 0 &&
+      c.blindIndexes.every((b) => b.stale === 0 && b.missing === 0),
   )
+  const rootKey = summary.blindIndexRootKey
   return {
     database: summary.database,
     ...(summary.shard ? { shard: summary.shard } : {}),
     columns,
-    complete: complete && !summary.interrupted,
+    ...(rootKey ? { blindIndexRootKey: { providerId: rootKey.providerId, current: rootKey.current } } : {}),
+    complete: complete && !summary.interrupted && rootKey?.current !== false,
     durationMs: summary.durationMs,
   }
 }

@@ -1,7 +1,7 @@
 import { Prisma } from '@prisma/client/extension'
 import { BlindIndexBatch } from '../blind-index/blind-index-batch'
 import { blindIndexFieldsOf } from '../blind-index/blind-index-field'
-import { BlindIndexer, type BlindIndexOptions } from '../blind-index/blind-indexer'
+import { BlindIndexer, withDefaultRootKey, type BlindIndexOptions } from '../blind-index/blind-indexer'
 import { EnvelopeEncryptor, type EncryptorOptions } from '../engine/envelope-encryptor'
 import { ValueBatch } from '../engine/value-batch'
 import { ConfigurationError } from '../errors'
@@ -34,7 +34,7 @@ function blindIndexerFor(options: FieldEncryptionOptions, encryptor: EnvelopeEnc
   if (options.blindIndexer) return options.blindIndexer
   const fields = blindIndexFieldsOf(options.model)
   if (fields.length === 0) return undefined
-  return new BlindIndexer(fields, { ...options.blindIndex, rootKey: options.blindIndex?.rootKey ?? encryptor.keyRing.primary, providerTimeoutMs: options.providerTimeoutMs })
+  return new BlindIndexer(fields, { ...withDefaultRootKey(options.blindIndex, encryptor.keyRing.primary), providerTimeoutMs: options.providerTimeoutMs })
 }
 
 /** Operations whose `where` is a WhereUniqueInput. */

@@ -1,9 +1,9 @@
 import { LRUCache } from 'lru-cache'
-import { DEFAULT_PROVIDER_TIMEOUT_MS, withDeadline } from '../engine/provider-call'
 import { KeyProviderError, type FieldLocation } from '../errors'
 import type { EnvelopeHeader } from '../format/envelope-format'
+import { rewrappedHeader } from '../format/header-rewrite'
 import type { KeyRing } from '../keys/key-ring'
-import { rewrappedHeader } from './envelope-header'
+import { DEFAULT_PROVIDER_TIMEOUT_MS, withDeadline } from './provider-call'
 
 /**
  * Where one data key stands against the primary provider:
@@ -16,17 +16,18 @@ import { rewrappedHeader } from './envelope-header'
 export type DataKeyState = { state: 'current' } | { state: 'older'; rewrapped?: Buffer }
 
 /**
- * Answers `DataKeyState` once per data key (by header), however many values share it: one KMS
- * ReEncrypt per data key at most. Failures are not remembered (the next value asks again).
+ * The one place that decides whether a data key is current: `EnvelopeEncryptor.classify`,
+ * `status` and `rotate` all ask it. Answers `DataKeyState` once per data key (by header),
+ * however many values share it: one KMS ReEncrypt per data key at most (nothing is stored; the
+ * answer says whether the key already was under the current KMS key). Failures are not
+ * remembered (the next value asks again).
  */
 export class DataKeyCurrency {
   private readonly known = new LRUCache<string, Promise<DataKeyState>>({ max: 10_000 })
-  /** KMS ReEncrypt calls made. */
-  rewrapCalls = 0
 
   constructor(
     private readonly keyRing: KeyRing,
-    private readonly timeoutMs = DEFAULT_PROVIDER_TIMEOUT_MS,
+    readonly timeoutMs = DEFAULT_PROVIDER_TIMEOUT_MS,
   ) {}
 
   of(headerId: string, header: EnvelopeHeader, at: FieldLocation): Promise<DataKeyState> {
@@ -45,14 +46,18 @@ export class DataKeyCurrency {
     const provider = this.keyRing.get(header.providerId, at) // unknown provider: UnknownKeyProviderError
     if (provider !== this.keyRing.primary) return { state: 'older' }
     if (provider.rewrapDataKey) {
-      this.rewrapCalls++
       let out
       try {
         out = await withDeadline(provider.id, this.timeoutMs, () => provider.rewrapDataKey!(header.wrappedKey))
       } catch (err) {
         throw err instanceof KeyProviderError ? err.at(at) : err
       }
-      return out.wasCurrent ? { state: 'current' } : { state: 'older', rewrapped: rewrappedHeader(header, out.wrapped) }
+      return out.wasCurrent
+        ? { state: 'current' }
+        : {
+            state: 'older',
+            rewrapped: rewrappedHeader(header, out.wrapped),
+          }
     }
     return provider.isCurrent?.(header.wrappedKey) === false ? { state: 'older' } : { state: 'current' }
   }
