@@ -29,6 +29,7 @@ import type { KeyProvider } from '../keys/key-provider'
 import { KeyRing } from '../keys/key-ring'
 import { DataKeyEntry } from './data-key-entry'
 import { withDeadline } from './provider-call'
+import { validateEncryptorOptions } from './validate-encryptor-options'
 
 export type StoredValue = string | Uint8Array
 
@@ -84,6 +85,7 @@ export class EnvelopeEncryptor {
   private readonly counters = { dataKeysGenerated: 0, dataKeysUnwrapped: 0, providerFailures: 0, valuesEncrypted: 0, valuesDecrypted: 0 }
 
   constructor(options: EncryptorOptions) {
+    validateEncryptorOptions(options)
     this.keyRing = new KeyRing(options.keys)
     this.cache = new DataKeyCache<DataKeyEntry>(options.cache ?? {})
     this.readPlaintext = options.readPlaintext ?? false

@@ -1,10 +1,11 @@
 import { Prisma } from '@prisma/client/extension'
 import { BlindIndexBatch } from '../blind-index/blind-index-batch'
 import { blindIndexFieldsOf } from '../blind-index/blind-index-field'
-import { BlindIndexer, type BlindIndexOptions } from '../blind-index/blind-indexer'
-import { EnvelopeEncryptor, type EncryptorOptions } from '../engine/envelope-encryptor'
+import { BlindIndexer } from '../blind-index/blind-indexer'
+import { EnvelopeEncryptor } from '../engine/envelope-encryptor'
 import { ValueBatch } from '../engine/value-batch'
 import { ConfigurationError } from '../errors'
+import { validateFieldEncryptionOptions, type FieldEncryptionOptions } from './field-encryption-options'
 import type { EncryptionModel } from '../model/encryption-model'
 import { ModelRegistry, type ModelView } from '../model/model-registry'
 import type { BlindIndexQueryContext } from './blind-index-filter'
@@ -14,20 +15,7 @@ import { UniqueIndexLookups, type IndexValueFinder } from './unique-index-lookup
 import { WriteArgsEncryptor } from './write-args-encryptor'
 import { WrittenValues } from './written-values'
 
-export interface FieldEncryptionOptions extends EncryptorOptions {
-  /** The `encryptionModel` that `prisma generate` wrote. */
-  model: EncryptionModel | { readonly version: 1; readonly models: object }
-  /** Use an encryptor you already have (to share its cache or read its stats); `keys` is then ignored. */
-  encryptor?: EnvelopeEncryptor
-  /**
-   * Blind indexes (`@blindIndex` fields): the index version written, its root key (default: the
-   * primary key provider's `blindIndexRootKey()`), and previous versions still matched by filters
-   * while `recomputeBlindIndexes` runs.
-   */
-  blindIndex?: BlindIndexOptions
-  /** Use a blind indexer you already have (e.g. one you `load()`ed at start-up); `blindIndex` is then ignored. */
-  blindIndexer?: BlindIndexer
-}
+export type { FieldEncryptionEncryptorOptions, FieldEncryptionKeysOptions, FieldEncryptionOptions } from './field-encryption-options'
 
 /** The blind indexer the options describe, or undefined when the schema has no blind index. */
 function blindIndexerFor(options: FieldEncryptionOptions, encryptor: EnvelopeEncryptor): BlindIndexer | undefined {
@@ -76,6 +64,7 @@ const RETURNS_RECORDS = new Set([
 
 /** The Prisma side: turns one query's arguments and result over to the core. */
 export function createQueryHandler(options: FieldEncryptionOptions) {
+  validateFieldEncryptionOptions(options)
   const encryptor = options.encryptor ?? new EnvelopeEncryptor(options)
   const registry = new ModelRegistry(options.model as EncryptionModel)
   const blindIndexer = blindIndexerFor(options, encryptor)

@@ -11,7 +11,7 @@ import type { TestDatabase } from './test-database'
 export function encryptedClient(db: TestDatabase, options: Partial<FieldEncryptionOptions> = {}) {
   const recorder = new QueryRecorder()
   const prisma = db.prisma
-    .$extends(fieldEncryption({ model: encryptionModel, keys: options.keys ?? testLocalKeys(), ...options }))
+    .$extends(fieldEncryption({ model: encryptionModel, ...(options.encryptor ? {} : { keys: testLocalKeys() }), ...options } as FieldEncryptionOptions))
     .$extends(recorder.extension)
   return { prisma, recorder }
 }
