@@ -30,6 +30,7 @@ import { KeyRing } from '../keys/key-ring'
 import { DataKeyEntry } from './data-key-entry'
 import { withDeadline } from './provider-call'
 import { validateEncryptorOptions } from './validate-encryptor-options'
+import { isWellFormed, LONE_SURROGATE } from './well-formed-text'
 
 export type StoredValue = string | Uint8Array
 
@@ -298,6 +299,8 @@ function locate(ctx: FieldContext): FieldLocation {
 function toPlainBytes(value: unknown, ctx: FieldContext): Buffer {
   if (ctx.kind === 'text') {
     if (typeof value !== 'string') throw new InvalidFieldValueError(locate(ctx), 'a string', describeType(value))
+    // UTF-8 cannot hold a lone surrogate: Buffer.from would store U+FFFD while the caller keeps the original.
+    if (!isWellFormed(value)) throw new InvalidFieldValueError(locate(ctx), 'well-formed Unicode text', LONE_SURROGATE)
     return Buffer.from(value, 'utf8')
   }
   if (!(value instanceof Uint8Array)) throw new InvalidFieldValueError(locate(ctx), 'a Uint8Array', describeType(value))
