@@ -55,6 +55,11 @@ export interface ModelDescription {
 export interface EncryptionModel {
   version: 1
   provider: string
+  /**
+   * `sha256:<hex>` of the Prisma schema text the model was generated from (see `schemaHashOf`);
+   * the Prisma extension refuses a client generated from another schema.
+   */
+  schemaHash?: string
   /** Models by name, as Prisma names them (`User`). */
   models: Record<string, ModelDescription>
 }

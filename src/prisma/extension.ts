@@ -5,6 +5,7 @@ import { BlindIndexer } from '../blind-index/blind-indexer'
 import { EnvelopeEncryptor } from '../engine/envelope-encryptor'
 import { ValueBatch } from '../engine/value-batch'
 import { ConfigurationError } from '../errors'
+import { checkClientSchema } from './client-schema-check'
 import { validateFieldEncryptionOptions, type FieldEncryptionOptions } from './field-encryption-options'
 import type { EncryptionModel } from '../model/encryption-model'
 import { ModelRegistry, type ModelView } from '../model/model-registry'
@@ -159,6 +160,7 @@ function indexValueFinder(client: unknown): TransactionalIndexValueFinder {
 export function fieldEncryption(options: FieldEncryptionOptions) {
   const { handle } = createQueryHandler(options)
   return Prisma.defineExtension((client) => {
+    checkClientSchema(client, options.model as EncryptionModel)
     const findIndexValues = indexValueFinder(client)
     return client.$extends({
       name: 'kms-field-encryption',
