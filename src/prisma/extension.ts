@@ -12,6 +12,7 @@ import { ModelRegistry, type ModelView } from '../model/model-registry'
 import type { BlindIndexQueryContext } from './blind-index-filter'
 import { QueryArgsRewriter } from './query-args-rewriter'
 import { ResultDecryptor } from './result-decryptor'
+import { guardLaterQueryExtensions } from './later-extension-guard'
 import { clientRowReader, type ClientRowReader } from './client-row-reader'
 import { checkUniqueAcrossVersions, type UniqueWriteScope } from './unique-across-versions'
 import { UniqueIndexLookups, type IndexValueFinder } from './unique-index-lookup'
@@ -148,7 +149,7 @@ export function fieldEncryption(options: FieldEncryptionOptions) {
   return Prisma.defineExtension((client) => {
     checkClientSchema(client, options.model as EncryptionModel)
     const reader = clientRowReader(client, registry)
-    return client.$extends({
+    const extended = client.$extends({
       name: 'kms-field-encryption',
       query: {
         $allModels: {
@@ -172,5 +173,6 @@ export function fieldEncryption(options: FieldEncryptionOptions) {
         },
       },
     })
+    return guardLaterQueryExtensions(extended, new Set(options.allowQueryExtensionsAfter ?? []))
   })
 }

@@ -19,6 +19,13 @@ export interface FieldEncryptionBaseOptions {
   blindIndex?: BlindIndexOptions
   /** Use a blind indexer you already have (e.g. one you `load()`ed at start-up); `blindIndex` is then ignored. */
   blindIndexer?: BlindIndexer
+  /**
+   * Names of query extensions that may be added after `fieldEncryption` (observers only, such as a
+   * query logger: whatever they change is neither encrypted nor checked). Any other query extension
+   * added later is refused with a ConfigurationError; add it before `fieldEncryption` instead.
+   * @default []
+   */
+  allowQueryExtensionsAfter?: readonly string[]
 }
 
 /** The extension builds its own {@link EnvelopeEncryptor} from `keys` and the cache options. */
@@ -68,6 +75,10 @@ export function validateFieldEncryptionOptions(options: unknown): asserts option
   }
   if (o.blindIndexer !== undefined && !(o.blindIndexer instanceof BlindIndexer)) {
     throw new ConfigurationError(`${LABEL}.blindIndexer must be a BlindIndexer (BlindIndexer.forModel(...))`)
+  }
+  const allow = o.allowQueryExtensionsAfter
+  if (allow !== undefined && (!Array.isArray(allow) || !allow.every((n) => typeof n === 'string'))) {
+    throw new ConfigurationError(`${LABEL}.allowQueryExtensionsAfter must be a list of extension names`)
   }
   if (o.blindIndex !== undefined && (o.blindIndex === null || typeof o.blindIndex !== 'object' || Array.isArray(o.blindIndex))) {
     throw new ConfigurationError(`${LABEL}.blindIndex must be an object ({ version, rootKey, previous })`)
