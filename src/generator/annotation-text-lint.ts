@@ -66,12 +66,14 @@ export function lintAnnotationText(datamodel: string): void {
         : nextDeclaration(lines, i, block)
     const model = block?.kind === 'model' ? block.name : target.model
     if (LOOKALIKE_AT.test(comment.text)) {
-      fail(line, 'this is not the ASCII @ sign (a fullwidth or small look-alike), so nothing would be encrypted: type @encrypted with a plain @', model, target.field)
+      const problem = 'this is not the ASCII @ sign (a fullwidth or small look-alike), so nothing would be encrypted: type @encrypted with a plain @'
+      fail(line, problem, model, target.field)
     }
     if (SPACED_AT.test(comment.text)) fail(line, 'no space may follow @: write @encrypted or @blindIndex(...)', model, target.field)
     if (!comment.doc) {
       if (ANY_AT_ANNOTATION.test(comment.text) || BARE_WORD.test(comment.text)) {
-        fail(line, 'a // comment is dropped by Prisma, so nothing would be encrypted: write the annotation as a /// comment (three slashes)', model, target.field)
+        const problem = 'a // comment is dropped by Prisma, so nothing would be encrypted: write the annotation as a /// comment (three slashes)'
+        fail(line, problem, model, target.field)
       }
       continue
     }

@@ -29,7 +29,10 @@ export function clientRowReader(client: unknown, registry: ModelRegistry): Clien
     if ((transaction as { kind?: string } | undefined)?.kind === 'itx') {
       const request = (client as { _request?: (params: object) => Promise<unknown> })._request
       if (typeof request !== 'function') {
-        throw new ConfigurationError(`${model}: a read by a blind index inside an interactive transaction, with a previous index version configured, is not supported by this Prisma version; finish recomputeBlindIndexes`)
+        throw new ConfigurationError(
+          `${model}: a read by a blind index inside an interactive transaction, with a previous index version configured, ` +
+            'is not supported by this Prisma version; finish recomputeBlindIndexes',
+        )
       }
       return request.call(client, { args, dataPath: [], action, model, clientMethod: `${jsModel}.${action}`, jsModelName: jsModel, transaction })
     }
@@ -59,7 +62,8 @@ export function clientRowReader(client: unknown, registry: ModelRegistry): Clien
     },
     violation(field, version) {
       return new PrismaClientKnownRequestError(
-        `Unique constraint failed on the fields: (\`${field.index}\`): a row holds the same ${field.source} under blind index version ${version.replace(/^v/, '')} (a previous version, still configured)`,
+        `Unique constraint failed on the fields: (\`${field.index}\`): a row holds the same ${field.source} ` +
+          `under blind index version ${version.replace(/^v/, '')} (a previous version, still configured)`,
         { code: 'P2002', clientVersion: Prisma.prismaVersion.client, meta: { modelName: field.model, target: [field.index] } },
       )
     },

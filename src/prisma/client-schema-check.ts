@@ -21,7 +21,8 @@ export function checkClientSchema(client: unknown, model: EncryptionModel): void
   const inlineSchema = (client as { _engineConfig?: { inlineSchema?: unknown } } | null)?._engineConfig?.inlineSchema
   if (typeof inlineSchema !== 'string') {
     throw new ConfigurationError(
-      'cannot read the schema this Prisma client was generated from (client._engineConfig.inlineSchema), so a stale encryption model cannot be ruled out: this Prisma version is not supported',
+      'cannot read the schema this Prisma client was generated from (client._engineConfig.inlineSchema), ' +
+        'so a stale encryption model cannot be ruled out: this Prisma version is not supported',
     )
   }
   if (schemaHashOf(inlineSchema) !== model.schemaHash) {

@@ -57,6 +57,7 @@ export async function checkUniqueAcrossVersions(
     if (w.scope === 'create') throw violation(w.field, version)
     const key = await targetKey()
     if (w.scope === 'upsert-create' && key === undefined) throw violation(w.field, version)
-    if ((w.scope === 'update' || w.scope === 'upsert-update') && key !== undefined && holders.some((h) => h !== key)) throw violation(w.field, version)
+    const updatesAnother = key !== undefined && holders.some((h) => h !== key)
+    if ((w.scope === 'update' || w.scope === 'upsert-update') && updatesAnother) throw violation(w.field, version)
   }
 }
