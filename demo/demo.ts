@@ -36,7 +36,7 @@ async function main(): Promise<void> {
 
   const encryptor = new EnvelopeEncryptor({ keys })
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(db) }).$extends(
-    fieldEncryption({ model: encryptionModel, keys, encryptor }),
+    fieldEncryption({ model: encryptionModel, encryptor }),
   )
 
   heading('2. The application writes users with nested posts, as it always did')

@@ -268,10 +268,12 @@ describe('recomputeBlindIndexes', () => {
     expect(err.cause).toBeInstanceOf(DecryptionFailedError)
     await db.sql('DELETE FROM users WHERE id = $1', [donor.id])
 
-    // During a switch, uniqueness holds per version only: the same address on v1 and on v2.
+    // During a switch, the database's uniqueness holds per version only: the same address on v1 and
+    // on v2 (the switching client refuses such a create, so a client on v2 alone makes it).
     const dup = secret('dup')
     const oldRow = await v1.user.create({ data: { email: dup } })
-    const newRow = await switching.user.create({ data: { email: dup.toUpperCase() } })
+    await expect(switching.user.create({ data: { email: dup.toUpperCase() } })).rejects.toMatchObject({ code: 'P2002' })
+    const newRow = await v2.user.create({ data: { email: dup.toUpperCase() } })
     expect(newRow.id).not.toBe(oldRow.id)
     const clash = await recomputeBlindIndexes({ db: executor(), model: encryptionModel, modelName: 'User', keys, blindIndex: SWITCHING }).catch((e) => e)
     expect(clash).toBeInstanceOf(BlindIndexRecomputeError)

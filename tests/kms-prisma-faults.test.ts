@@ -65,7 +65,7 @@ function kms(options: Partial<AwsKmsKeyProviderOptions> & { maxAttempts?: number
 
 /** A Prisma client with its own encryptor (its own, cold, data-key cache), as another process would have. */
 function encryptedPrisma(options: Partial<FieldEncryptionOptions> = {}) {
-  return db.prisma.$extends(fieldEncryption({ model: encryptionModel, keys: kms(), blindIndex: { rootKey }, ...options }))
+  return db.prisma.$extends(fieldEncryption({ model: encryptionModel, keys: kms(), blindIndex: { rootKey }, ...options } as FieldEncryptionOptions))
 }
 
 /** The error a promise rejects with (failing the test if it resolves). */

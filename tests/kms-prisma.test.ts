@@ -52,7 +52,7 @@ function kms(): AwsKmsKeyProvider {
 
 /** A Prisma client with its own encryptor (so its own, cold, data-key cache), as another process would have. */
 function encryptedPrisma(options: Partial<FieldEncryptionOptions> = {}) {
-  return db.prisma.$extends(fieldEncryption({ model: encryptionModel, keys: kms(), blindIndex: { rootKey }, ...options }))
+  return db.prisma.$extends(fieldEncryption({ model: encryptionModel, keys: kms(), blindIndex: { rootKey }, ...options } as FieldEncryptionOptions))
 }
 
 /** Runs `task(i)` for i < n, `width` at a time. */

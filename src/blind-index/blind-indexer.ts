@@ -1,4 +1,5 @@
-import { ConfigurationError } from '../errors'
+import { isWellFormed, LONE_SURROGATE } from '../engine/well-formed-text'
+import { ConfigurationError, InvalidFieldValueError } from '../errors'
 import type { BlindIndexNormalization, EncryptionModel } from '../model/encryption-model'
 import { blindIndexMac, deriveBlindIndexKey } from './blind-index-key'
 import { blindIndexFieldsOf, blindIndexName, type BlindIndexField } from './blind-index-field'
@@ -160,6 +161,7 @@ export class BlindIndexer {
 
   private computeFor(state: VersionState, field: BlindIndexField, value: string): string {
     if (!this.ready || !state.root) throw new Error('blind index root keys are not loaded: await load() first')
+    if (!isWellFormed(value)) throw new InvalidFieldValueError({ model: field.model, field: field.source }, 'well-formed Unicode text', LONE_SURROGATE)
     const name = blindIndexName(field)
     const steps = state.normalize.get(name) ?? field.normalize
     const keyId = `${state.version}\u0000${field.table}\u0000${field.column}`

@@ -31,6 +31,8 @@ import { DataKeyCurrency } from './data-key-currency'
 import { DataKeyEntry } from './data-key-entry'
 import { DEFAULT_PROVIDER_TIMEOUT_MS, withDeadline } from './provider-call'
 import { describeType } from './unknown-value'
+import { validateEncryptorOptions } from './validate-encryptor-options'
+import { isWellFormed, LONE_SURROGATE } from './well-formed-text'
 
 export type StoredValue = string | Uint8Array
 
@@ -89,6 +91,7 @@ export class EnvelopeEncryptor {
   private readonly counters = { dataKeysGenerated: 0, dataKeysUnwrapped: 0, providerFailures: 0, valuesEncrypted: 0, valuesDecrypted: 0 }
 
   constructor(options: EncryptorOptions) {
+    validateEncryptorOptions(options)
     this.keyRing = new KeyRing(options.keys)
     this.cache = new DataKeyCache<DataKeyEntry>(options.cache ?? {})
     this.readPlaintext = options.readPlaintext ?? false
@@ -300,6 +303,8 @@ function locate(ctx: FieldContext): FieldLocation {
 function toPlainBytes(value: unknown, ctx: FieldContext): Buffer {
   if (ctx.kind === 'text') {
     if (typeof value !== 'string') throw new InvalidFieldValueError(locate(ctx), 'a string', describeType(value))
+    // UTF-8 cannot hold a lone surrogate: Buffer.from would store U+FFFD while the caller keeps the original.
+    if (!isWellFormed(value)) throw new InvalidFieldValueError(locate(ctx), 'well-formed Unicode text', LONE_SURROGATE)
     return Buffer.from(value, 'utf8')
   }
   if (!(value instanceof Uint8Array)) throw new InvalidFieldValueError(locate(ctx), 'a Uint8Array', describeType(value))

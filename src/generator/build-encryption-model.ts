@@ -26,6 +26,9 @@ export function buildEncryptionModel(datamodel: DMMF.Datamodel, provider: string
 }
 
 function describeModel(model: DMMF.Model, provider: string): ModelDescription {
+  if (model.documentation && /@(encrypted|blindIndex)\b/.test(model.documentation)) {
+    throw new SchemaAnnotationError({ model: model.name }, 'an annotation above the model is not attached to any field, so nothing would be encrypted; put it on the line right above the field')
+  }
   const columnOf = (f: DMMF.Field) => f.dbName ?? f.name
   const byName = new Map(model.fields.map((f) => [f.name, f]))
   const primaryKey: string[] = [...(model.primaryKey?.fields ?? [])]
@@ -58,6 +61,16 @@ function describeModel(model: DMMF.Model, provider: string): ModelDescription {
         throw new SchemaAnnotationError(at, 'an encrypted field cannot be @unique (random IVs make every ciphertext different); put @unique on its @blindIndex field instead')
       }
       if (field.hasDefaultValue) throw new SchemaAnnotationError(at, 'an encrypted field cannot have @default (the database would store the default unencrypted)')
+      if (model.fields.some((f) => f.relationFromFields?.includes(field.name))) {
+        throw new SchemaAnnotationError(at, 'a relation scalar (foreign key) cannot be @encrypted: `connect` makes Prisma copy the referenced value into it in clear')
+      }
+      const compound = model.uniqueFields.find((u) => u.length > 1 && u.includes(field.name))
+      if (compound) {
+        throw new SchemaAnnotationError(
+          at,
+          `an encrypted field cannot be part of @@unique([${compound.join(', ')}]) (random IVs make every ciphertext different, so it can never match); put its @blindIndex field in the compound instead`,
+        )
+      }
       encryptedFields[field.name] = {
         name: field.name,
         column: columnOf(field),

@@ -12,3 +12,20 @@ export function renderModelModule(model: EncryptionModel): string {
     '',
   ].join('\n')
 }
+
+/**
+ * What the output holds while (and if) a run fails: importing it throws, so an application can
+ * never start on an older model after a failed `prisma generate`.
+ */
+export function renderFailedModule(): string {
+  return [
+    '// Written by kms-field-encryption while `prisma generate` runs. If you see this, the last run failed:',
+    '// fix the error it printed and run `prisma generate` again.',
+    '/* eslint-disable */',
+    '',
+    "throw new Error('kms-field-encryption: the last `prisma generate` did not finish writing the encryption model; fix the error it printed and run `prisma generate` again')",
+    '',
+    'export const encryptionModel: never = undefined as never',
+    '',
+  ].join('\n')
+}

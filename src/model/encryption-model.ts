@@ -56,6 +56,11 @@ export interface ModelDescription {
 export interface EncryptionModel {
   readonly version: 1
   readonly provider: string
+  /**
+   * `sha256:<hex>` of the Prisma schema text the model was generated from (see `schemaHashOf`);
+   * the Prisma extension refuses a client generated from another schema.
+   */
+  readonly schemaHash?: string
   /** Models by name, as Prisma names them (`User`). */
   readonly models: Readonly<Record<string, ModelDescription>>
 }

@@ -1,3 +1,4 @@
+import type { UniqueWrite, UniqueWriteScope } from './unique-across-versions'
 import type { BlindIndexBatch, BlindIndexTicket } from '../blind-index/blind-index-batch'
 import type { BlindIndexField } from '../blind-index/blind-index-field'
 import { foldsCase } from '../blind-index/normalize'
@@ -12,6 +13,10 @@ type Obj = Record<string, unknown>
 export interface BlindIndexQueryContext {
   batch: BlindIndexBatch
   lookups: UniqueIndexLookups
+  /** Set while a previous index version is configured: unique index values written, to check across versions. */
+  uniqueWrites?: UniqueWrite[]
+  /** Where the data being walked sits (set by the query handler and nested writes). */
+  writeScope?: UniqueWriteScope
 }
 
 const EQUALITY_OPERATORS = 'equals, in, notIn, not'

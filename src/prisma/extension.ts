@@ -1,33 +1,25 @@
 import { Prisma } from '@prisma/client/extension'
 import { BlindIndexBatch } from '../blind-index/blind-index-batch'
 import { blindIndexFieldsOf } from '../blind-index/blind-index-field'
-import { BlindIndexer, withDefaultRootKey, type BlindIndexOptions } from '../blind-index/blind-indexer'
-import { EnvelopeEncryptor, type EncryptorOptions } from '../engine/envelope-encryptor'
+import { BlindIndexer, withDefaultRootKey } from '../blind-index/blind-indexer'
+import { EnvelopeEncryptor } from '../engine/envelope-encryptor'
 import { ValueBatch } from '../engine/value-batch'
 import { ConfigurationError } from '../errors'
+import { checkClientSchema } from './client-schema-check'
+import { validateFieldEncryptionOptions, type FieldEncryptionOptions } from './field-encryption-options'
 import type { EncryptionModel } from '../model/encryption-model'
 import { ModelRegistry, type ModelView } from '../model/model-registry'
 import type { BlindIndexQueryContext } from './blind-index-filter'
 import { QueryArgsRewriter } from './query-args-rewriter'
 import { ResultDecryptor } from './result-decryptor'
+import { guardLaterQueryExtensions } from './later-extension-guard'
+import { clientRowReader, type ClientRowReader } from './client-row-reader'
+import { checkUniqueAcrossVersions, type UniqueWriteScope } from './unique-across-versions'
 import { UniqueIndexLookups, type IndexValueFinder } from './unique-index-lookup'
 import { WriteArgsEncryptor } from './write-args-encryptor'
 import { WrittenValues } from './written-values'
 
-export interface FieldEncryptionOptions extends EncryptorOptions {
-  /** The `encryptionModel` that `prisma generate` wrote. */
-  model: EncryptionModel
-  /** Use an encryptor you already have (to share its cache or read its stats); `keys` is then ignored. */
-  encryptor?: EnvelopeEncryptor
-  /**
-   * Blind indexes (`@blindIndex` fields): the index version written, its root key (default: the
-   * primary key provider's `blindIndexRootKey()`), and previous versions still matched by filters
-   * while `recomputeBlindIndexes` runs.
-   */
-  blindIndex?: BlindIndexOptions
-  /** Use a blind indexer you already have (e.g. one you `load()`ed at start-up); `blindIndex` is then ignored. */
-  blindIndexer?: BlindIndexer
-}
+export type { FieldEncryptionEncryptorOptions, FieldEncryptionKeysOptions, FieldEncryptionOptions } from './field-encryption-options'
 
 /** The blind indexer the options describe, or undefined when the schema has no blind index. */
 function blindIndexerFor(options: FieldEncryptionOptions, encryptor: EnvelopeEncryptor): BlindIndexer | undefined {
@@ -36,6 +28,9 @@ function blindIndexerFor(options: FieldEncryptionOptions, encryptor: EnvelopeEnc
   if (fields.length === 0) return undefined
   return new BlindIndexer(fields, { ...withDefaultRootKey(options.blindIndex, encryptor.keyRing.primary), providerTimeoutMs: options.providerTimeoutMs })
 }
+
+/** How a top-level write's `data` is checked for unique blind-index values across versions. */
+const TOP_LEVEL_SCOPE: Record<string, UniqueWriteScope> = { create: 'create', createMany: 'create', createManyAndReturn: 'create', update: 'update' }
 
 /** Operations whose `where` is a WhereUniqueInput. */
 const UNIQUE_WHERE = new Set(['findUnique', 'findUniqueOrThrow', 'update', 'upsert', 'delete'])
@@ -53,8 +48,6 @@ interface QueryParams {
   transaction?: unknown
 }
 
-/** Reads which of `values` exist in an index column, in the query's transaction if it has one. */
-type TransactionalIndexValueFinder = (field: Parameters<IndexValueFinder>[0], values: string[], transaction: unknown) => ReturnType<IndexValueFinder>
 
 /** The model of what the query returns: the queried model, or the end of a Fluent API path. */
 function resultModel(registry: ModelRegistry, view: ModelView, dataPath: readonly string[] | undefined): ModelView {
@@ -76,6 +69,7 @@ const RETURNS_RECORDS = new Set([
 
 /** The Prisma side: turns one query's arguments and result over to the core. */
 export function createQueryHandler(options: FieldEncryptionOptions) {
+  validateFieldEncryptionOptions(options)
   const encryptor = options.encryptor ?? new EnvelopeEncryptor(options)
   const registry = new ModelRegistry(options.model)
   const blindIndexer = blindIndexerFor(options, encryptor)
@@ -87,17 +81,23 @@ export function createQueryHandler(options: FieldEncryptionOptions) {
    * `findIndexValues` reads which index values exist (outside the query): needed only for a
    * unique lookup by a blind index while a previous index version is configured.
    */
-  async function handle(params: QueryParams, findIndexValues?: TransactionalIndexValueFinder) {
+  async function handle(params: QueryParams, reader?: ClientRowReader) {
     const view = params.model ? registry.get(params.model) : undefined
     if (!view || !view.reachesEncryption) return params.query(params.args)
     const args = (params.args ?? {}) as Obj
     const batch = new ValueBatch()
     const bi: BlindIndexQueryContext | undefined = blindIndexer && { batch: new BlindIndexBatch(), lookups: new UniqueIndexLookups() }
+    // While a previous index version is configured, writes of unique indexed values are checked against it.
+    if (bi && blindIndexer!.versions.length > 1) bi.uniqueWrites = []
+    const scoped = (scope: UniqueWriteScope, data: unknown) => {
+      if (bi) bi.writeScope = scope
+      return writes.data(view, data, batch, bi)
+    }
     let next: Obj = { ...args }
-    if ('data' in args) next.data = writes.data(view, args.data, batch, bi)
+    if ('data' in args) next.data = scoped(TOP_LEVEL_SCOPE[params.operation] ?? 'unchecked', args.data)
     if (params.operation === 'upsert') {
-      next.create = writes.data(view, args.create, batch, bi)
-      next.update = writes.data(view, args.update, batch, bi)
+      next.create = scoped('upsert-create', args.create)
+      next.update = scoped('upsert-update', args.update)
     }
     next = queries.readArgs(view, next, bi, UNIQUE_WHERE.has(params.operation))
     if ('by' in next) queries.by(view, next.by)
@@ -106,8 +106,12 @@ export function createQueryHandler(options: FieldEncryptionOptions) {
     // Encrypt the values and hash the blind indexes side by side; both finish before the query.
     const [ciphertexts] = await Promise.all([
       batch.size > 0 ? encryptor.encryptMany(batch.items) : undefined,
-      bi && bi.batch.size > 0 ? resolveIndexes(bi, findIndexValues && ((f, v) => findIndexValues(f, v, params.transaction))) : undefined,
+      bi && bi.batch.size > 0 ? resolveIndexes(bi, reader && ((f, v) => reader.indexValues(f, v, params.transaction))) : undefined,
     ])
+    if (bi?.uniqueWrites?.length) {
+      if (!reader) throw new ConfigurationError('a write of a unique blind index with a previous index version configured needs the client: use fieldEncryption()')
+      await checkUniqueAcrossVersions(bi.uniqueWrites, next.where, view.description.name, reader.rows(params.transaction), reader.violation)
+    }
     if (ciphertexts) batch.assign(ciphertexts)
 
     const result = await params.query(next)
@@ -131,34 +135,7 @@ export function createQueryHandler(options: FieldEncryptionOptions) {
     }
     await bi.lookups.resolve(findIndexValues)
   }
-  return { encryptor, blindIndexer, handle }
-}
-
-/**
- * Reads which of `values` exist in an index column, through the client being extended (so not
- * through this extension). Inside an interactive transaction the read must run in it (a read on
- * another connection would not see the transaction's writes, and on a single-connection database
- * would wait for the transaction forever): Prisma has no public API for that, so its internal
- * `_request` is used, and its absence is an error, never a read outside the transaction.
- */
-function indexValueFinder(client: unknown): TransactionalIndexValueFinder {
-  return async (field, values, transaction) => {
-    const jsModel = field.model.charAt(0).toLowerCase() + field.model.slice(1)
-    const args = { where: { [field.index]: { in: values } }, select: { [field.index]: true } }
-    let rows: Array<Record<string, unknown>>
-    if ((transaction as { kind?: string } | undefined)?.kind === 'itx') {
-      const request = (client as { _request?: (params: object) => Promise<Array<Record<string, unknown>>> })._request
-      if (typeof request !== 'function') {
-        throw new ConfigurationError(`${field.model}.${field.source}: a unique lookup by a blind index inside an interactive transaction, with a previous index version configured, is not supported by this Prisma version; finish recomputeBlindIndexes or use findFirst`)
-      }
-      rows = await request.call(client, { args, dataPath: [], action: 'findMany', model: field.model, clientMethod: `${jsModel}.findMany`, jsModelName: jsModel, transaction })
-    } else {
-      const delegate = (client as Record<string, { findMany(args: unknown): Promise<Array<Record<string, unknown>>> }>)[jsModel]
-      if (!delegate) throw new ConfigurationError(`${field.model}: no such model on the Prisma client`)
-      rows = await delegate.findMany(args)
-    }
-    return rows.map((r) => r[field.index] as string)
-  }
+  return { encryptor, blindIndexer, registry, handle }
 }
 
 /**
@@ -168,10 +145,11 @@ function indexValueFinder(client: unknown): TransactionalIndexValueFinder {
  *   const prisma = new PrismaClient({ adapter }).$extends(fieldEncryption({ model: encryptionModel, keys }))
  */
 export function fieldEncryption(options: FieldEncryptionOptions) {
-  const { handle } = createQueryHandler(options)
+  const { handle, registry } = createQueryHandler(options)
   return Prisma.defineExtension((client) => {
-    const findIndexValues = indexValueFinder(client)
-    return client.$extends({
+    checkClientSchema(client, options.model)
+    const reader = clientRowReader(client, registry)
+    const extended = client.$extends({
       name: 'kms-field-encryption',
       query: {
         $allModels: {
@@ -189,11 +167,12 @@ export function fieldEncryption(options: FieldEncryptionOptions) {
                 dataPath: Array.isArray(dataPath) ? (dataPath as string[]) : undefined,
                 transaction: internal?.transaction,
               },
-              findIndexValues,
+              reader,
             ) as ReturnType<typeof query>
           },
         },
       },
     })
+    return guardLaterQueryExtensions(extended, new Set(options.allowQueryExtensionsAfter ?? []))
   })
 }

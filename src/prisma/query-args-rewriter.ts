@@ -4,6 +4,7 @@ import { isPlainObject } from '../engine/unknown-value'
 import { UnsupportedEncryptedFieldQueryError } from '../errors'
 import type { ModelRegistry, ModelView } from '../model/model-registry'
 import { BlindIndexFilters, checkDirectIndexFilter, type BlindIndexQueryContext } from './blind-index-filter'
+import { checkFieldReferences } from './field-reference'
 
 type Obj = Record<string, unknown>
 
@@ -109,6 +110,8 @@ export class QueryArgsRewriter {
       }
       return out ?? value
     }
+    // A plain column compared with a field reference to an encrypted field or a blind index.
+    checkFieldReferences(this.registry, view, key, value)
     // A compound unique input (`a_b: { a, b }`) naming an encrypted field or a blind index.
     if (isPlainObject(value) && !isFieldOf(view, key)) {
       for (const [inner, innerValue] of Object.entries(value)) {
@@ -158,10 +161,39 @@ export class QueryArgsRewriter {
   having(view: ModelView, having: unknown): unknown {
     if (!isPlainObject(having)) return having
     for (const [key, value] of Object.entries(having)) {
+      if (value === undefined) continue
       if (LOGICAL.has(key)) for (const h of Array.isArray(value) ? value : [value]) this.having(view, h)
       else if (view.encrypted.has(key)) this.refuse(view, key, 'having', 'ciphertext cannot be compared')
+      else if (view.blindIndexes.has(key)) this.indexHaving(view, key, value)
+      else checkFieldReferences(this.registry, view, key, value)
     }
     return having
+  }
+
+  /**
+   * `having` on a blind index column: the same rule as in `where` (only stored index values, on
+   * the column itself and in `_min`/`_max`); `_count` filters count rows. Without the indexer on
+   * this client, every such filter is refused.
+   */
+  private indexHaving(view: ModelView, key: string, value: unknown): void {
+    const index = this.blindIndexes?.indexNamed(view.description.name, key)
+    const refuse = (operator: string): never => this.refuse(view, key, `having.${operator}`, 'its blind index is not configured on this client')
+    if (!isPlainObject(value)) {
+      if (!index) refuse('equals')
+      return checkDirectIndexFilter(index!, value)
+    }
+    const direct: Obj = {}
+    for (const [k, v] of Object.entries(value)) {
+      if (v === undefined) continue
+      if (k === '_count') checkFieldReferences(this.registry, view, key, v)
+      else if (k === '_min' || k === '_max') {
+        if (!index) refuse(k)
+        checkDirectIndexFilter(index!, v)
+      } else direct[k] = v
+    }
+    if (Object.keys(direct).length === 0) return
+    if (!index) refuse(Object.keys(direct).join(', '))
+    checkDirectIndexFilter(index!, direct)
   }
 
   /**

@@ -64,6 +64,10 @@ export class WriteArgsEncryptor {
     }
     const ticket = bi.batch.request(field, plain, 'write')
     bi.batch.afterResolve(() => (out[indexName] = ticket.hashes[0]))
+    const scope = bi.writeScope
+    if (field.unique && bi.uniqueWrites && scope && scope !== 'unchecked') {
+      bi.uniqueWrites.push({ field, write: ticket, match: bi.batch.request(field, plain, 'match'), scope })
+    }
   }
 
   /** A value written to an encrypted field: bare, `{ set }`, or for lists `{ push }`. */
@@ -104,7 +108,10 @@ export class WriteArgsEncryptor {
     // WhereUniqueInput: connect, connectOrCreate, and on to-many relations set/disconnect/delete
     // and the `where` of update/upsert. To-one disconnect/delete/update/upsert take a WhereInput.
     const where = (w: unknown, unique: boolean) => this.queries.where(target, w, 'where', bi, unique)
+    const parentScope = bi?.writeScope
     for (const [op, value] of Object.entries(ops)) {
+      // A nested create runs when its parent write does; other nested writes are not checked across index versions.
+      if (bi) bi.writeScope = op === 'create' || op === 'createMany' ? (parentScope === 'upsert-create' ? 'upsert-create' : 'create') : 'unchecked'
       switch (op) {
         case 'create':
           out[op] = this.data(target, value, batch, bi)
@@ -145,6 +152,7 @@ export class WriteArgsEncryptor {
           break
       }
     }
+    if (bi) bi.writeScope = parentScope
     return out
   }
 

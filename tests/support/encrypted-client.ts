@@ -1,7 +1,7 @@
 import { encryptionModel } from '../../prisma/generated/encryption'
 import { fieldEncryption, type FieldEncryptionOptions } from '../../src'
 import { testLocalKeys } from './keys'
-import { QueryRecorder } from './query-recorder'
+import { QueryRecorder, RECORDER_NAME } from './query-recorder'
 import type { TestDatabase } from './test-database'
 
 /**
@@ -11,7 +11,7 @@ import type { TestDatabase } from './test-database'
 export function encryptedClient(db: TestDatabase, options: Partial<FieldEncryptionOptions> = {}) {
   const recorder = new QueryRecorder()
   const prisma = db.prisma
-    .$extends(fieldEncryption({ model: encryptionModel, keys: options.keys ?? testLocalKeys(), ...options }))
+    .$extends(fieldEncryption({ model: encryptionModel, ...(options.encryptor ? {} : { keys: testLocalKeys() }), allowQueryExtensionsAfter: [RECORDER_NAME], ...options } as FieldEncryptionOptions))
     .$extends(recorder.extension)
   return { prisma, recorder }
 }

@@ -1,5 +1,8 @@
 import { Prisma } from '@prisma/client/extension'
 
+/** The recorder's extension name: `fieldEncryption({ allowQueryExtensionsAfter: [RECORDER_NAME] })` lets it sit after. */
+export const RECORDER_NAME = 'test-query-recorder'
+
 export interface RecordedQuery {
   model: string | undefined
   operation: string
@@ -16,7 +19,7 @@ export class QueryRecorder {
   readonly queries: RecordedQuery[] = []
 
   readonly extension = Prisma.defineExtension({
-    name: 'test-query-recorder',
+    name: RECORDER_NAME,
     query: {
       $allModels: {
         $allOperations: ({ model, operation, args, query }) => {

@@ -1,0 +1,86 @@
+import { BlindIndexer, type BlindIndexOptions } from '../blind-index/blind-indexer'
+import { EnvelopeEncryptor, type EncryptorOptions } from '../engine/envelope-encryptor'
+import { validateEncryptorOptions } from '../engine/validate-encryptor-options'
+import { ConfigurationError } from '../errors'
+import type { EncryptionModel } from '../model/encryption-model'
+import { validateEncryptionModel } from '../model/validate-encryption-model'
+
+const LABEL = 'fieldEncryption options'
+
+/** What every form of the options has. */
+export interface FieldEncryptionBaseOptions {
+  /** The `encryptionModel` that `prisma generate` wrote (the export, not the whole module). */
+  model: EncryptionModel
+  /**
+   * Blind indexes (`@blindIndex` fields): the index version written, its root key (default: the
+   * primary key provider's `blindIndexRootKey()`), and previous versions still matched by filters
+   * while `recomputeBlindIndexes` runs.
+   */
+  blindIndex?: BlindIndexOptions
+  /** Use a blind indexer you already have (e.g. one you `load()`ed at start-up); `blindIndex` is then ignored. */
+  blindIndexer?: BlindIndexer
+  /**
+   * Names of query extensions that may be added after `fieldEncryption` (observers only, such as a
+   * query logger: whatever they change is neither encrypted nor checked). Any other query extension
+   * added later is refused with a ConfigurationError; add it before `fieldEncryption` instead.
+   * @default []
+   */
+  allowQueryExtensionsAfter?: readonly string[]
+}
+
+/** The extension builds its own {@link EnvelopeEncryptor} from `keys` and the cache options. */
+export interface FieldEncryptionKeysOptions extends FieldEncryptionBaseOptions, EncryptorOptions {
+  encryptor?: undefined
+}
+
+/**
+ * The extension uses an {@link EnvelopeEncryptor} you built (to share its cache between clients or
+ * read its `stats()`): the key and cache options are the encryptor's, so they cannot be given here.
+ */
+export interface FieldEncryptionEncryptorOptions extends FieldEncryptionBaseOptions {
+  encryptor: EnvelopeEncryptor
+  keys?: undefined
+  cache?: undefined
+  readPlaintext?: undefined
+  onEvent?: undefined
+  /**
+   * Deadline of the blind-index root-key fetch.
+   * @default {@link DEFAULT_PROVIDER_TIMEOUT_MS}
+   */
+  providerTimeoutMs?: number
+}
+
+/** `fieldEncryption` options: `keys` (and cache options), or an `encryptor` you built; never both. */
+export type FieldEncryptionOptions = FieldEncryptionKeysOptions | FieldEncryptionEncryptorOptions
+
+/**
+ * Checks the options before anything is built: every mistake is a `ConfigurationError` naming the
+ * option. The encryptor options are checked by the core (`EnvelopeEncryptor`'s constructor).
+ */
+export function validateFieldEncryptionOptions(options: unknown): asserts options is FieldEncryptionOptions {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new ConfigurationError(`${LABEL}: expected an options object ({ model, keys } or { model, encryptor })`)
+  }
+  const o = options as Record<string, unknown>
+  validateEncryptionModel(o.model, `${LABEL}.model`)
+  if (o.encryptor !== undefined) {
+    if (!(o.encryptor instanceof EnvelopeEncryptor)) throw new ConfigurationError(`${LABEL}.encryptor must be an EnvelopeEncryptor`)
+    for (const name of ['keys', 'cache', 'readPlaintext', 'onEvent']) {
+      if (o[name] !== undefined) {
+        throw new ConfigurationError(`${LABEL}: give either keys (and ${name}) or an encryptor, not both: ${name} belongs to the encryptor you built`)
+      }
+    }
+  } else {
+    validateEncryptorOptions(o, LABEL)
+  }
+  if (o.blindIndexer !== undefined && !(o.blindIndexer instanceof BlindIndexer)) {
+    throw new ConfigurationError(`${LABEL}.blindIndexer must be a BlindIndexer (BlindIndexer.forModel(...))`)
+  }
+  const allow = o.allowQueryExtensionsAfter
+  if (allow !== undefined && (!Array.isArray(allow) || !allow.every((n) => typeof n === 'string'))) {
+    throw new ConfigurationError(`${LABEL}.allowQueryExtensionsAfter must be a list of extension names`)
+  }
+  if (o.blindIndex !== undefined && (o.blindIndex === null || typeof o.blindIndex !== 'object' || Array.isArray(o.blindIndex))) {
+    throw new ConfigurationError(`${LABEL}.blindIndex must be an object ({ version, rootKey, previous })`)
+  }
+}
