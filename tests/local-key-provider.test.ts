@@ -165,3 +165,16 @@ describe('fromEnv', () => {
     }
   })
 })
+
+describe('key material never shows when a provider is logged', () => {
+  it('JSON.stringify, util.inspect and String() carry no master key, current or previous', () => {
+    const current = randomBytes(32)
+    const previous = randomBytes(32)
+    const provider = new LocalKeyProvider({ masterKey: current, previousKeys: [previous.toString('base64')] })
+    const shown = [JSON.stringify(provider), require('node:util').inspect(provider, { depth: 10, showHidden: true }), String(provider)].join('\n')
+    for (const key of [current, previous]) {
+      for (const form of [key.toString('base64'), key.toString('hex'), [...key].join(',')]) expect(shown).not.toContain(form)
+    }
+    expect(shown).toContain('local') // the id is not secret and does show
+  })
+})

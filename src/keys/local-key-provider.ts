@@ -41,13 +41,14 @@ function fingerprintOf(key: Buffer): Buffer {
  */
 export class LocalKeyProvider implements KeyProvider {
   readonly id: string
-  private readonly current: MasterKey
-  private readonly all: MasterKey[]
+  // ES private fields: the master keys never show in JSON.stringify, util.inspect or console.log.
+  readonly #current: MasterKey
+  readonly #all: MasterKey[]
 
   constructor(options: LocalKeyProviderOptions) {
     const primary = toKey(options.masterKey, 'LocalKeyProvider masterKey')
-    this.current = { key: primary, fingerprint: fingerprintOf(primary) }
-    this.all = [this.current, ...(options.previousKeys ?? []).map((k, i) => {
+    this.#current = { key: primary, fingerprint: fingerprintOf(primary) }
+    this.#all = [this.#current, ...(options.previousKeys ?? []).map((k, i) => {
       const key = toKey(k, `LocalKeyProvider previousKeys[${i}]`)
       return { key, fingerprint: fingerprintOf(key) }
     })]
@@ -75,7 +76,7 @@ export class LocalKeyProvider implements KeyProvider {
   async generateDataKey(): Promise<GeneratedDataKey> {
     const plaintext = randomBytes(DATA_KEY_BYTES)
     // wrapped: fingerprint | iv | ciphertext | tag
-    const wrapped = Buffer.concat([this.current.fingerprint, seal(this.current.key, plaintext, WRAP_AAD)])
+    const wrapped = Buffer.concat([this.#current.fingerprint, seal(this.#current.key, plaintext, WRAP_AAD)])
     return { plaintext, wrapped }
   }
 
@@ -95,15 +96,15 @@ export class LocalKeyProvider implements KeyProvider {
   }
 
   isCurrent(wrapped: Buffer): boolean {
-    return wrapped.length === WRAPPED_BYTES && wrapped.subarray(0, FINGERPRINT_BYTES).equals(this.current.fingerprint)
+    return wrapped.length === WRAPPED_BYTES && wrapped.subarray(0, FINGERPRINT_BYTES).equals(this.#current.fingerprint)
   }
 
   async blindIndexRootKey(): Promise<Buffer> {
-    return Buffer.from(hkdfSync('sha256', this.current.key, Buffer.alloc(0), 'kms-field-encryption/blind-index-root/v1', DATA_KEY_BYTES))
+    return Buffer.from(hkdfSync('sha256', this.#current.key, Buffer.alloc(0), 'kms-field-encryption/blind-index-root/v1', DATA_KEY_BYTES))
   }
 
   private masterFor(wrapped: Buffer): MasterKey | undefined {
     const fp = wrapped.subarray(0, FINGERPRINT_BYTES)
-    return this.all.find((m) => m.fingerprint.equals(fp))
+    return this.#all.find((m) => m.fingerprint.equals(fp))
   }
 }
