@@ -91,7 +91,11 @@ export async function recomputeBlindIndexes(options: RecomputeBlindIndexesOption
 
   const encryptor = options.encryptor ?? (options.keys ? new EnvelopeEncryptor({ keys: options.keys, readPlaintext: options.readPlaintext }) : undefined)
   if (!encryptor) throw new ConfigurationError('recomputeBlindIndexes needs `encryptor` or `keys` to decrypt the source fields')
-  const indexer = options.indexer ?? new BlindIndexer(blindIndexFieldsOfModel(model), { ...options.blindIndex, rootKey: options.blindIndex?.rootKey ?? encryptor.keyRing.primary })
+  const indexer = options.indexer ?? new BlindIndexer(blindIndexFieldsOfModel(model), {
+    ...options.blindIndex,
+    rootKey: options.blindIndex?.rootKey ?? encryptor.keyRing.primary,
+    onEvent: encryptor.onEvent,
+  })
   await indexer.load()
 
   const progress: RecomputeProgress = { model: model.name, scanned: 0, updated: 0, unchanged: 0, skipped: 0 }

@@ -28,7 +28,10 @@ import { DataKeyCache, type DataKeyCacheOptions, type DataKeyCacheStats } from '
 import type { KeyProvider } from '../keys/key-provider'
 import { KeyRing } from '../keys/key-ring'
 import { DataKeyEntry } from './data-key-entry'
+import { reportProviderCall, type EncryptionEvent, type EncryptionEventListener } from '../keys/provider-call-event'
 import { withDeadline } from './provider-call'
+
+export type { EncryptionEvent, EncryptionEventListener } from '../keys/provider-call-event'
 
 export type StoredValue = string | Uint8Array
 
@@ -42,15 +45,7 @@ export interface EncryptorOptions {
   /** Deadline for one key-provider call. Default 10 s. */
   providerTimeoutMs?: number
   /** Called on every key-provider call (for metrics export). Never receives key material. */
-  onEvent?: (event: EncryptionEvent) => void
-}
-
-export interface EncryptionEvent {
-  type: 'generateDataKey' | 'unwrapDataKey'
-  providerId: string
-  ok: boolean
-  durationMs: number
-  errorCode?: string
+  onEvent?: EncryptionEventListener
 }
 
 export interface EncryptorStats {
@@ -80,7 +75,8 @@ export class EnvelopeEncryptor {
   readonly readPlaintext: boolean
   private readonly cache: DataKeyCache<DataKeyEntry>
   private readonly timeoutMs: number
-  private readonly onEvent?: (event: EncryptionEvent) => void
+  /** The `onEvent` listener, for the blind indexer built beside this encryptor (root-key calls). */
+  readonly onEvent?: EncryptionEventListener
   private readonly counters = { dataKeysGenerated: 0, dataKeysUnwrapped: 0, providerFailures: 0, valuesEncrypted: 0, valuesDecrypted: 0 }
 
   constructor(options: EncryptorOptions) {
@@ -259,20 +255,10 @@ export class EnvelopeEncryptor {
   }
 
   private async callProvider<T>(type: EncryptionEvent['type'], provider: KeyProvider, call: () => Promise<T>): Promise<T> {
-    const started = performance.now()
     try {
-      const result = await withDeadline(provider.id, this.timeoutMs, call)
-      this.onEvent?.({ type, providerId: provider.id, ok: true, durationMs: performance.now() - started })
-      return result
+      return await reportProviderCall(type, provider.id, this.onEvent, () => withDeadline(provider.id, this.timeoutMs, call))
     } catch (err) {
       this.counters.providerFailures++
-      this.onEvent?.({
-        type,
-        providerId: provider.id,
-        ok: false,
-        durationMs: performance.now() - started,
-        errorCode: err instanceof KeyProviderError ? err.code : undefined,
-      })
       throw err
     }
   }

@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/client-kms'
 import { ConfigurationError, KeyProviderError, type KeyProviderFailure } from '../errors'
 import type { GeneratedDataKey, KeyProvider, RewrappedDataKey } from './key-provider'
+import { reportProviderCall, type EncryptionEventListener } from './provider-call-event'
 
 const DATA_KEY_BYTES = 32
 const DEFAULT_REQUEST_TIMEOUT_MS = 3_000
@@ -123,10 +124,13 @@ export class AwsKmsKeyProvider implements KeyProvider {
    * A new blind-index root key (32 random bytes made by KMS), returned only wrapped, as base64,
    * for `wrappedBlindIndexRootKey`. The plaintext copy is zeroed at once.
    */
-  static async generateWrappedRootKey(options: Omit<AwsKmsKeyProviderOptions, 'wrappedBlindIndexRootKey' | 'acceptedKeyIds'>): Promise<string> {
+  static async generateWrappedRootKey(
+    options: Omit<AwsKmsKeyProviderOptions, 'wrappedBlindIndexRootKey' | 'acceptedKeyIds'>,
+    onEvent?: EncryptionEventListener,
+  ): Promise<string> {
     const provider = new AwsKmsKeyProvider(options)
     try {
-      const { plaintext, wrapped } = await provider.generate(provider.rootContext())
+      const { plaintext, wrapped } = await reportProviderCall('generateRootKey', provider.id, onEvent, () => provider.generate(provider.rootContext()))
       plaintext.fill(0)
       return wrapped.toString('base64')
     } finally {
@@ -206,6 +210,15 @@ export class AwsKmsKeyProvider implements KeyProvider {
       })
     }
     return Buffer.from(await this.rootKey)
+  }
+
+  /**
+   * Zeroes and drops the unwrapped blind-index root key this provider keeps, so the next
+   * `blindIndexRootKey()` calls KMS again (`BlindIndexer.clear()` calls it).
+   */
+  forgetBlindIndexRootKey(): void {
+    this.rootKey?.then((k) => k.fill(0), () => undefined)
+    this.rootKey = undefined
   }
 
   /** DescribeKey on the configured key: a cheap check of access and key state (for `status`). */

@@ -34,7 +34,12 @@ function blindIndexerFor(options: FieldEncryptionOptions, encryptor: EnvelopeEnc
   if (options.blindIndexer) return options.blindIndexer
   const fields = blindIndexFieldsOf(options.model)
   if (fields.length === 0) return undefined
-  return new BlindIndexer(fields, { ...options.blindIndex, rootKey: options.blindIndex?.rootKey ?? encryptor.keyRing.primary, providerTimeoutMs: options.providerTimeoutMs })
+  return new BlindIndexer(fields, {
+    ...options.blindIndex,
+    rootKey: options.blindIndex?.rootKey ?? encryptor.keyRing.primary,
+    providerTimeoutMs: options.providerTimeoutMs,
+    onEvent: encryptor.onEvent,
+  })
 }
 
 /** Operations whose `where` is a WhereUniqueInput. */
