@@ -63,6 +63,9 @@ export interface FieldValue {
   ctx: FieldContext
 }
 
+/** One value's outcome in `decryptManySettled`. */
+export type DecryptResult = { ok: true; value: StoredValue } | { ok: false; error: unknown }
+
 /** Where a stored value stands, for `status` and `rotate`. */
 export type ValueState = 'plaintext' | 'current' | 'older'
 
@@ -144,7 +147,7 @@ export class EnvelopeEncryptor {
       for (const [id, i] of wanted) {
         const hit = this.cache.tryForDecryption(id)
         if (hit) entries.set(id, hit)
-        else (loads ??= []).push(this.cache.forDecryption(id, () => this.loadDataKey(splits[i]!, items[i]!.ctx)).then((e) => void entries.set(id, e)))
+        else (loads ??= []).push(this.keyFor(id, splits[i]!, items[i]!.ctx).then((e) => void entries.set(id, e)))
       }
       if (loads) {
         const settled = await Promise.allSettled(loads)
@@ -163,11 +166,65 @@ export class EnvelopeEncryptor {
     return out
   }
 
+  /**
+   * Like `decryptMany`, but value by value: a value that cannot be read gets its error instead
+   * of failing the batch (for `status`, `rotate`, `decrypt`). Each distinct data key is still
+   * resolved once, so a key whose unwrap fails costs one provider call however many values need it.
+   */
+  async decryptManySettled(items: readonly FieldValue[]): Promise<DecryptResult[]> {
+    const out: DecryptResult[] = new Array(items.length)
+    const splits: Array<SplitEnvelope | undefined> = new Array(items.length)
+    const wanted = new Map<string, number>() // headerId -> index of a value that has it
+    for (let i = 0; i < items.length; i++) {
+      const { value, ctx } = items[i]!
+      try {
+        const split = this.split(value, ctx)
+        if (split === undefined) out[i] = { ok: true, value: value as StoredValue }
+        else if (!wanted.has(split.headerId)) wanted.set(split.headerId, i)
+        splits[i] = split
+      } catch (error) {
+        out[i] = { ok: false, error }
+      }
+    }
+    const keys = new Map<string, DataKeyEntry | { error: unknown }>()
+    await Promise.all(
+      [...wanted].map(async ([id, i]) => {
+        try {
+          keys.set(id, this.cache.tryForDecryption(id) ?? (await this.keyFor(id, splits[i]!, items[i]!.ctx)))
+        } catch (error) {
+          keys.set(id, { error })
+        }
+      }),
+    )
+    let opened = 0
+    try {
+      for (let i = 0; i < items.length; i++) {
+        const split = splits[i]
+        if (!split) continue
+        const key = keys.get(split.headerId)!
+        if (!(key instanceof DataKeyEntry)) {
+          out[i] = { ok: false, error: relocated(key.error, items[i]!.ctx) }
+          continue
+        }
+        try {
+          out[i] = { ok: true, value: openValue(key, split, items[i]!.ctx) }
+          opened++
+        } catch (error) {
+          out[i] = { ok: false, error }
+        }
+      }
+    } finally {
+      for (const key of keys.values()) if (key instanceof DataKeyEntry) key.release()
+    }
+    this.counters.valuesDecrypted += opened
+    return out
+  }
+
   /** One value: what `decryptMany` does for a list of one, without the batch bookkeeping. */
   async decrypt(value: unknown, ctx: FieldContext): Promise<StoredValue> {
     const split = this.split(value, ctx)
     if (split === undefined) return value as StoredValue // plaintext, readPlaintext allowed
-    const entry = this.cache.tryForDecryption(split.headerId) ?? (await this.cache.forDecryption(split.headerId, () => this.loadDataKey(split, ctx)))
+    const entry = this.cache.tryForDecryption(split.headerId) ?? (await this.keyFor(split.headerId, split, ctx))
     let out: StoredValue
     try {
       out = openValue(entry, split, ctx)
@@ -229,6 +286,16 @@ export class EnvelopeEncryptor {
     return entry
   }
 
+  /**
+   * The data key of a value, from the cache or loaded once (single flight). A failure, shared
+   * by concurrent callers and kept a few seconds by the cache, names this caller's field.
+   */
+  private keyFor(id: string, split: SplitEnvelope, ctx: FieldContext): Promise<DataKeyEntry> {
+    return this.cache.forDecryption(id, () => this.loadDataKey(split, ctx)).catch((err: unknown) => {
+      throw relocated(err, ctx)
+    })
+  }
+
   private async loadDataKey(split: SplitEnvelope, ctx: FieldContext): Promise<DataKeyEntry> {
     const at = locate(ctx)
     const headerBytes = headerBytesOf(split, at)
@@ -273,6 +340,13 @@ function openValue(entry: DataKeyEntry, split: SplitEnvelope, ctx: FieldContext)
     throw new DecryptionFailedError(locate(ctx))
   }
   return ctx.kind === 'text' ? plain.toString('utf8') : new Uint8Array(plain.buffer, plain.byteOffset, plain.byteLength)
+}
+
+/** A key-provider failure met for another field's value (same data key), naming this one's. */
+function relocated(err: unknown, ctx: FieldContext): unknown {
+  if (!(err instanceof KeyProviderError) || (err.model === ctx.model && err.field === ctx.field)) return err
+  const message = err.message.replace(/^.*?key provider '[^']*': /, '')
+  return new KeyProviderError(err.providerId, err.reason, message, { cause: err.cause, location: locate(ctx) })
 }
 
 function locate(ctx: FieldContext): FieldLocation {

@@ -4,6 +4,7 @@ import { KeyProviderError, type FieldLocation } from '../errors'
 import type { EnvelopeHeader } from '../format/envelope-format'
 import type { KeyRing } from '../keys/key-ring'
 import { rewrappedHeader } from './envelope-header'
+import { isFatal } from './row-failure'
 
 /**
  * Where one data key stands against the primary provider:
@@ -17,7 +18,9 @@ export type DataKeyState = { state: 'current' } | { state: 'older'; rewrapped?: 
 
 /**
  * Answers `DataKeyState` once per data key (by header), however many values share it: one KMS
- * ReEncrypt per data key at most. Failures are not remembered (the next value asks again).
+ * ReEncrypt per data key at most. A definite failure (wrong key, disabled, denied...) is
+ * remembered for the run, so a key that cannot be re-wrapped costs one call, not one per value;
+ * a run-stopping one (provider unreachable) is not.
  */
 export class DataKeyCurrency {
   private readonly known = new LRUCache<string, Promise<DataKeyState>>({ max: 10_000 })
@@ -34,8 +37,8 @@ export class DataKeyCurrency {
     if (!pending) {
       pending = this.resolve(header, at)
       this.known.set(headerId, pending)
-      pending.catch(() => {
-        if (this.known.get(headerId) === pending) this.known.delete(headerId)
+      pending.catch((err: unknown) => {
+        if (isFatal(err) && this.known.get(headerId) === pending) this.known.delete(headerId)
       })
     }
     return pending
