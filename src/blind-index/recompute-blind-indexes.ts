@@ -1,3 +1,4 @@
+import type { ReadPlaintextOption } from '../engine/plaintext-scope'
 import { EnvelopeEncryptor, type EncryptorOptions } from '../engine/envelope-encryptor'
 import { BlindIndexRecomputeError, ConfigurationError } from '../errors'
 import type { EncryptionModel, ModelDescription } from '../model/encryption-model'
@@ -28,7 +29,7 @@ export interface RecomputeBlindIndexesOptions {
   encryptor?: EnvelopeEncryptor
   keys?: EncryptorOptions['keys']
   /** Pass plaintext sources through (a column that is being encrypted). Only with `keys`. */
-  readPlaintext?: boolean
+  readPlaintext?: ReadPlaintextOption
   /** The index configuration the application now runs with (the current version is written). */
   indexer?: BlindIndexer
   blindIndex?: BlindIndexOptions
@@ -167,7 +168,7 @@ class RecomputeOperation implements ColumnOperation {
       if (o.kind === 'skip' && o.as === 'null') {
         const stray = indexes.fields.filter((f) => row.indexes[f.column] !== null && row.indexes[f.column] !== undefined)
         if (stray.length > 0) outcomes[r] = { kind: 'write', value: row.value, as: 'reindexed', indexes: Object.fromEntries(stray.map((f) => [f.column, null])) }
-      } else if (o.kind === 'skip' && o.as === 'plaintext' && encryptor.readPlaintext && typeof row.value === 'string') {
+      } else if (o.kind === 'skip' && o.as === 'plaintext' && encryptor.readsPlaintext(target.ctx) && typeof row.value === 'string') {
         const fresh = Object.entries(indexes.compute(row.value)).filter(([column, value]) => row.indexes[column] !== value)
         if (fresh.length > 0) outcomes[r] = { kind: 'write', value: row.value, as: 'reindexed', indexes: Object.fromEntries(fresh) }
       }

@@ -29,6 +29,7 @@ import type { KeyProvider } from '../keys/key-provider'
 import { KeyRing } from '../keys/key-ring'
 import { DataKeyEntry } from './data-key-entry'
 import { reportProviderCall, type EncryptionEvent, type EncryptionEventListener } from '../keys/provider-call-event'
+import { PlaintextScope, type ReadPlaintextOption } from './plaintext-scope'
 import { withDeadline } from './provider-call'
 
 export type { EncryptionEvent, EncryptionEventListener } from '../keys/provider-call-event'
@@ -40,8 +41,11 @@ export interface EncryptorOptions {
   keys: KeyProvider | readonly KeyProvider[]
   /** Data-key cache limits, or false to make and unwrap a data key per operation. */
   cache?: DataKeyCacheOptions | false
-  /** Pass values that are not in our format through as plaintext (only while migrating). */
-  readPlaintext?: boolean
+  /**
+   * Pass values that are not in our format through as plaintext (only while migrating): `true`
+   * for every encrypted field, or only some, `{ User: true, Post: ['body'] }`. Default false.
+   */
+  readPlaintext?: ReadPlaintextOption
   /** Deadline for one key-provider call. Default 10 s. */
   providerTimeoutMs?: number
   /** Called on every key-provider call (for metrics export). Never receives key material. */
@@ -75,7 +79,9 @@ export type ValueState = 'plaintext' | 'current' | 'older'
  */
 export class EnvelopeEncryptor {
   readonly keyRing: KeyRing
-  readonly readPlaintext: boolean
+  /** The `readPlaintext` option as given (truthy when any field may hold plaintext); ask `readsPlaintext`. */
+  readonly readPlaintext: ReadPlaintextOption
+  private readonly plaintextScope: PlaintextScope
   private readonly cache: DataKeyCache<DataKeyEntry>
   private readonly timeoutMs: number
   /** The `onEvent` listener, for the blind indexer built beside this encryptor (root-key calls). */
@@ -85,6 +91,7 @@ export class EnvelopeEncryptor {
   constructor(options: EncryptorOptions) {
     this.keyRing = new KeyRing(options.keys)
     this.cache = new DataKeyCache<DataKeyEntry>(options.cache ?? {})
+    this.plaintextScope = PlaintextScope.of(options.readPlaintext)
     this.readPlaintext = options.readPlaintext ?? false
     this.timeoutMs = options.providerTimeoutMs ?? 10_000
     this.onEvent = options.onEvent
@@ -244,6 +251,11 @@ export class EnvelopeEncryptor {
     return primary.isCurrent?.(header.wrappedKey) === false ? 'older' : 'current'
   }
 
+  /** Whether values of this field that are not in our format are returned as they are (`readPlaintext`). */
+  readsPlaintext(ctx: { model: string; field: string }): boolean {
+    return this.plaintextScope.allows(ctx.model, ctx.field)
+  }
+
   /** Whether a stored value is in this library's format (cheap prefix test, no decryption). */
   isEncrypted(value: unknown): boolean {
     return looksEncrypted(value)
@@ -266,7 +278,7 @@ export class EnvelopeEncryptor {
     } else if (ctx.kind === 'bytes' && value instanceof Uint8Array) {
       if (looksEncryptedBytes(value)) return splitBytes(value, ctx)
     }
-    if (this.readPlaintext && (typeof value === 'string' || value instanceof Uint8Array)) return undefined
+    if ((typeof value === 'string' || value instanceof Uint8Array) && this.plaintextScope.allows(ctx.model, ctx.field)) return undefined
     throw new NotEncryptedError(locate(ctx))
   }
 
