@@ -85,6 +85,20 @@ export class NotEncryptedError extends FieldEncryptionError {
   }
 }
 
+/**
+ * A stored value is in prisma-field-encryption's format (`v1.aesgcm256.…`) and no key of that
+ * library was given (`pfeKeys`): it is refused, never returned as if it were plaintext.
+ */
+export class PfeKeyRequiredError extends FieldEncryptionError {
+  readonly code = 'KFE_PFE_KEY_REQUIRED'
+  constructor(location: FieldLocation) {
+    super(
+      `${where(location)}: the stored value was written by prisma-field-encryption; pass its keys (pfeKeys, e.g. pfeKeysFromEnv()) to read it, and run \`encrypt --from-pfe-key\` to convert it`,
+      location,
+    )
+  }
+}
+
 /** A stored value looks like ours but cannot be parsed (truncated, unknown version...). */
 export class MalformedCiphertextError extends FieldEncryptionError {
   readonly code = 'KFE_MALFORMED_CIPHERTEXT'

@@ -8,6 +8,7 @@ import {
   InvalidFieldValueError,
   KeyProviderError,
   NotEncryptedError,
+  PfeKeyRequiredError,
   type FieldLocation,
 } from '../errors'
 import {
@@ -24,8 +25,10 @@ import {
   splitText,
   type SplitEnvelope,
 } from '../format/envelope-format'
+import { looksLikePfeValue } from '../format/pfe-value'
 import { DataKeyCache, type DataKeyCacheOptions, type DataKeyCacheStats } from '../keys/data-key-cache'
 import type { KeyProvider } from '../keys/key-provider'
+import { PfeKeychain } from '../keys/pfe-keys'
 import { KeyRing } from '../keys/key-ring'
 import { DataKeyEntry } from './data-key-entry'
 import { reportProviderCall, type EncryptionEvent, type EncryptionEventListener } from '../keys/provider-call-event'
@@ -46,6 +49,13 @@ export interface EncryptorOptions {
    * for every encrypted field, or only some, `{ User: true, Post: ['body'] }`. Default false.
    */
   readPlaintext?: ReadPlaintextOption
+  /**
+   * prisma-field-encryption keys (`k1.aesgcm256.…`, as its PRISMA_FIELD_ENCRYPTION_KEY and
+   * PRISMA_FIELD_DECRYPTION_KEYS; `pfeKeysFromEnv()` reads those): its `v1.aesgcm256.…` values
+   * are then decrypted on read. Without them such values are refused (`PfeKeyRequiredError`),
+   * with or without `readPlaintext`.
+   */
+  pfeKeys?: readonly string[]
   /** Deadline for one key-provider call. Default 10 s. */
   providerTimeoutMs?: number
   /** Called on every key-provider call (for metrics export). Never receives key material. */
@@ -82,6 +92,7 @@ export class EnvelopeEncryptor {
   /** The `readPlaintext` option as given (truthy when any field may hold plaintext); ask `readsPlaintext`. */
   readonly readPlaintext: ReadPlaintextOption
   private readonly plaintextScope: PlaintextScope
+  private readonly pfe: PfeKeychain | undefined
   private readonly cache: DataKeyCache<DataKeyEntry>
   private readonly timeoutMs: number
   /** The `onEvent` listener, for the blind indexer built beside this encryptor (root-key calls). */
@@ -92,6 +103,7 @@ export class EnvelopeEncryptor {
     this.keyRing = new KeyRing(options.keys)
     this.cache = new DataKeyCache<DataKeyEntry>(options.cache ?? {})
     this.plaintextScope = PlaintextScope.of(options.readPlaintext)
+    this.pfe = options.pfeKeys === undefined ? undefined : new PfeKeychain(options.pfeKeys)
     this.readPlaintext = options.readPlaintext ?? false
     this.timeoutMs = options.providerTimeoutMs ?? 10_000
     this.onEvent = options.onEvent
@@ -139,7 +151,7 @@ export class EnvelopeEncryptor {
       const { value, ctx } = items[i]!
       const split = this.split(value, ctx, lastHeaderId)
       if (split === undefined) {
-        out[i] = value as StoredValue // plaintext, readPlaintext allowed
+        out[i] = this.readForeign(value as string | Uint8Array, ctx)
         continue
       }
       splits[i] = split
@@ -186,7 +198,7 @@ export class EnvelopeEncryptor {
       const { value, ctx } = items[i]!
       try {
         const split = this.split(value, ctx)
-        if (split === undefined) out[i] = { ok: true, value: value as StoredValue }
+        if (split === undefined) out[i] = { ok: true, value: this.readForeign(value as string | Uint8Array, ctx) }
         else if (!wanted.has(split.headerId)) wanted.set(split.headerId, i)
         splits[i] = split
       } catch (error) {
@@ -230,7 +242,7 @@ export class EnvelopeEncryptor {
   /** One value: what `decryptMany` does for a list of one, without the batch bookkeeping. */
   async decrypt(value: unknown, ctx: FieldContext): Promise<StoredValue> {
     const split = this.split(value, ctx)
-    if (split === undefined) return value as StoredValue // plaintext, readPlaintext allowed
+    if (split === undefined) return this.readForeign(value as string | Uint8Array, ctx)
     const entry = this.cache.tryForDecryption(split.headerId) ?? (await this.keyFor(split.headerId, split, ctx))
     let out: StoredValue
     try {
@@ -270,7 +282,20 @@ export class EnvelopeEncryptor {
     this.cache.clear()
   }
 
-  /** Splits a stored value, or returns undefined for a plaintext that may pass through. */
+  /**
+   * A value not in our format: a prisma-field-encryption value read with `pfeKeys` (refused
+   * without them), or a plaintext returned as it is where `readPlaintext` allows it.
+   */
+  private readForeign(value: string | Uint8Array, ctx: FieldContext): StoredValue {
+    if (typeof value === 'string' && ctx.kind === 'text' && looksLikePfeValue(value)) {
+      if (!this.pfe) throw new PfeKeyRequiredError(locate(ctx))
+      return this.pfe.decrypt(value, locate(ctx))
+    }
+    if (this.plaintextScope.allows(ctx.model, ctx.field)) return value
+    throw new NotEncryptedError(locate(ctx))
+  }
+
+  /** Splits a stored value in our format, or returns undefined for another string or bytes (see `readForeign`). */
   private split(value: unknown, ctx: FieldContext, sameHeaderAs?: string): SplitEnvelope | undefined {
     // The context serves as the error location as is (errors copy only model and field).
     if (ctx.kind === 'text' && typeof value === 'string') {
@@ -278,7 +303,7 @@ export class EnvelopeEncryptor {
     } else if (ctx.kind === 'bytes' && value instanceof Uint8Array) {
       if (looksEncryptedBytes(value)) return splitBytes(value, ctx)
     }
-    if ((typeof value === 'string' || value instanceof Uint8Array) && this.plaintextScope.allows(ctx.model, ctx.field)) return undefined
+    if (typeof value === 'string' || value instanceof Uint8Array) return undefined
     throw new NotEncryptedError(locate(ctx))
   }
 
