@@ -1,16 +1,9 @@
 import { timingSafeEqual } from 'node:crypto'
-import { open, seal } from '../cipher/aes-gcm'
+import { seal } from '../cipher/aes-gcm'
 import { deriveKeys } from '../cipher/data-key-material'
 import { RandomIvs } from '../cipher/random-ivs'
 import type { FieldContext } from '../cipher/field-context'
-import {
-  DecryptionFailedError,
-  InvalidFieldValueError,
-  KeyProviderError,
-  NotEncryptedError,
-  PfeKeyRequiredError,
-  type FieldLocation,
-} from '../errors'
+import { DecryptionFailedError, KeyProviderError, NotEncryptedError } from '../errors'
 import {
   BYTES_PREFIX,
   TEXT_PREFIX,
@@ -25,14 +18,14 @@ import {
   splitText,
   type SplitEnvelope,
 } from '../format/envelope-format'
-import { looksLikePfeValue } from '../format/pfe-value'
 import { DataKeyCache, type DataKeyCacheOptions, type DataKeyCacheStats } from '../keys/data-key-cache'
 import type { KeyProvider } from '../keys/key-provider'
-import { PfeKeychain } from '../keys/pfe-keys'
 import { KeyRing } from '../keys/key-ring'
-import { DataKeyEntry } from './data-key-entry'
 import { reportProviderCall, type EncryptionEvent, type EncryptionEventListener } from '../keys/provider-call-event'
-import { PlaintextScope, type ReadPlaintextOption } from './plaintext-scope'
+import { DataKeyEntry } from './data-key-entry'
+import { ForeignValueReader } from './foreign-values'
+import type { ReadPlaintextOption } from './plaintext-scope'
+import { locate, openValue, relocated, toPlainBytes } from './stored-values'
 import { withDeadline } from './provider-call'
 
 export type { EncryptionEvent, EncryptionEventListener } from '../keys/provider-call-event'
@@ -91,8 +84,7 @@ export class EnvelopeEncryptor {
   readonly keyRing: KeyRing
   /** The `readPlaintext` option as given (truthy when any field may hold plaintext); ask `readsPlaintext`. */
   readonly readPlaintext: ReadPlaintextOption
-  private readonly plaintextScope: PlaintextScope
-  private readonly pfe: PfeKeychain | undefined
+  private readonly foreign: ForeignValueReader
   private readonly cache: DataKeyCache<DataKeyEntry>
   private readonly timeoutMs: number
   /** The `onEvent` listener, for the blind indexer built beside this encryptor (root-key calls). */
@@ -102,8 +94,7 @@ export class EnvelopeEncryptor {
   constructor(options: EncryptorOptions) {
     this.keyRing = new KeyRing(options.keys)
     this.cache = new DataKeyCache<DataKeyEntry>(options.cache ?? {})
-    this.plaintextScope = PlaintextScope.of(options.readPlaintext)
-    this.pfe = options.pfeKeys === undefined ? undefined : new PfeKeychain(options.pfeKeys)
+    this.foreign = new ForeignValueReader(options.readPlaintext, options.pfeKeys)
     this.readPlaintext = options.readPlaintext ?? false
     this.timeoutMs = options.providerTimeoutMs ?? 10_000
     this.onEvent = options.onEvent
@@ -151,7 +142,7 @@ export class EnvelopeEncryptor {
       const { value, ctx } = items[i]!
       const split = this.split(value, ctx, lastHeaderId)
       if (split === undefined) {
-        out[i] = this.readForeign(value as string | Uint8Array, ctx)
+        out[i] = this.foreign.read(value as string | Uint8Array, ctx)
         continue
       }
       splits[i] = split
@@ -198,7 +189,7 @@ export class EnvelopeEncryptor {
       const { value, ctx } = items[i]!
       try {
         const split = this.split(value, ctx)
-        if (split === undefined) out[i] = { ok: true, value: this.readForeign(value as string | Uint8Array, ctx) }
+        if (split === undefined) out[i] = { ok: true, value: this.foreign.read(value as string | Uint8Array, ctx) }
         else if (!wanted.has(split.headerId)) wanted.set(split.headerId, i)
         splits[i] = split
       } catch (error) {
@@ -242,7 +233,7 @@ export class EnvelopeEncryptor {
   /** One value: what `decryptMany` does for a list of one, without the batch bookkeeping. */
   async decrypt(value: unknown, ctx: FieldContext): Promise<StoredValue> {
     const split = this.split(value, ctx)
-    if (split === undefined) return this.readForeign(value as string | Uint8Array, ctx)
+    if (split === undefined) return this.foreign.read(value as string | Uint8Array, ctx)
     const entry = this.cache.tryForDecryption(split.headerId) ?? (await this.keyFor(split.headerId, split, ctx))
     let out: StoredValue
     try {
@@ -265,7 +256,7 @@ export class EnvelopeEncryptor {
 
   /** Whether values of this field that are not in our format are returned as they are (`readPlaintext`). */
   readsPlaintext(ctx: { model: string; field: string }): boolean {
-    return this.plaintextScope.allows(ctx.model, ctx.field)
+    return this.foreign.allowsPlaintext(ctx)
   }
 
   /** Whether a stored value is in this library's format (cheap prefix test, no decryption). */
@@ -282,20 +273,7 @@ export class EnvelopeEncryptor {
     this.cache.clear()
   }
 
-  /**
-   * A value not in our format: a prisma-field-encryption value read with `pfeKeys` (refused
-   * without them), or a plaintext returned as it is where `readPlaintext` allows it.
-   */
-  private readForeign(value: string | Uint8Array, ctx: FieldContext): StoredValue {
-    if (typeof value === 'string' && ctx.kind === 'text' && looksLikePfeValue(value)) {
-      if (!this.pfe) throw new PfeKeyRequiredError(locate(ctx))
-      return this.pfe.decrypt(value, locate(ctx))
-    }
-    if (this.plaintextScope.allows(ctx.model, ctx.field)) return value
-    throw new NotEncryptedError(locate(ctx))
-  }
-
-  /** Splits a stored value in our format, or returns undefined for another string or bytes (see `readForeign`). */
+  /** Splits a stored value in our format, or returns undefined for another string or bytes (see ForeignValueReader). */
   private split(value: unknown, ctx: FieldContext, sameHeaderAs?: string): SplitEnvelope | undefined {
     // The context serves as the error location as is (errors copy only model and field).
     if (ctx.kind === 'text' && typeof value === 'string') {
@@ -366,42 +344,4 @@ export class EnvelopeEncryptor {
       throw err
     }
   }
-}
-
-/** Opens one split value with its data key; the plaintext as the field's type. */
-function openValue(entry: DataKeyEntry, split: SplitEnvelope, ctx: FieldContext): StoredValue {
-  let plain: Buffer
-  try {
-    plain = open(entry.key, split.body, entry.aadFor(ctx))
-  } catch {
-    throw new DecryptionFailedError(locate(ctx))
-  }
-  return ctx.kind === 'text' ? plain.toString('utf8') : new Uint8Array(plain.buffer, plain.byteOffset, plain.byteLength)
-}
-
-/** A key-provider failure met for another field's value (same data key), naming this one's. */
-function relocated(err: unknown, ctx: FieldContext): unknown {
-  if (!(err instanceof KeyProviderError) || (err.model === ctx.model && err.field === ctx.field)) return err
-  const message = err.message.replace(/^.*?key provider '[^']*': /, '')
-  return new KeyProviderError(err.providerId, err.reason, message, { cause: err.cause, location: locate(ctx) })
-}
-
-function locate(ctx: FieldContext): FieldLocation {
-  return { model: ctx.model, field: ctx.field }
-}
-
-function toPlainBytes(value: unknown, ctx: FieldContext): Buffer {
-  if (ctx.kind === 'text') {
-    if (typeof value !== 'string') throw new InvalidFieldValueError(locate(ctx), 'a string', describeType(value))
-    return Buffer.from(value, 'utf8')
-  }
-  if (!(value instanceof Uint8Array)) throw new InvalidFieldValueError(locate(ctx), 'a Uint8Array', describeType(value))
-  return Buffer.from(value.buffer, value.byteOffset, value.byteLength)
-}
-
-function describeType(value: unknown): string {
-  if (value === null) return 'null'
-  if (Array.isArray(value)) return 'an array'
-  if (typeof value === 'object') return value.constructor?.name ?? 'an object'
-  return typeof value
 }
