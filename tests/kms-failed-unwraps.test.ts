@@ -91,6 +91,22 @@ describe('the encryptor', () => {
     once.destroy()
   })
 
+  it('a failure kept by the negative cache names the field of each value that needs the key', async () => {
+    const writer = encryptor(keyA)
+    const phoneCtx = fieldContext('User', 'phone', 'users', 'phone')
+    const [mail, phone] = await writer.encryptMany([{ value: 'a@example.com', ctx }, { value: '+1 555', ctx: phoneCtx }])
+    const reader = encryptor(keyB)
+    server.resetCounts()
+    const first = (await rejection(reader.decrypt(mail, ctx))) as Error & { field?: string }
+    const second = (await rejection(reader.decrypt(phone, phoneCtx))) as Error & { field?: string; code?: string }
+    expect(server.calls.Decrypt).toBe(1)
+    expect(first).toMatchObject({ code: 'KFE_KEY_WRONG_KEY', field: 'email' })
+    expect(second).toMatchObject({ code: 'KFE_KEY_WRONG_KEY', model: 'User', field: 'phone' })
+    expect(second.message).toMatch(/^User\.phone: /)
+    expect(second.message).not.toContain('User.email')
+    expect(second).toBeInstanceOf(first.constructor)
+  })
+
   it('cache: false keeps no failure, but a batch still unwraps each distinct key once', async () => {
     const bad = await valuesUnder(keyA, 500)
     const reader = encryptor(keyB, { cache: false })

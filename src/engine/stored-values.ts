@@ -1,6 +1,6 @@
 import { open } from '../cipher/aes-gcm'
 import type { FieldContext } from '../cipher/field-context'
-import { DecryptionFailedError, InvalidFieldValueError, KeyProviderError, type FieldLocation } from '../errors'
+import { DecryptionFailedError, FieldEncryptionError, InvalidFieldValueError, type FieldLocation } from '../errors'
 import type { SplitEnvelope } from '../format/envelope-format'
 import type { DataKeyEntry } from './data-key-entry'
 import type { StoredValue } from './envelope-encryptor'
@@ -18,11 +18,20 @@ export function openValue(entry: DataKeyEntry, split: SplitEnvelope, ctx: FieldC
   return ctx.kind === 'text' ? plain.toString('utf8') : new Uint8Array(plain.buffer, plain.byteOffset, plain.byteLength)
 }
 
-/** A key-provider failure met for another field's value (same data key), naming this one's. */
+/**
+ * A data-key failure met for another field's value (values of several fields share a data key,
+ * and the failure is shared by concurrent callers and kept a few seconds by the cache), as the
+ * same error naming this value's model and field.
+ */
 export function relocated(err: unknown, ctx: FieldContext): unknown {
-  if (!(err instanceof KeyProviderError) || (err.model === ctx.model && err.field === ctx.field)) return err
-  const message = err.message.replace(/^.*?key provider '[^']*': /, '')
-  return new KeyProviderError(err.providerId, err.reason, message, { cause: err.cause, location: locate(ctx) })
+  if (!(err instanceof FieldEncryptionError) || (err.model === ctx.model && err.field === ctx.field)) return err
+  const before = err.model && err.field ? `${err.model}.${err.field}` : undefined
+  const copy = Object.assign(Object.create(Object.getPrototypeOf(err) as object) as FieldEncryptionError, err, { model: ctx.model, field: ctx.field })
+  const message = before && err.message.startsWith(before) ? `${ctx.model}.${ctx.field}${err.message.slice(before.length)}` : err.message
+  Object.defineProperty(copy, 'message', { value: message, writable: true, configurable: true, enumerable: false })
+  if (err.cause !== undefined) Object.defineProperty(copy, 'cause', { value: err.cause, writable: true, configurable: true, enumerable: false })
+  Object.defineProperty(copy, 'stack', { value: err.stack, writable: true, configurable: true, enumerable: false })
+  return copy
 }
 
 export function locate(ctx: FieldContext): FieldLocation {
