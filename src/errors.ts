@@ -111,6 +111,20 @@ export class NotEncryptedError extends FieldEncryptionError {
   }
 }
 
+/**
+ * A stored value is in prisma-field-encryption's format (`v1.aesgcm256.…`) and no key of that
+ * library was given (`pfeKeys`): it is refused, never returned as if it were plaintext.
+ */
+export class PfeKeyRequiredError extends FieldEncryptionError {
+  readonly code = 'KFE_PFE_KEY_REQUIRED'
+  constructor(location: FieldLocation) {
+    super(
+      `${where(location)}: the stored value was written by prisma-field-encryption; pass its keys (pfeKeys, e.g. pfeKeysFromEnv()) to read it, and run \`encrypt --from-pfe-key\` to convert it`,
+      location,
+    )
+  }
+}
+
 /** A stored value looks like ours but cannot be parsed (truncated, unknown version...). */
 export class MalformedCiphertextError extends FieldEncryptionError {
   readonly code = 'KFE_MALFORMED_CIPHERTEXT'
@@ -194,4 +208,23 @@ export class ConfigurationError extends FieldEncryptionError {
   constructor(message: string) {
     super(message)
   }
+}
+
+/**
+ * Whether an error must stop a whole run rather than fail one value or row: the key provider is
+ * unreachable or misconfigured (every row would fail the same way, and a later run will do
+ * better), or the error is not one of the library's (a database error, a bug). Judged by the
+ * error's `code`, so errors from another copy of the library (a config file's) count the same.
+ */
+export function isFatal(err: unknown): boolean {
+  const code = libraryCodeOf(err)
+  return code === undefined || code === 'KFE_KEY_UNAVAILABLE' || code === 'KFE_KEY_MISCONFIGURED'
+}
+
+/** The stable code of one of the library's errors (`KFE_...`), or undefined. */
+export function libraryCodeOf(err: unknown): ErrorCode | undefined {
+  if (err instanceof FieldEncryptionError) return err.code
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined
+  // Another copy of the library (a config file's own import) throws its own classes, same codes.
+  return typeof code === 'string' && code.startsWith('KFE_') ? (code as ErrorCode) : undefined
 }

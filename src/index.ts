@@ -5,6 +5,8 @@ export { AwsKmsKeyProvider, DEFAULT_ENCRYPTION_CONTEXT, type AwsKmsKeyProviderOp
 export { DataKeyCache, type DataKeyCacheOptions, type DataKeyCacheStats } from './keys/data-key-cache'
 export { KeyRing } from './keys/key-ring'
 export { EnvelopeEncryptor, type EncryptorOptions, type EncryptorStats, type EncryptionEvent, type StoredValue, type ValueState } from './engine/envelope-encryptor'
+export type { ReadPlaintextOption } from './engine/plaintext-scope'
+export { pfeKeysFromEnv } from './keys/pfe-keys'
 export { fieldContext, type FieldContext } from './cipher/field-context'
 export type * from './model/encryption-model'
 export { ModelRegistry } from './model/model-registry'

@@ -140,7 +140,7 @@ describe('single flight', () => {
     const value = await enc.encrypt('after', ctx)
     expect(keys.generateCalls).toBe(2)
 
-    const cold = new EnvelopeEncryptor({ keys })
+    const cold = new EnvelopeEncryptor({ keys, cache: { failedKeyTtlMs: 0 } }) // the default keeps a failed unwrap 5 s
     keys.failNext(new Error('socket hang up'))
     const holdUnwrap = keys.hold()
     const decrypts = Array.from({ length: 100 }, () => cold.decrypt(value, ctx).then(() => 'ok', (e: unknown) => e))

@@ -131,9 +131,9 @@ describe('with the default cache', () => {
     expect(server.calls.GenerateDataKey).toBe(2)
   })
 
-  it('does not keep a failed Decrypt: every concurrent waiter gets the error, the next call succeeds', async () => {
+  it('with failedKeyTtlMs: 0, does not keep a failed Decrypt: every concurrent waiter gets the error, the next call succeeds', async () => {
     const stored = await encryptor().encrypt('secret', ctx)
-    const reader = encryptor({}, oneShotClient)
+    const reader = encryptor({ cache: { failedKeyTtlMs: 0 } }, oneShotClient) // the default keeps it 5 s: tests/kms-failed-unwraps.test.ts
     server.resetCounts()
     server.latencyMs = 20
     server.failNext(1, 'ThrottlingException')

@@ -4,7 +4,8 @@ import type { BlindIndexNormalization, EncryptionModel } from '../model/encrypti
 import { blindIndexMac, deriveBlindIndexKey } from './blind-index-key'
 import { blindIndexFieldsOf, blindIndexName, type BlindIndexField } from './blind-index-field'
 import { normalizationProblem, normalizeForBlindIndex } from './normalize'
-import { rootKeyLoader, type RootKeySource } from './root-key-source'
+import type { EncryptionEventListener } from '../keys/provider-call-event'
+import { rootKeyLoader, type RootKeyLoader, type RootKeySource } from './root-key-source'
 import { checkIndexVersion, formatStoredIndex } from './stored-index-format'
 
 /** An earlier index version, still matched by filters while `recomputeBlindIndexes` moves rows off it. */
@@ -28,9 +29,17 @@ export interface BlindIndexOptions {
   previous?: PreviousBlindIndexVersion | readonly PreviousBlindIndexVersion[]
 }
 
+/** What the blind indexer is built with: the options, a root key, and the provider-call settings. */
+export type BlindIndexerOptions = BlindIndexOptions & {
+  rootKey: RootKeySource
+  providerTimeoutMs?: number
+  /** Told of every root-key fetch from a key provider (`unwrapRootKey`), like the encryptor's `onEvent`. */
+  onEvent?: EncryptionEventListener
+}
+
 interface VersionState {
   version: number
-  load: () => Promise<Buffer>
+  load: RootKeyLoader
   normalize: Map<string, readonly BlindIndexNormalization[]>
   root?: Buffer
 }
@@ -52,13 +61,13 @@ export class BlindIndexer {
   private loading: Promise<void> | undefined
   private ready = false
 
-  constructor(fields: readonly BlindIndexField[], options: BlindIndexOptions & { rootKey: RootKeySource; providerTimeoutMs?: number }) {
+  constructor(fields: readonly BlindIndexField[], options: BlindIndexerOptions) {
     for (const f of fields) {
       this.byName.set(blindIndexName(f), f)
       this.bySource.set(`${f.model}.${f.source}`, f)
     }
     this.version = checkConfigVersion(options.version ?? 1, 'blindIndex.version')
-    const currentLoad = rootKeyLoader(options.rootKey, 'blindIndex.rootKey', options.providerTimeoutMs)
+    const currentLoad = rootKeyLoader(options.rootKey, 'blindIndex.rootKey', options.providerTimeoutMs, options.onEvent)
     const current: VersionState = { version: this.version, load: currentLoad, normalize: new Map() }
     const previous = options.previous === undefined ? [] : Array.isArray(options.previous) ? options.previous : [options.previous as PreviousBlindIndexVersion]
     this.states = [current]
@@ -74,7 +83,7 @@ export class BlindIndexer {
         if (problem) throw new ConfigurationError(`${label}.normalize['${name}']: ${problem}`)
         normalize.set(name, [...list])
       }
-      const load = p.rootKey === undefined ? current.load : rootKeyLoader(p.rootKey, `${label}.rootKey`, options.providerTimeoutMs)
+      const load = p.rootKey === undefined ? current.load : rootKeyLoader(p.rootKey, `${label}.rootKey`, options.providerTimeoutMs, options.onEvent)
       this.states.push({ version, load, normalize })
     })
     this.versions = this.states.map((s) => s.version)
@@ -85,7 +94,7 @@ export class BlindIndexer {
    * `await load()` it at start-up (fail fast if the root key cannot be had), then hand it to
    * `fieldEncryption({ blindIndexer })` and `recomputeBlindIndexes({ indexer })`.
    */
-  static forModel(model: EncryptionModel, options: BlindIndexOptions & { rootKey: RootKeySource; providerTimeoutMs?: number }): BlindIndexer {
+  static forModel(model: EncryptionModel, options: BlindIndexerOptions): BlindIndexer {
     return new BlindIndexer(blindIndexFieldsOf(model), options)
   }
 
@@ -147,8 +156,12 @@ export class BlindIndexer {
     return this.states.map((s) => this.computeFor(s, field, value))
   }
 
-  /** Zeroes and forgets the root and column keys (they are fetched again on the next load). */
+  /**
+   * Zeroes and forgets the root and column keys, and makes key providers drop the root key they
+   * keep (AwsKmsKeyProvider), so the next load asks KMS again (e.g. after revoking a KMS key).
+   */
   clear(): void {
+    for (const s of this.states) s.load.forget?.()
     for (const k of this.columnKeys.values()) k.fill(0)
     this.columnKeys.clear()
     for (const s of this.states) {

@@ -1,4 +1,5 @@
 import { DEFAULT_PROVIDER_TIMEOUT_MS, withDeadline } from '../engine/provider-call'
+import { reportProviderCall, type EncryptionEventListener } from '../keys/provider-call-event'
 import { ConfigurationError, KeyProviderError } from '../errors'
 import { ROOT_KEY_MIN_BYTES } from './blind-index-key'
 
@@ -13,15 +14,21 @@ export type RootKeySource =
   | Buffer
   | Uint8Array
   | string
-  | { readonly id?: string; blindIndexRootKey?(): Promise<Buffer> }
+  | { readonly id?: string; blindIndexRootKey?(): Promise<Buffer>; forgetBlindIndexRootKey?(): void }
   | (() => Promise<Buffer | Uint8Array> | Buffer | Uint8Array)
 
 /**
- * Turns a configured source into a loader (validating what can be validated without calling it).
- * A key provider's `blindIndexRootKey()` is cut after `timeoutMs` (default DEFAULT_PROVIDER_TIMEOUT_MS, 10 s), like every
- * other provider call.
+ * Loads a root key. `forget`, when present, makes the source drop a copy it keeps itself (the
+ * KMS provider keeps the unwrapped root key), so the next load asks the key provider again.
  */
-export function rootKeyLoader(source: RootKeySource, label: string, timeoutMs = DEFAULT_PROVIDER_TIMEOUT_MS): () => Promise<Buffer> {
+export type RootKeyLoader = (() => Promise<Buffer>) & { forget?: () => void }
+
+/**
+ * Turns a configured source into a loader (validating what can be validated without calling it).
+ * A key provider's `blindIndexRootKey()` is cut after `timeoutMs` (default {@link DEFAULT_PROVIDER_TIMEOUT_MS}, 10 s), like every
+ * other provider call, and reported to `onEvent` as an `unwrapRootKey` event.
+ */
+export function rootKeyLoader(source: RootKeySource, label: string, timeoutMs = DEFAULT_PROVIDER_TIMEOUT_MS, onEvent?: EncryptionEventListener): RootKeyLoader {
   if (typeof source === 'string') {
     const key = Buffer.from(source.trim(), 'base64')
     checkLength(key, label)
@@ -40,13 +47,16 @@ export function rootKeyLoader(source: RootKeySource, label: string, timeoutMs = 
     if (typeof provider.blindIndexRootKey !== 'function') {
       throw new ConfigurationError(`${label}: key provider '${provider.id ?? '?'}' has no blind-index root key (blindIndexRootKey); pass blindIndex.rootKey explicitly`)
     }
-    return async () => {
-      const key = await withDeadline(provider.id ?? 'unknown', timeoutMs, () => provider.blindIndexRootKey!())
+    const id = provider.id ?? 'unknown'
+    const load: RootKeyLoader = async () => {
+      const key = await reportProviderCall('unwrapRootKey', id, onEvent, () => withDeadline(id, timeoutMs, () => provider.blindIndexRootKey!()))
       if (!(key instanceof Uint8Array) || key.length < ROOT_KEY_MIN_BYTES) {
-        throw new KeyProviderError(provider.id ?? 'unknown', 'misconfigured', `the blind-index root key must have at least ${ROOT_KEY_MIN_BYTES} bytes`)
+        throw new KeyProviderError(id, 'misconfigured', `the blind-index root key must have at least ${ROOT_KEY_MIN_BYTES} bytes`)
       }
       return Buffer.from(key)
     }
+    if (typeof provider.forgetBlindIndexRootKey === 'function') load.forget = () => provider.forgetBlindIndexRootKey!()
+    return load
   }
   throw new ConfigurationError(`${label} must be bytes, base64 text, a key provider or a function`)
 }

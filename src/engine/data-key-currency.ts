@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache'
-import { KeyProviderError, type FieldLocation } from '../errors'
+import { isFatal, KeyProviderError, type FieldLocation } from '../errors'
 import type { EnvelopeHeader } from '../format/envelope-format'
 import { rewrappedHeader } from '../format/header-rewrite'
 import type { KeyRing } from '../keys/key-ring'
@@ -19,8 +19,9 @@ export type DataKeyState = { state: 'current' } | { state: 'older'; rewrapped?: 
  * The one place that decides whether a data key is current: `EnvelopeEncryptor.classify`,
  * `status` and `rotate` all ask it. Answers `DataKeyState` once per data key (by header),
  * however many values share it: one KMS ReEncrypt per data key at most (nothing is stored; the
- * answer says whether the key already was under the current KMS key). Failures are not
- * remembered (the next value asks again).
+ * answer says whether the key already was under the current KMS key). A definite failure
+ * (wrong key, disabled, denied...) is remembered, so a key that cannot be re-wrapped costs one
+ * call, not one per value; a run-stopping one (provider unreachable) is not.
  */
 export class DataKeyCurrency {
   private readonly known = new LRUCache<string, Promise<DataKeyState>>({ max: 10_000 })
@@ -35,8 +36,8 @@ export class DataKeyCurrency {
     if (!pending) {
       pending = this.resolve(header, at)
       this.known.set(headerId, pending)
-      pending.catch(() => {
-        if (this.known.get(headerId) === pending) this.known.delete(headerId)
+      pending.catch((err: unknown) => {
+        if (isFatal(err) && this.known.get(headerId) === pending) this.known.delete(headerId)
       })
     }
     return pending

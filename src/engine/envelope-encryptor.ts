@@ -1,15 +1,9 @@
 import { timingSafeEqual } from 'node:crypto'
-import { open, seal } from '../cipher/aes-gcm'
+import { seal } from '../cipher/aes-gcm'
 import { deriveKeys } from '../cipher/data-key-material'
 import { RandomIvs } from '../cipher/random-ivs'
 import type { FieldContext } from '../cipher/field-context'
-import {
-  DecryptionFailedError,
-  InvalidFieldValueError,
-  KeyProviderError,
-  NotEncryptedError,
-  type FieldLocation,
-} from '../errors'
+import { DecryptionFailedError, KeyProviderError, NotEncryptedError } from '../errors'
 import {
   BYTES_PREFIX,
   TEXT_PREFIX,
@@ -27,12 +21,16 @@ import {
 import { DataKeyCache, type DataKeyCacheOptions, type DataKeyCacheStats } from '../keys/data-key-cache'
 import type { KeyProvider } from '../keys/key-provider'
 import { KeyRing } from '../keys/key-ring'
+import { reportProviderCall, type EncryptionEvent, type EncryptionEventListener } from '../keys/provider-call-event'
 import { DataKeyCurrency } from './data-key-currency'
 import { DataKeyEntry } from './data-key-entry'
+import { ForeignValueReader } from './foreign-values'
+import type { ReadPlaintextOption } from './plaintext-scope'
 import { DEFAULT_PROVIDER_TIMEOUT_MS, withDeadline } from './provider-call'
-import { describeType } from './unknown-value'
+import { locate, openValue, relocated, toPlainBytes } from './stored-values'
 import { validateEncryptorOptions } from './validate-encryptor-options'
-import { isWellFormed, LONE_SURROGATE } from './well-formed-text'
+
+export type { EncryptionEvent, EncryptionEventListener } from '../keys/provider-call-event'
 
 export type StoredValue = string | Uint8Array
 
@@ -41,23 +39,25 @@ export interface EncryptorOptions {
   keys: KeyProvider | readonly KeyProvider[]
   /** Data-key cache limits, or false to make and unwrap a data key per operation. */
   cache?: DataKeyCacheOptions | false
-  /** Pass values that are not in our format through as plaintext (only while migrating). */
-  readPlaintext?: boolean
+  /**
+   * Pass values that are not in our format through as plaintext (only while migrating): `true`
+   * for every encrypted field, or only some, `{ User: true, Post: ['body'] }`. Default false.
+   */
+  readPlaintext?: ReadPlaintextOption
+  /**
+   * prisma-field-encryption keys (`k1.aesgcm256.…`, as its PRISMA_FIELD_ENCRYPTION_KEY and
+   * PRISMA_FIELD_DECRYPTION_KEYS; `pfeKeysFromEnv()` reads those): its `v1.aesgcm256.…` values
+   * are then decrypted on read. Without them such values are refused (`PfeKeyRequiredError`),
+   * with or without `readPlaintext`.
+   */
+  pfeKeys?: readonly string[]
   /**
    * Deadline for one key-provider call, in milliseconds.
    * @default DEFAULT_PROVIDER_TIMEOUT_MS (10 s)
    */
   providerTimeoutMs?: number
   /** Called on every key-provider call (for metrics export). Never receives key material. */
-  onEvent?: (event: EncryptionEvent) => void
-}
-
-export interface EncryptionEvent {
-  type: 'generateDataKey' | 'unwrapDataKey'
-  providerId: string
-  ok: boolean
-  durationMs: number
-  errorCode?: string
+  onEvent?: EncryptionEventListener
 }
 
 export interface EncryptorStats {
@@ -75,6 +75,9 @@ export interface FieldValue {
   ctx: FieldContext
 }
 
+/** One value's outcome in `decryptManySettled`. */
+export type DecryptResult = { ok: true; value: StoredValue } | { ok: false; error: unknown }
+
 /** Where a stored value stands, for `status` and `rotate`. */
 export type ValueState = 'plaintext' | 'current' | 'older'
 
@@ -84,16 +87,20 @@ export type ValueState = 'plaintext' | 'current' | 'older'
  */
 export class EnvelopeEncryptor {
   readonly keyRing: KeyRing
-  readonly readPlaintext: boolean
+  /** The `readPlaintext` option as given (truthy when any field may hold plaintext); ask `readsPlaintext`. */
+  readonly readPlaintext: ReadPlaintextOption
+  private readonly foreign: ForeignValueReader
   private readonly cache: DataKeyCache<DataKeyEntry>
   private readonly timeoutMs: number
-  private readonly onEvent?: (event: EncryptionEvent) => void
+  /** The `onEvent` listener, for the blind indexer built beside this encryptor (root-key calls). */
+  readonly onEvent?: EncryptionEventListener
   private readonly counters = { dataKeysGenerated: 0, dataKeysUnwrapped: 0, providerFailures: 0, valuesEncrypted: 0, valuesDecrypted: 0 }
 
   constructor(options: EncryptorOptions) {
     validateEncryptorOptions(options)
     this.keyRing = new KeyRing(options.keys)
     this.cache = new DataKeyCache<DataKeyEntry>(options.cache ?? {})
+    this.foreign = new ForeignValueReader(options.readPlaintext, options.pfeKeys)
     this.readPlaintext = options.readPlaintext ?? false
     this.timeoutMs = options.providerTimeoutMs ?? DEFAULT_PROVIDER_TIMEOUT_MS
     this.onEvent = options.onEvent
@@ -141,7 +148,7 @@ export class EnvelopeEncryptor {
       const { value, ctx } = items[i]!
       const split = this.split(value, ctx, lastHeaderId)
       if (split === undefined) {
-        out[i] = value as StoredValue // plaintext, readPlaintext allowed
+        out[i] = this.foreign.read(value as string | Uint8Array, ctx)
         continue
       }
       splits[i] = split
@@ -156,7 +163,7 @@ export class EnvelopeEncryptor {
       for (const [id, i] of wanted) {
         const hit = this.cache.tryForDecryption(id)
         if (hit) entries.set(id, hit)
-        else (loads ??= []).push(this.cache.forDecryption(id, () => this.loadDataKey(splits[i]!, items[i]!.ctx)).then((e) => void entries.set(id, e)))
+        else (loads ??= []).push(this.keyFor(id, splits[i]!, items[i]!.ctx).then((e) => void entries.set(id, e)))
       }
       if (loads) {
         const settled = await Promise.allSettled(loads)
@@ -175,11 +182,65 @@ export class EnvelopeEncryptor {
     return out
   }
 
+  /**
+   * Like `decryptMany`, but value by value: a value that cannot be read gets its error instead
+   * of failing the batch (for `status`, `rotate`, `decrypt`). Each distinct data key is still
+   * resolved once, so a key whose unwrap fails costs one provider call however many values need it.
+   */
+  async decryptManySettled(items: readonly FieldValue[]): Promise<DecryptResult[]> {
+    const out: DecryptResult[] = new Array(items.length)
+    const splits: Array<SplitEnvelope | undefined> = new Array(items.length)
+    const wanted = new Map<string, number>() // headerId -> index of a value that has it
+    for (let i = 0; i < items.length; i++) {
+      const { value, ctx } = items[i]!
+      try {
+        const split = this.split(value, ctx)
+        if (split === undefined) out[i] = { ok: true, value: this.foreign.read(value as string | Uint8Array, ctx) }
+        else if (!wanted.has(split.headerId)) wanted.set(split.headerId, i)
+        splits[i] = split
+      } catch (error) {
+        out[i] = { ok: false, error }
+      }
+    }
+    const keys = new Map<string, DataKeyEntry | { error: unknown }>()
+    await Promise.all(
+      [...wanted].map(async ([id, i]) => {
+        try {
+          keys.set(id, this.cache.tryForDecryption(id) ?? (await this.keyFor(id, splits[i]!, items[i]!.ctx)))
+        } catch (error) {
+          keys.set(id, { error })
+        }
+      }),
+    )
+    let opened = 0
+    try {
+      for (let i = 0; i < items.length; i++) {
+        const split = splits[i]
+        if (!split) continue
+        const key = keys.get(split.headerId)!
+        if (!(key instanceof DataKeyEntry)) {
+          out[i] = { ok: false, error: relocated(key.error, items[i]!.ctx) }
+          continue
+        }
+        try {
+          out[i] = { ok: true, value: openValue(key, split, items[i]!.ctx) }
+          opened++
+        } catch (error) {
+          out[i] = { ok: false, error }
+        }
+      }
+    } finally {
+      for (const key of keys.values()) if (key instanceof DataKeyEntry) key.release()
+    }
+    this.counters.valuesDecrypted += opened
+    return out
+  }
+
   /** One value: what `decryptMany` does for a list of one, without the batch bookkeeping. */
   async decrypt(value: unknown, ctx: FieldContext): Promise<StoredValue> {
     const split = this.split(value, ctx)
-    if (split === undefined) return value as StoredValue // plaintext, readPlaintext allowed
-    const entry = this.cache.tryForDecryption(split.headerId) ?? (await this.cache.forDecryption(split.headerId, () => this.loadDataKey(split, ctx)))
+    if (split === undefined) return this.foreign.read(value as string | Uint8Array, ctx)
+    const entry = this.cache.tryForDecryption(split.headerId) ?? (await this.keyFor(split.headerId, split, ctx))
     let out: StoredValue
     try {
       out = openValue(entry, split, ctx)
@@ -203,6 +264,11 @@ export class EnvelopeEncryptor {
     return (await currency.of(headerId, header, locate(ctx))).state
   }
 
+  /** Whether values of this field that are not in our format are returned as they are (`readPlaintext`). */
+  readsPlaintext(ctx: { model: string; field: string }): boolean {
+    return this.foreign.allowsPlaintext(ctx)
+  }
+
   stats(): EncryptorStats {
     return { ...this.counters, cache: this.cache.stats() }
   }
@@ -212,7 +278,7 @@ export class EnvelopeEncryptor {
     this.cache.clear()
   }
 
-  /** Splits a stored value, or returns undefined for a plaintext that may pass through. */
+  /** Splits a stored value in our format, or returns undefined for another string or bytes (see ForeignValueReader). */
   private split(value: unknown, ctx: FieldContext, sameHeaderAs?: string): SplitEnvelope | undefined {
     // The context serves as the error location as is (errors copy only model and field).
     if (ctx.kind === 'text' && typeof value === 'string') {
@@ -220,7 +286,7 @@ export class EnvelopeEncryptor {
     } else if (ctx.kind === 'bytes' && value instanceof Uint8Array) {
       if (looksEncryptedBytes(value)) return splitBytes(value, ctx)
     }
-    if (this.readPlaintext && (typeof value === 'string' || value instanceof Uint8Array)) return undefined
+    if (typeof value === 'string' || value instanceof Uint8Array) return undefined
     throw new NotEncryptedError(locate(ctx))
   }
 
@@ -238,6 +304,16 @@ export class EnvelopeEncryptor {
     const entry = new DataKeyEntry(provider.id, wrapped, header, header.toString('base64url'), derived.encryptionKey, derived.commitment)
     this.cache.remember(entry.headerText, entry)
     return entry
+  }
+
+  /**
+   * The data key of a value, from the cache or loaded once (single flight). A failure, shared
+   * by concurrent callers and kept a few seconds by the cache, names this caller's field.
+   */
+  private keyFor(id: string, split: SplitEnvelope, ctx: FieldContext): Promise<DataKeyEntry> {
+    return this.cache.forDecryption(id, () => this.loadDataKey(split, ctx)).catch((err: unknown) => {
+      throw relocated(err, ctx)
+    })
   }
 
   private async loadDataKey(split: SplitEnvelope, ctx: FieldContext): Promise<DataKeyEntry> {
@@ -266,47 +342,11 @@ export class EnvelopeEncryptor {
   }
 
   private async callProvider<T>(type: EncryptionEvent['type'], provider: KeyProvider, call: () => Promise<T>): Promise<T> {
-    const started = performance.now()
     try {
-      const result = await withDeadline(provider.id, this.timeoutMs, call)
-      this.onEvent?.({ type, providerId: provider.id, ok: true, durationMs: performance.now() - started })
-      return result
+      return await reportProviderCall(type, provider.id, this.onEvent, () => withDeadline(provider.id, this.timeoutMs, call))
     } catch (err) {
       this.counters.providerFailures++
-      this.onEvent?.({
-        type,
-        providerId: provider.id,
-        ok: false,
-        durationMs: performance.now() - started,
-        errorCode: err instanceof KeyProviderError ? err.code : undefined,
-      })
       throw err
     }
   }
-}
-
-/** Opens one split value with its data key; the plaintext as the field's type. */
-function openValue(entry: DataKeyEntry, split: SplitEnvelope, ctx: FieldContext): StoredValue {
-  let plain: Buffer
-  try {
-    plain = open(entry.key, split.body, entry.aadFor(ctx))
-  } catch {
-    throw new DecryptionFailedError(locate(ctx))
-  }
-  return ctx.kind === 'text' ? plain.toString('utf8') : new Uint8Array(plain.buffer, plain.byteOffset, plain.byteLength)
-}
-
-function locate(ctx: FieldContext): FieldLocation {
-  return { model: ctx.model, field: ctx.field }
-}
-
-function toPlainBytes(value: unknown, ctx: FieldContext): Buffer {
-  if (ctx.kind === 'text') {
-    if (typeof value !== 'string') throw new InvalidFieldValueError(locate(ctx), 'a string', describeType(value))
-    // UTF-8 cannot hold a lone surrogate: Buffer.from would store U+FFFD while the caller keeps the original.
-    if (!isWellFormed(value)) throw new InvalidFieldValueError(locate(ctx), 'well-formed Unicode text', LONE_SURROGATE)
-    return Buffer.from(value, 'utf8')
-  }
-  if (!(value instanceof Uint8Array)) throw new InvalidFieldValueError(locate(ctx), 'a Uint8Array', describeType(value))
-  return Buffer.from(value.buffer, value.byteOffset, value.byteLength)
 }

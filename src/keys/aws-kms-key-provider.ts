@@ -17,6 +17,7 @@ import { DATA_KEY_BYTES, type GeneratedDataKey, type KeyProvider, type Rewrapped
 import { makeKmsClient } from './kms-client'
 import { isKeyScopedFailure, toKeyProviderError } from './kms-error-mapping'
 import { checkKeyRef } from './kms-key-ref'
+import { reportProviderCall, type EncryptionEventListener } from './provider-call-event'
 
 export { DEFAULT_ENCRYPTION_CONTEXT, type AwsKmsKeyDescription, type AwsKmsKeyProviderOptions } from './aws-kms-options'
 
@@ -79,10 +80,11 @@ export class AwsKmsKeyProvider implements KeyProvider {
    */
   static async generateWrappedRootKey(
     options: Omit<AwsKmsKeyProviderOptions, 'wrappedBlindIndexRootKey' | 'acceptedKeyIds'>,
+    onEvent?: EncryptionEventListener,
   ): Promise<string> {
     const provider = new AwsKmsKeyProvider(options)
     try {
-      const { plaintext, wrapped } = await provider.generate(provider.rootContext())
+      const { plaintext, wrapped } = await reportProviderCall('generateRootKey', provider.id, onEvent, () => provider.generate(provider.rootContext()))
       plaintext.fill(0)
       return wrapped.toString('base64')
     } finally {
@@ -182,6 +184,15 @@ export class AwsKmsKeyProvider implements KeyProvider {
       })
     }
     return Buffer.from(await this.rootKey)
+  }
+
+  /**
+   * Zeroes and drops the unwrapped blind-index root key this provider keeps, so the next
+   * `blindIndexRootKey()` calls KMS again (`BlindIndexer.clear()` calls it).
+   */
+  forgetBlindIndexRootKey(): void {
+    this.rootKey?.then((k) => k.fill(0), () => undefined)
+    this.rootKey = undefined
   }
 
   /** DescribeKey on the configured key: a cheap check of access and key state (for `status`). */

@@ -16,6 +16,12 @@ export interface DataKeyCacheOptions {
   maxDecryptionKeys?: number
   /** How long an unwrapped key is kept for decryption. Default 15 minutes. */
   decryptionKeyTtlMs?: number
+  /**
+   * How long a failed unwrap is remembered: values needing that key fail at once, without a
+   * provider call, so a KMS outage or a missing key does not become a storm of calls. Default
+   * 5 seconds; 0 remembers nothing (each batch still tries each distinct key once).
+   */
+  failedKeyTtlMs?: number
 }
 
 export interface DataKeyCacheStats {
@@ -25,6 +31,8 @@ export interface DataKeyCacheStats {
   decryptionMisses: number
   /** Unwrapped keys held now. */
   decryptionKeysHeld: number
+  /** Requests for a key whose unwrap failed within `failedKeyTtlMs`, answered with that failure. */
+  failedKeyHits: number
 }
 
 export const MAX_USES_LIMIT = 2 ** 32
@@ -45,8 +53,9 @@ interface ActiveKey<K> {
  * Keeps KMS calls to a handful. Encryption: one data key serves many values until it is too old
  * or used too often. Decryption: unwrapped keys are kept by id (the value's header), bounded by
  * count and age, least recently used first out. Concurrent misses for one key share one load
- * (single flight); a failed load is not kept, and every waiter gets its error. Evicted keys are
- * released (and so zeroed). Uses no timers. With `enabled: false` nothing is kept.
+ * (single flight); every waiter gets a failed load's error, and so does every request for that
+ * key during `failedKeyTtlMs` (a short negative cache). Evicted keys are released (and so
+ * zeroed). Uses no timers. With `enabled: false` nothing is kept.
  */
 export class DataKeyCache<K extends CachedKey> {
   readonly enabled: boolean
@@ -56,7 +65,8 @@ export class DataKeyCache<K extends CachedKey> {
   private pendingActive: Promise<K> | undefined
   private readonly decryption: LRUCache<string, K> | undefined
   private readonly pendingDecryption = new Map<string, PendingLoad<K>>()
-  private readonly counters = { encryptionHits: 0, encryptionMisses: 0, decryptionHits: 0, decryptionMisses: 0 }
+  private readonly failures: LRUCache<string, { error: unknown }> | undefined
+  private readonly counters = { encryptionHits: 0, encryptionMisses: 0, decryptionHits: 0, decryptionMisses: 0, failedKeyHits: 0 }
 
   constructor(options: DataKeyCacheOptions | false = {}) {
     this.enabled = options !== false
@@ -70,6 +80,9 @@ export class DataKeyCache<K extends CachedKey> {
         ttl: positive(o.decryptionKeyTtlMs ?? 15 * 60_000, 'decryptionKeyTtlMs'),
         dispose: (key) => key.release(),
       })
+      const failedTtl = o.failedKeyTtlMs ?? 5_000
+      if (!Number.isFinite(failedTtl) || failedTtl < 0) throw new ConfigurationError('cache.failedKeyTtlMs must be a number of milliseconds, 0 or more')
+      if (failedTtl > 0) this.failures = new LRUCache({ max: this.decryption.max, ttl: failedTtl })
     }
   }
 
@@ -142,6 +155,11 @@ export class DataKeyCache<K extends CachedKey> {
     }
     const hit = this.tryForDecryption(id)
     if (hit) return hit
+    const failed = this.failures?.get(id)
+    if (failed) {
+      this.counters.failedKeyHits++
+      throw failed.error
+    }
     let pending = this.pendingDecryption.get(id)
     if (!pending) {
       this.counters.decryptionMisses++
@@ -157,6 +175,7 @@ export class DataKeyCache<K extends CachedKey> {
         },
         (err) => {
           this.pendingDecryption.delete(id)
+          this.failures?.set(id, { error: err })
           throw err
         },
       )
@@ -173,10 +192,11 @@ export class DataKeyCache<K extends CachedKey> {
     return { ...this.counters, decryptionKeysHeld: this.decryption?.size ?? 0 }
   }
 
-  /** Drops (and zeroes) every key. */
+  /** Drops (and zeroes) every key, and forgets failed unwraps. */
   clear(): void {
     this.replaceActive(undefined)
     this.decryption?.clear()
+    this.failures?.clear()
   }
 
   private replaceActive(next: ActiveKey<K> | undefined): void {

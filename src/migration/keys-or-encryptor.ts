@@ -1,3 +1,4 @@
+import type { ReadPlaintextOption } from '../engine/plaintext-scope'
 import { EnvelopeEncryptor } from '../engine/envelope-encryptor'
 import { ConfigurationError } from '../errors'
 import type { KeyProvider } from '../keys/key-provider'
@@ -22,7 +23,7 @@ export interface WithEncryptor {
 }
 
 /** The encryptor the options give, or make from their keys. JavaScript callers that give neither get a ConfigurationError. */
-export function encryptorOf(options: KeysOrEncryptor, caller: string, readPlaintext = false): EnvelopeEncryptor {
+export function encryptorOf(options: KeysOrEncryptor, caller: string, readPlaintext: ReadPlaintextOption = false): EnvelopeEncryptor {
   if (options.encryptor !== undefined && options.keys !== undefined)
     throw new ConfigurationError(`${caller}: give \`keys\` or \`encryptor\`, not both`)
   if (options.encryptor) return options.encryptor

@@ -1,3 +1,4 @@
+import type { ReadPlaintextOption } from '../engine/plaintext-scope'
 import { blindIndexFieldsOfModel } from '../blind-index/blind-index-field'
 import { BlindIndexer, withDefaultRootKey, type BlindIndexOptions } from '../blind-index/blind-indexer'
 import { BlindIndexRecomputeError, ConfigurationError } from '../errors'
@@ -52,7 +53,7 @@ interface RecomputeSettings {
  */
 export type RecomputeBlindIndexesOptions = RecomputeSettings &
   (
-    | (WithKeys & { /** Index plaintext sources as they are. @default false */ readPlaintext?: boolean })
+    | (WithKeys & { /** Index plaintext sources as they are. @default false */ readPlaintext?: ReadPlaintextOption })
     | (WithEncryptor & { readPlaintext?: never })
   )
 
@@ -105,7 +106,10 @@ export async function recomputeBlindIndexes(options: RecomputeBlindIndexesOption
 
   const encryptor = encryptorOf(options, 'recomputeBlindIndexes', options.readPlaintext)
   const indexer =
-    options.indexer ?? new BlindIndexer(blindIndexFieldsOfModel(model), withDefaultRootKey(options.blindIndex, encryptor.keyRing.primary))
+    options.indexer ?? new BlindIndexer(blindIndexFieldsOfModel(model), {
+      ...withDefaultRootKey(options.blindIndex, encryptor.keyRing.primary),
+      onEvent: encryptor.onEvent,
+    })
   await indexer.load()
 
   const progress: RecomputeProgress = { model: model.name, scanned: 0, updated: 0, unchanged: 0, skipped: 0 }

@@ -50,7 +50,7 @@ export class RecomputeOperation implements ColumnOperation {
             as: 'reindexed',
             indexes: Object.fromEntries(stray.map((f) => [f.column, null])),
           }
-      } else if (o.kind === 'skip' && o.as === 'plaintext' && this.encryptor.readPlaintext && typeof row.value === 'string') {
+      } else if (o.kind === 'skip' && o.as === 'plaintext' && this.encryptor.readsPlaintext(target.ctx) && typeof row.value === 'string') {
         const fresh = Object.entries(indexes.compute(row.value)).filter(([column, value]) => row.indexes[column] !== value)
         if (fresh.length > 0) outcomes[r] = { kind: 'write', value: row.value, as: 'reindexed', indexes: Object.fromEntries(fresh) }
       }

@@ -99,7 +99,10 @@ export class BlindIndexFilters {
             this.checkMode(field, v)
             break
           case 'equals':
-            if (v === null) negated ? (notNull = true) : (isNull = true)
+            if (v === null) {
+              if (negated) notNull = true
+              else isNull = true
+            }
             else if (negated) negative.push({ op: 'not', tickets: one(v) })
             else positive.push({ op: 'equals', tickets: one(v) })
             break

@@ -7,7 +7,6 @@ import { ValueBatch } from '../engine/value-batch'
 import { ConfigurationError } from '../errors'
 import { checkClientSchema } from './client-schema-check'
 import { validateFieldEncryptionOptions, type FieldEncryptionOptions } from './field-encryption-options'
-import type { EncryptionModel } from '../model/encryption-model'
 import { ModelRegistry, type ModelView } from '../model/model-registry'
 import type { BlindIndexQueryContext } from './blind-index-filter'
 import { QueryArgsRewriter } from './query-args-rewriter'
@@ -26,7 +25,11 @@ function blindIndexerFor(options: FieldEncryptionOptions, encryptor: EnvelopeEnc
   if (options.blindIndexer) return options.blindIndexer
   const fields = blindIndexFieldsOf(options.model)
   if (fields.length === 0) return undefined
-  return new BlindIndexer(fields, { ...withDefaultRootKey(options.blindIndex, encryptor.keyRing.primary), providerTimeoutMs: options.providerTimeoutMs })
+  return new BlindIndexer(fields, {
+    ...withDefaultRootKey(options.blindIndex, encryptor.keyRing.primary),
+    providerTimeoutMs: options.providerTimeoutMs,
+    onEvent: encryptor.onEvent,
+  })
 }
 
 /** How a top-level write's `data` is checked for unique blind-index values across versions. */
