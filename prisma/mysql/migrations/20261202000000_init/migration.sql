@@ -2,6 +2,8 @@
 -- the PostgreSQL-only users.tags. Encrypted columns are TEXT/BLOB (a stored value is longer than
 -- the plaintext, see the README); blind-index columns are VARCHAR(64) with a binary collation, so
 -- that equality and uniqueness are exact (the default utf8mb4 collations ignore case).
+-- contacts.nickname_plain is the tests' plaintext reference for exact filters: binary and NO PAD
+-- (MariaDB's utf8mb4_bin is PAD SPACE, 'a' = 'a '), so it compares as PostgreSQL does.
 CREATE TABLE `users` (
     `id` INTEGER NOT NULL AUTO_INCREMENT,
     `email` MEDIUMTEXT NOT NULL,
@@ -51,7 +53,7 @@ CREATE TABLE `contacts` (
     `seq` INTEGER NOT NULL,
     `nickname` TEXT NULL,
     `nickname_index` VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,
-    `nickname_plain` VARCHAR(191) NULL,
+    `nickname_plain` VARCHAR(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NULL,
     INDEX `contacts_nickname_index_idx`(`nickname_index`),
     PRIMARY KEY (`owner_id`, `seq`)
 ) DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
