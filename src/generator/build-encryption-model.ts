@@ -9,6 +9,7 @@ import type {
   RelationModel,
 } from '../model/encryption-model'
 import { normalizationProblem } from '../blind-index/normalize'
+import { blindIndexColumnProblem, encryptedColumnProblem } from './column-size-check'
 import { parseAnnotations } from './parse-annotations'
 
 const ENCRYPTABLE = new Set(['String', 'Bytes'])
@@ -58,6 +59,8 @@ function describeModel(model: DMMF.Model, provider: string): ModelDescription {
         throw new SchemaAnnotationError(at, 'an encrypted field cannot be @unique (random IVs make every ciphertext different); put @unique on its @blindIndex field instead')
       }
       if (field.hasDefaultValue) throw new SchemaAnnotationError(at, 'an encrypted field cannot have @default (the database would store the default unencrypted)')
+      const columnProblem = encryptedColumnProblem(field, provider)
+      if (columnProblem) throw new SchemaAnnotationError(at, columnProblem)
       encryptedFields[field.name] = {
         name: field.name,
         column: columnOf(field),
@@ -92,6 +95,8 @@ function describeModel(model: DMMF.Model, provider: string): ModelDescription {
     if (field.isId || primaryKey.includes(field.name)) throw new SchemaAnnotationError(at, 'a @blindIndex field cannot be (part of) the primary key')
     if (field.hasDefaultValue) throw new SchemaAnnotationError(at, 'a @blindIndex field cannot have @default (the extension computes it)')
     if (field.isUpdatedAt) throw new SchemaAnnotationError(at, 'a @blindIndex field cannot be @updatedAt')
+    const indexColumnProblem = blindIndexColumnProblem(field, provider)
+    if (indexColumnProblem) throw new SchemaAnnotationError(at, indexColumnProblem)
     if (model.fields.some((f) => f.relationFromFields?.includes(field.name))) {
       throw new SchemaAnnotationError(at, 'a @blindIndex field cannot be a relation scalar (foreign key)')
     }
