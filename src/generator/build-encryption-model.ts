@@ -59,8 +59,6 @@ function describeModel(model: DMMF.Model, provider: string): ModelDescription {
         throw new SchemaAnnotationError(at, 'an encrypted field cannot be @unique (random IVs make every ciphertext different); put @unique on its @blindIndex field instead')
       }
       if (field.hasDefaultValue) throw new SchemaAnnotationError(at, 'an encrypted field cannot have @default (the database would store the default unencrypted)')
-      const columnProblem = encryptedColumnProblem(field, provider)
-      if (columnProblem) throw new SchemaAnnotationError(at, columnProblem)
       encryptedFields[field.name] = {
         name: field.name,
         column: columnOf(field),
@@ -95,8 +93,6 @@ function describeModel(model: DMMF.Model, provider: string): ModelDescription {
     if (field.isId || primaryKey.includes(field.name)) throw new SchemaAnnotationError(at, 'a @blindIndex field cannot be (part of) the primary key')
     if (field.hasDefaultValue) throw new SchemaAnnotationError(at, 'a @blindIndex field cannot have @default (the extension computes it)')
     if (field.isUpdatedAt) throw new SchemaAnnotationError(at, 'a @blindIndex field cannot be @updatedAt')
-    const indexColumnProblem = blindIndexColumnProblem(field, provider)
-    if (indexColumnProblem) throw new SchemaAnnotationError(at, indexColumnProblem)
     if (model.fields.some((f) => f.relationFromFields?.includes(field.name))) {
       throw new SchemaAnnotationError(at, 'a @blindIndex field cannot be a relation scalar (foreign key)')
     }
@@ -110,6 +106,13 @@ function describeModel(model: DMMF.Model, provider: string): ModelDescription {
       normalize: normalize as BlindIndexNormalization[],
       isUnique: field.isUnique || uniqueSingles.has(field.name),
     }
+  }
+
+  // Column types last, once the annotations are known to be right (column-size-check.ts).
+  for (const field of model.fields) {
+    const enc = encryptedFields[field.name] ? encryptedColumnProblem(field, provider) : undefined
+    const problem = enc ?? (blindIndexes[field.name] ? blindIndexColumnProblem(field, provider) : undefined)
+    if (problem) throw new SchemaAnnotationError({ model: model.name, field: field.name }, problem)
   }
 
   const primaryKeyColumns = primaryKey.map((name) => columnOf(byName.get(name)!))
