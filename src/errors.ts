@@ -154,3 +154,15 @@ export class ConfigurationError extends FieldEncryptionError {
     super(message)
   }
 }
+
+/**
+ * The database stored something other than the ciphertext sent (e.g. MySQL outside strict
+ * sql_mode truncates a value too long for its column and commits the row). The write must not
+ * look successful: the stored value can never be decrypted. Names model and field, never a value.
+ */
+export class StoredValueMismatchError extends FieldEncryptionError {
+  readonly code = 'KFE_STORED_VALUE_MISMATCH'
+  constructor(location: FieldLocation, problem: string) {
+    super(`${where(location)}: ${problem}`, location)
+  }
+}

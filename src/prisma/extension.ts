@@ -10,6 +10,7 @@ import { ModelRegistry, type ModelView } from '../model/model-registry'
 import type { BlindIndexQueryContext } from './blind-index-filter'
 import { QueryArgsRewriter } from './query-args-rewriter'
 import { ResultDecryptor } from './result-decryptor'
+import { checkStoredAsSent } from './stored-value-check'
 import { UniqueIndexLookups, type IndexValueFinder } from './unique-index-lookup'
 import { WriteArgsEncryptor } from './write-args-encryptor'
 import { WrittenValues } from './written-values'
@@ -115,6 +116,7 @@ export function createQueryHandler(options: FieldEncryptionOptions) {
     const found = new ValueBatch()
     results.collect(resultModel(registry, view, params.dataPath), result, found)
     if (found.size > 0) {
+      if (ciphertexts) checkStoredAsSent(batch.items, ciphertexts, found.items)
       // The returned row of a write holds the ciphertexts just made: their plaintexts are known.
       const written = ciphertexts && new WrittenValues(batch.items, ciphertexts)
       found.assign(await (written ? written.decryptMany(encryptor, found.items) : encryptor.decryptMany(found.items)))
