@@ -22,8 +22,8 @@ type TestFn = (name: string, fn: jest.ProvidesCallback, timeout?: number) => voi
  * report lists it: "[skipped on mysql: String[] is PostgreSQL-only]").
  */
 export function testWhere(supported: boolean, reason: string): TestFn {
-  if (supported) return test
-  return (name, fn, timeout) => test.skip(`${name} [skipped on ${testDatabaseKind()}: ${reason}]`, fn, timeout)
+  // Lazy: this module is also loaded where Jest's globals do not exist (global setup).
+  return (name, fn, timeout) => (supported ? test(name, fn, timeout) : test.skip(`${name} [skipped on ${testDatabaseKind()}: ${reason}]`, fn, timeout))
 }
 
 /** For the tests that are about String[]: PostgreSQL only. */
