@@ -186,25 +186,27 @@ async function openMysqlServer(url: string, connections: number, timeoutMs: numb
   const u = new URL(url)
   const database = decodeURIComponent(u.pathname.replace(/^\//, ''))
   if (!database) throw new ConfigurationError(`${redactUrl(url)}: the URL names no database (mysql://user@host:3306/<database>)`)
-  const pool = mariadb.createPool({
+  const config = {
     host: u.hostname,
     port: u.port ? Number(u.port) : 3306,
     user: decodeURIComponent(u.username) || undefined,
     password: u.password ? decodeURIComponent(u.password) : undefined,
     database,
-    connectionLimit: connections,
     connectTimeout: timeoutMs,
-    acquireTimeout: timeoutMs + 1_000,
-    initializationTimeout: timeoutMs,
     foundRows: true,
-  })
+  }
+  // One connection first: a pool retries failed connections until its acquire timeout, and
+  // would hide the server's answer (refused, unknown database, access denied) behind it.
+  const probe = mariadb.createConnection(config)
   try {
-    await within(pool.query('SELECT 1'), timeoutMs, `cannot connect to ${redactUrl(url)}`)
+    const conn = await within(probe, timeoutMs, `cannot connect to ${redactUrl(url)}`)
+    await conn.end()
   } catch (err) {
-    void pool.end().catch(() => undefined)
+    void probe.then((c) => c.destroy()).catch(() => undefined)
     if (err instanceof ConfigurationError) throw err
     throw new ConfigurationError(`cannot connect to ${redactUrl(url)}: ${redactMessage((err as Error).message, url)}`)
   }
+  const pool = mariadb.createPool({ ...config, connectionLimit: connections, acquireTimeout: timeoutMs + 1_000, initializationTimeout: timeoutMs })
   return mariadbPoolDatabase(pool, { description: redactUrl(url), connections, endPool: true })
 }
 
