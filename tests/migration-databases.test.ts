@@ -5,6 +5,7 @@ import { DEFAULT_CONNECT_TIMEOUT_MS, openDatabase } from '../src/migration/open-
 import { decryptColumns, encryptColumns, encryptionStatus } from '../src/migration/run-migration'
 import type { CasWrite, SqlDatabase } from '../src/migration/sql-database'
 import { runCli } from './support/migration-cli-io'
+import { prismaGenerate } from './support/prisma-generate'
 import { spawnCli } from './support/migration-cli-process'
 import { createMigrationDatabase, emptyTables, type MigrationTestDatabase } from './support/migration-database'
 
@@ -125,6 +126,47 @@ describe(`the migration functions on ${process.env.DATABASE_URL ? 'DATABASE_URL'
     expect(summary.ok).toBe(true)
     const raw = await db.sql<{ id: number; email: string; phone: string | null }>('SELECT id, email, phone FROM users ORDER BY id')
     expect(raw.map((r) => [r.email, r.phone])).toEqual(Array.from({ length: USERS }, (_, k) => [email(k + 1), phone(k + 1)]))
+  })
+})
+
+describe('a model without @id', () => {
+  test('migrates by its @@unique of required fields; one whose only unique is its blind index (it changes while migrating) is refused clearly', async () => {
+    const generated = await prismaGenerate(
+      `model Legacy {
+  region String
+  num    Int
+  /// @encrypted
+  secret String?
+  @@unique([region, num])
+  @@map("legacy")
+}
+model Loose {
+  /// @encrypted
+  email      String
+  /// @blindIndex(email)
+  emailIndex String @unique
+  @@map("loose")
+}`,
+      { provider: 'sqlite' },
+    )
+    expect(generated.exitCode).toBe(0)
+    const model = generated.model!
+    expect(model.models.Legacy).toMatchObject({ primaryKey: ['region', 'num'], primaryKeyColumns: ['region', 'num'] })
+    expect(model.models.Loose!.primaryKeyColumns).toEqual([])
+
+    await db.sql('CREATE TABLE legacy (region VARCHAR(16) NOT NULL, num INTEGER NOT NULL, secret TEXT, CONSTRAINT legacy_key UNIQUE (region, num))')
+    const rows = ['eu', 'us'].flatMap((region) => Array.from({ length: 25 }, (_, n) => [region, n, `secret ${region} ${n}`]))
+    await insertRows('legacy', ['region', 'num', 'secret'], rows)
+    const summary = await encryptColumns({ model, keys, database: db.database, models: ['Legacy'], batchSize: 7 })
+    expect(summary).toMatchObject({ ok: true, written: 50 })
+    const stored = await db.sql<{ region: string; num: number; secret: string }>('SELECT region, num, secret FROM legacy ORDER BY region, num')
+    expect(stored.every((r) => r.secret.startsWith('$kfe$'))).toBe(true)
+    const back = await decryptColumns({ model, keys, database: db.database, models: ['Legacy'] })
+    expect(back.written).toBe(50)
+    expect((await db.sql<{ secret: string }>('SELECT secret FROM legacy ORDER BY region, num')).map((r) => r.secret)).toEqual(rows.map((r) => r[2]))
+
+    await expect(encryptColumns({ model, keys, database: db.database, models: ['Loose'] })).rejects.toThrow(/Loose: the model has no primary key/)
+    await db.sql('DROP TABLE legacy')
   })
 })
 

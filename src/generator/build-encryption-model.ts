@@ -11,6 +11,7 @@ import type {
 import { normalizationProblem } from '../blind-index/normalize'
 import { blindIndexColumnProblem, encryptedColumnProblem } from './column-size-check'
 import { parseAnnotations } from './parse-annotations'
+import { rowKeyFields } from './row-key'
 
 const ENCRYPTABLE = new Set(['String', 'Bytes'])
 
@@ -29,8 +30,8 @@ export function buildEncryptionModel(datamodel: DMMF.Datamodel, provider: string
 function describeModel(model: DMMF.Model, provider: string): ModelDescription {
   const columnOf = (f: DMMF.Field) => f.dbName ?? f.name
   const byName = new Map(model.fields.map((f) => [f.name, f]))
-  const primaryKey: string[] = [...(model.primaryKey?.fields ?? [])]
-  if (primaryKey.length === 0) primaryKey.push(...model.fields.filter((f) => f.isId).map((f) => f.name))
+  // The primary key, or a required @unique/@@unique when there is none (row-key.ts).
+  const primaryKey: string[] = rowKeyFields(model)
   const encryptedFields: Record<string, EncryptedFieldModel> = {}
   const blindIndexes: Record<string, BlindIndexModel> = {}
   const relations: Record<string, RelationModel> = {}
