@@ -3,13 +3,18 @@
  *
  *   npx tsx bench/migrate.bench.ts [--check]
  *   DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test npx tsx bench/migrate.bench.ts
+ *   DATABASE_URL=mysql://root@127.0.0.1:3306/test npx tsx bench/migrate.bench.ts     (MySQL/MariaDB)
+ *   DATABASE_URL=file:/tmp/kfe-bench.db npx tsx bench/migrate.bench.ts             (SQLite)
  *   (BENCH_ROWS=n rows, default 200,000; BENCH_ROUNDS=n rounds, default 3)
  *
  * Table: `kfe_bench (id int primary key, secret text)` with a 40-character plaintext per row, in
  * a scratch schema on the server (dropped at the end) or in an in-memory PGlite.
  * Baseline: the plain batched UPDATE of the same rows with values computed beforehand, 1,000
  * rows per statement (`UPDATE t SET secret = v.n FROM unnest($1::int[], $2::text[]) v WHERE
- * t.id = v.id`), one connection: only the writes, no reading, no crypto.
+ * t.id = v.id`), one connection: only the writes, no reading, no crypto. On MySQL/MariaDB the
+ * same as one `UPDATE t JOIN (SELECT ? AS id, ? AS n UNION ALL ...) v ON t.id = v.id SET ...`
+ * per 1,000 rows; on SQLite, 1,000 prepared `UPDATE ... WHERE id = ?` in one transaction (a
+ * scratch database, or a scratch file beside the one named, dropped at the end).
  * Subject: `encryptColumns` as the CLI runs it: keyset-paginated reads of 1,000 rows, AES-GCM
  * under a local key, compare-and-set writes (the old value sent back), default concurrency;
  * also with concurrency 1 (informative).
@@ -60,6 +65,8 @@ interface Bench {
   sql(query: string, params?: unknown[]): Promise<Array<Record<string, unknown>>>
   /** A fresh table of `rows` plaintext rows. */
   reset(rows: number): Promise<void>
+  /** The baseline's write: these rows get these values, in one plain batched statement. */
+  writeBatch(ids: number[], values: string[]): Promise<void>
   close(): Promise<void>
 }
 
@@ -67,6 +74,8 @@ const plaintextSql = `'secret value number ' || lpad(g::text, 19, '0')`
 
 async function open(): Promise<Bench> {
   const url = process.env.DATABASE_URL
+  if (url?.startsWith('mysql://')) return openMysql(url)
+  if (url?.startsWith('file:')) return openSqlite(url)
   if (url) {
     const { Pool } = await import('pg')
     const schema = `kfe_bench_${randomBytes(4).toString('hex')}`
@@ -84,6 +93,7 @@ async function open(): Promise<Bench> {
         await sql(`INSERT INTO kfe_bench SELECT g, ${plaintextSql} FROM generate_series(1, $1::int) g`, [rows])
         await sql('VACUUM ANALYZE kfe_bench')
       },
+      writeBatch: async (ids, values) => void (await sql(PG_BATCH_UPDATE, [ids, values])),
       async close() {
         await pool.end()
         await admin.query(`DROP SCHEMA "${schema}" CASCADE`)
@@ -108,7 +118,87 @@ async function open(): Promise<Bench> {
       await db.query(`INSERT INTO kfe_bench SELECT g, ${plaintextSql} FROM generate_series(1, $1::int) g`, [rows])
       await db.exec('VACUUM ANALYZE kfe_bench')
     },
+    writeBatch: async (ids, values) => void (await db!.query(PG_BATCH_UPDATE, [ids, values])),
     close: async () => db?.close(),
+  }
+  return bench
+}
+
+const PG_BATCH_UPDATE = 'UPDATE kfe_bench AS t SET secret = v.n FROM unnest($1::int[], $2::text[]) AS v(id, n) WHERE t.id = v.id'
+
+/** Plaintext rows, inserted 1,000 per statement by `insert(sql, params)` with `?` placeholders. */
+async function insertPlaintext(rows: number, insert: (sql: string, params: unknown[]) => Promise<unknown>): Promise<void> {
+  for (let start = 1; start <= rows; start += BATCH) {
+    const params: unknown[] = []
+    const tuples: string[] = []
+    for (let i = start; i < Math.min(rows + 1, start + BATCH); i++) {
+      params.push(i, plaintext(i))
+      tuples.push('(?, ?)')
+    }
+    await insert(`INSERT INTO kfe_bench (id, secret) VALUES ${tuples.join(', ')}`, params)
+  }
+}
+
+async function openMysql(url: string): Promise<Bench> {
+  const mariadb = await import('mariadb')
+  const { mariadbPoolDatabase } = await import('../src/migration/open-database')
+  const u = new URL(url)
+  const name = `kfe_bench_${randomBytes(4).toString('hex')}`
+  const config = { host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username) || 'root', password: u.password ? decodeURIComponent(u.password) : undefined }
+  const admin = await mariadb.createConnection(config)
+  await admin.query(`CREATE DATABASE \`${name}\``)
+  const pool = mariadb.createPool({ ...config, database: name, connectionLimit: 5 })
+  const sql = async (q: string, p?: unknown[]) => (await pool.query(q.replace(/\$\d+/g, '?'), p)) as Array<Record<string, unknown>>
+  return {
+    kind: `MySQL/MariaDB at ${u.host}, scratch database ${name}`,
+    database: mariadbPoolDatabase(pool, { connections: 4 }),
+    sql,
+    async reset(rows) {
+      await pool.query('DROP TABLE IF EXISTS kfe_bench')
+      await pool.query('CREATE TABLE kfe_bench (id int PRIMARY KEY, secret TEXT NOT NULL) DEFAULT CHARSET utf8mb4')
+      await insertPlaintext(rows, (q, p) => pool.query(q, p))
+      await pool.query('ANALYZE TABLE kfe_bench')
+    },
+    async writeBatch(ids, values) {
+      const params: unknown[] = []
+      const rows = ids.map((id, i) => (params.push(id, values[i]), i === 0 ? 'SELECT ? AS id, ? AS n' : 'SELECT ?, ?'))
+      await pool.query(`UPDATE kfe_bench AS t JOIN (${rows.join(' UNION ALL ')}) AS v ON t.id = v.id SET t.secret = v.n`, params)
+    },
+    async close() {
+      await pool.end()
+      await admin.query(`DROP DATABASE \`${name}\``)
+      await admin.end()
+    },
+  }
+}
+
+async function openSqlite(url: string): Promise<Bench> {
+  const { default: Database } = await import('better-sqlite3')
+  const { betterSqliteDatabase } = await import('../src/migration/open-database')
+  const { dirname, join, resolve } = await import('node:path')
+  const { mkdirSync, rmSync } = await import('node:fs')
+  const file = join(dirname(resolve(url.slice('file:'.length))), `kfe_bench_${randomBytes(4).toString('hex')}.db`)
+  mkdirSync(dirname(file), { recursive: true })
+  const db = new Database(file)
+  db.pragma('journal_mode = WAL')
+  const bench: Bench = {
+    kind: `SQLite (better-sqlite3, WAL) at ${file}`,
+    database: betterSqliteDatabase(db as never),
+    sql: async (q, p) => db.prepare(q.replace(/\$\d+/g, '?')).all(...(p ?? [])) as Array<Record<string, unknown>>,
+    async reset(rows) {
+      db.exec('DROP TABLE IF EXISTS kfe_bench')
+      db.exec('CREATE TABLE kfe_bench (id INTEGER PRIMARY KEY, secret TEXT NOT NULL)')
+      await insertPlaintext(rows, async (q, p) => db.prepare(q).run(...p))
+      db.exec('ANALYZE kfe_bench')
+    },
+    async writeBatch(ids, values) {
+      const update = db.prepare('UPDATE kfe_bench SET secret = ? WHERE id = ?')
+      db.transaction(() => ids.forEach((id, i) => update.run(values[i], id)))()
+    },
+    async close() {
+      db.close()
+      for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true })
+    },
   }
   return bench
 }
@@ -129,7 +219,7 @@ async function plainUpdate(b: Bench, values: readonly string[]): Promise<number>
   for (let start = 0; start < values.length; start += BATCH) {
     const ids: number[] = []
     for (let i = start; i < Math.min(values.length, start + BATCH); i++) ids.push(i + 1)
-    await b.sql('UPDATE kfe_bench AS t SET secret = v.n FROM unnest($1::int[], $2::text[]) AS v(id, n) WHERE t.id = v.id', [ids, values.slice(start, start + BATCH)])
+    await b.writeBatch(ids, values.slice(start, start + BATCH))
   }
   return ((performance.now() - started) * 1000) / values.length
 }

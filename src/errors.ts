@@ -25,6 +25,7 @@ export type ErrorCode =
   | 'KFE_UNKNOWN_KEY_PROVIDER'
   | KeyProviderErrorCode
   | 'KFE_CONFIGURATION'
+  | 'KFE_STORED_VALUE_MISMATCH'
   | MigrationErrorCode
 
 /**
@@ -207,6 +208,18 @@ export class ConfigurationError extends FieldEncryptionError {
   readonly code = 'KFE_CONFIGURATION'
   constructor(message: string) {
     super(message)
+  }
+}
+
+/**
+ * The database stored something other than the ciphertext sent (e.g. MySQL outside strict
+ * sql_mode truncates a value too long for its column and commits the row). The write must not
+ * look successful: the stored value can never be decrypted. Names model and field, never a value.
+ */
+export class StoredValueMismatchError extends FieldEncryptionError {
+  readonly code = 'KFE_STORED_VALUE_MISMATCH'
+  constructor(location: FieldLocation, problem: string) {
+    super(`${where(location)}: ${problem}`, location)
   }
 }
 

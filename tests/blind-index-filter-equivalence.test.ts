@@ -39,7 +39,7 @@ beforeAll(async () => {
   // Half the rows on index version 1, half on version 2.
   await v1.contact.createMany({ data: values.slice(0, 7).map((v, i) => ({ ownerId: owners.mixed, seq: i, nickname: v, nicknamePlain: v })) })
   await both.contact.createMany({ data: values.slice(7).map((v, i) => ({ ownerId: owners.mixed, seq: 7 + i, nickname: v, nicknamePlain: v })) })
-  const versions = await db.sql<{ v: string }>("SELECT DISTINCT left(nickname_index, 3) AS v FROM contacts WHERE owner_id = $1 AND nickname_index IS NOT NULL ORDER BY 1", [owners.mixed])
+  const versions = await db.sql<{ v: string }>("SELECT DISTINCT substr(nickname_index, 1, 3) AS v FROM contacts WHERE owner_id = $1 AND nickname_index IS NOT NULL ORDER BY 1", [owners.mixed])
   expect(versions.map((r) => r.v)).toEqual(['v1:', 'v2:'])
 })
 afterAll(async () => {

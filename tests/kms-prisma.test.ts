@@ -17,6 +17,7 @@ import { AwsKmsKeyProvider } from '../src/keys/aws-kms-key-provider'
 import { KmsTestServer, kmsClientFor } from './support/kms-test-server'
 import { createTestDatabase, type TestDatabase } from './support/test-database'
 import { truncateTables } from './support/truncate-tables'
+import { TAGS_COLUMN, withTags } from './support/test-database-kind'
 
 const N = 10_000
 const server = new KmsTestServer()
@@ -146,11 +147,11 @@ describe('moving from the local master key to KMS', () => {
     id: number
     email: string
     phone: string | null
-    tags: string[]
+    tags?: string[]
     avatar: Uint8Array | null
   }
   async function stored(id: number): Promise<StoredUser> {
-    return (await db.sql<StoredUser>('SELECT id, email, phone, tags, avatar FROM users WHERE id = $1', [id]))[0]!
+    return (await db.sql<StoredUser>(`SELECT id, email, phone${TAGS_COLUMN}, avatar FROM users WHERE id = $1`, [id]))[0]!
   }
 
   it('reads what the local key wrote after switching to keys: [kms, local], and writes new values under KMS', async () => {
@@ -158,10 +159,10 @@ describe('moving from the local master key to KMS', () => {
     // The blind-index root key must outlive the switch, or lookups by email miss the old rows.
     const before = encryptedPrisma({ keys: local, blindIndex: { rootKey: local } })
     const old = await before.user.create({
-      data: { email: 'old@example.com', phone: '+1-555-0100', tags: ['early'], avatar: new Uint8Array([1, 2, 3]), posts: { create: { title: 't', body: 'old post' } } },
+      data: { email: 'old@example.com', phone: '+1-555-0100', ...withTags(['early']), avatar: new Uint8Array([1, 2, 3]), posts: { create: { title: 't', body: 'old post' } } },
     })
     const oldRow = await stored(old.id)
-    for (const value of [oldRow.email, oldRow.phone!, oldRow.tags[0]!, oldRow.avatar!]) expect(providerOf(value)).toBe('local')
+    for (const value of [oldRow.email, oldRow.phone!, ...(oldRow.tags ?? []), oldRow.avatar!]) expect(providerOf(value)).toBe('local')
     expect(server.cryptoCalls).toBe(0)
 
     const after = encryptedPrisma({ keys: [kms(), local], blindIndex: { rootKey: local } })
@@ -169,17 +170,17 @@ describe('moving from the local master key to KMS', () => {
     expect(await after.user.findUnique({ where: { id: old.id }, include: { posts: true } })).toMatchObject({
       email: 'old@example.com',
       phone: '+1-555-0100',
-      tags: ['early'],
+      ...withTags(['early']),
       avatar: new Uint8Array([1, 2, 3]),
       posts: [{ body: 'old post' }],
     })
     expect(server.cryptoCalls).toBe(0)
 
     // new values: a KMS data key
-    const fresh = await after.user.create({ data: { email: 'new@example.com', phone: '+1-555-0199', tags: ['late'], avatar: new Uint8Array([9]) } })
+    const fresh = await after.user.create({ data: { email: 'new@example.com', phone: '+1-555-0199', ...withTags(['late']), avatar: new Uint8Array([9]) } })
     expect(server.calls.GenerateDataKey).toBe(1)
     const freshRow = await stored(fresh.id)
-    for (const value of [freshRow.email, freshRow.phone!, freshRow.tags[0]!, freshRow.avatar!]) expect(providerOf(value)).toBe('aws-kms')
+    for (const value of [freshRow.email, freshRow.phone!, ...(freshRow.tags ?? []), freshRow.avatar!]) expect(providerOf(value)).toBe('aws-kms')
     // an update of an old row re-encrypts what it writes under KMS, and leaves the rest as it was
     await after.user.update({ where: { id: old.id }, data: { phone: '+1-555-0101' } })
     const updated = await stored(old.id)

@@ -143,7 +143,7 @@ describe('status, encrypt, rotate, decrypt from the command line', () => {
     expect(noKey).toMatchObject({ code: 2, stderr: expect.stringMatching(/no key provider: set KFE_LOCAL_MASTER_KEY/) })
     const noDb = await runCli(['status'], { env: { KFE_LOCAL_MASTER_KEY: masterKey } })
     expect(noDb).toMatchObject({ code: 2, stderr: expect.stringMatching(/no database/) })
-    const wrongDb = await runCli(['status'], { env: { ...env, DATABASE_URL: 'mysql://localhost/x' } })
+    const wrongDb = await runCli(['status'], { env: { ...env, DATABASE_URL: 'mssql://localhost/x' } })
     expect(wrongDb).toMatchObject({ code: 2, stderr: expect.stringMatching(/unsupported database URL/) })
   })
 })

@@ -3,6 +3,7 @@ import { encryptedClient, type EncryptedClient } from './support/encrypted-clien
 import type { QueryRecorder } from './support/query-recorder'
 import { createTestDatabase, type TestDatabase } from './support/test-database'
 import { truncateTables } from './support/truncate-tables'
+import { supportsScalarLists, withTags } from './support/test-database-kind'
 
 /**
  * What the extension refuses, and that a refused query never reaches the database:
@@ -183,15 +184,17 @@ describe('queries that would compare or order ciphertext are refused before reac
   })
 
   test('NULL and emptiness checks on an encrypted field go through and answer as on plaintext', async () => {
-    const other = await prisma.user.create({ data: { email: 'presence@example.com', tags: ['t'] } })
+    const other = await prisma.user.create({ data: { email: 'presence@example.com', ...withTags(['t']) } })
     const ids = [userId, other.id]
-    await prisma.user.update({ where: { id: userId }, data: { tags: [] } })
+    await prisma.user.update({ where: { id: userId }, data: { ...withTags([]) } })
     const byId = (rows: Array<{ id: number }>) => rows.map((r) => r.id).sort((a, b) => a - b)
     expect(byId(await prisma.user.findMany({ where: { id: { in: ids }, phone: null } }))).toEqual([other.id])
     expect(byId(await prisma.user.findMany({ where: { id: { in: ids }, phone: { equals: null } } }))).toEqual([other.id])
     expect(byId(await prisma.user.findMany({ where: { id: { in: ids }, phone: { not: null } } }))).toEqual([userId])
-    expect(byId(await prisma.user.findMany({ where: { id: { in: ids }, tags: { isEmpty: true } } }))).toEqual([userId])
-    expect(byId(await prisma.user.findMany({ where: { id: { in: ids }, NOT: { tags: { isEmpty: true } } } }))).toEqual([other.id])
+    if (supportsScalarLists()) {
+      expect(byId(await prisma.user.findMany({ where: { id: { in: ids }, tags: { isEmpty: true } } }))).toEqual([userId])
+      expect(byId(await prisma.user.findMany({ where: { id: { in: ids }, NOT: { tags: { isEmpty: true } } } }))).toEqual([other.id])
+    }
     expect(await prisma.post.count({ where: { body: { not: null }, author: { id: userId } } })).toBe(1)
     await prisma.user.delete({ where: { id: other.id } })
   })

@@ -9,7 +9,9 @@ import type {
   RelationModel,
 } from '../model/encryption-model'
 import { normalizationProblem } from '../blind-index/normalize'
+import { blindIndexColumnProblem, encryptedColumnProblem } from './column-size-check'
 import { parseAnnotations } from './parse-annotations'
+import { rowKeyFields } from './row-key'
 
 const ENCRYPTABLE = new Set(['String', 'Bytes'])
 
@@ -31,8 +33,8 @@ function describeModel(model: DMMF.Model, provider: string): ModelDescription {
   }
   const columnOf = (f: DMMF.Field) => f.dbName ?? f.name
   const byName = new Map(model.fields.map((f) => [f.name, f]))
-  const primaryKey: string[] = [...(model.primaryKey?.fields ?? [])]
-  if (primaryKey.length === 0) primaryKey.push(...model.fields.filter((f) => f.isId).map((f) => f.name))
+  // The primary key, or a required @unique/@@unique when there is none (row-key.ts).
+  const primaryKey: string[] = rowKeyFields(model)
   const encryptedFields: Record<string, EncryptedFieldModel> = {}
   const blindIndexes: Record<string, BlindIndexModel> = {}
   const relations: Record<string, RelationModel> = {}
@@ -118,6 +120,13 @@ function describeModel(model: DMMF.Model, provider: string): ModelDescription {
       normalize: normalize as BlindIndexNormalization[],
       isUnique: field.isUnique || uniqueSingles.has(field.name),
     }
+  }
+
+  // Column types last, once the annotations are known to be right (column-size-check.ts).
+  for (const field of model.fields) {
+    const enc = encryptedFields[field.name] ? encryptedColumnProblem(field, provider) : undefined
+    const problem = enc ?? (blindIndexes[field.name] ? blindIndexColumnProblem(field, provider) : undefined)
+    if (problem) throw new SchemaAnnotationError({ model: model.name, field: field.name }, problem)
   }
 
   const primaryKeyColumns = primaryKey.map((name) => columnOf(byName.get(name)!))

@@ -59,7 +59,7 @@ export function columnTargets(model: EncryptionModel, selection: TargetSelection
         matchedFields.add(hit)
       }
       if (d.primaryKeyColumns.length === 0) {
-        throw new ConfigurationError(`${d.name}: the model has no primary key; the migration needs one to page through the table`)
+        throw new ConfigurationError(`${d.name}: the model has no primary key (nor a @unique or @@unique of required fields); the migration needs one to page through the table`)
       }
       out.push({
         model: d.name,

@@ -14,6 +14,7 @@ import { ResultDecryptor } from './result-decryptor'
 import { guardLaterQueryExtensions } from './later-extension-guard'
 import { clientRowReader, type ClientRowReader } from './client-row-reader'
 import { checkUniqueAcrossVersions, type UniqueWriteScope } from './unique-across-versions'
+import { checkStoredAsSent } from './stored-value-check'
 import { UniqueIndexLookups, type IndexValueFinder } from './unique-index-lookup'
 import { WriteArgsEncryptor } from './write-args-encryptor'
 import { WrittenValues } from './written-values'
@@ -122,6 +123,7 @@ export function createQueryHandler(options: FieldEncryptionOptions) {
     const found = new ValueBatch()
     results.collect(resultModel(registry, view, params.dataPath), result, found)
     if (found.size > 0) {
+      if (ciphertexts) checkStoredAsSent(batch.items, ciphertexts, found.items)
       // The returned row of a write holds the ciphertexts just made: their plaintexts are known.
       const written = ciphertexts && new WrittenValues(batch.items, ciphertexts)
       found.assign(await (written ? written.decryptMany(encryptor, found.items) : encryptor.decryptMany(found.items)))

@@ -10,10 +10,7 @@ export interface StoredCell {
 
 /** The tables of the test database's current schema (Prisma's join tables included). */
 export async function listTables(db: TestDatabase): Promise<string[]> {
-  const rows = await db.sql<{ table_name: string }>(
-    `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name`,
-  )
-  return rows.map((r) => r.table_name)
+  return db.tables()
 }
 
 /** Every cell of every table, read with raw SQL: what someone with the database would see. */

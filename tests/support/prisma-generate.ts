@@ -16,6 +16,8 @@ export interface GenerateOptions {
   encryption?: boolean
   /** Also dump the DMMF Prisma hands generators. Default false. */
   dmmf?: boolean
+  /** The datasource provider. Default postgresql. */
+  provider?: 'postgresql' | 'mysql' | 'sqlite'
 }
 
 export interface GenerateResult {
@@ -40,7 +42,7 @@ export async function prismaGenerate(models: string, options: GenerateOptions = 
     if (options.encryption ?? true) generators.push(generator('encryption', `node --require ${TSX_CJS} ${GENERATOR_MAIN}`, join(dir, 'encryption')))
     if (options.dmmf) generators.push(generator('dmmf', `node ${DMMF_DUMP}`, join(dir, 'dmmf')))
     const schema = join(dir, 'schema.prisma')
-    await writeFile(schema, [...generators, 'datasource db {', '  provider = "postgresql"', '}', models].join('\n'))
+    await writeFile(schema, [...generators, 'datasource db {', `  provider = "${options.provider ?? 'postgresql'}"`, '}', models].join('\n'))
     const { exitCode, output } = await run(process.execPath, [PRISMA_CLI, 'generate', '--schema', schema], {
       ...process.env,
       PATH: `${join(ROOT, 'bin')}:${dirname(process.execPath)}:${process.env.PATH ?? ''}`,

@@ -2,8 +2,21 @@ import { createTestDatabase, type TestDatabase } from './test-database'
 
 /** One statement as the driver adapter received it: SQL text and bound parameters. */
 export interface CapturedStatement {
+  /**
+   * The SQL in PostgreSQL's notation, so that one assertion reads on every database: on MySQL and
+   * SQLite, backquoted identifiers become double-quoted and each `?` becomes `$1`, `$2`...
+   */
   sql: string
+  /** The SQL exactly as sent. */
+  rawSql: string
   args: unknown[]
+}
+
+/** Backquotes to double quotes and `?` to `$n` (Prisma's MySQL and SQLite SQL carries no literal `?` or backquote in values). */
+export function inPostgresNotation(sql: string): string {
+  if (!sql.includes('?') && !sql.includes('`')) return sql
+  let n = 0
+  return sql.replace(/`/g, '"').replace(/\?/g, () => `$${++n}`)
 }
 
 interface Queryable {
@@ -29,7 +42,7 @@ export class SqlCapture {
           if (typeof value !== 'function') return value
           if (prop === 'queryRaw' || prop === 'executeRaw') {
             return (q: { sql: string; args: unknown[] }) => {
-              capture.statements.push({ sql: q.sql, args: [...q.args] })
+              capture.statements.push({ sql: inPostgresNotation(q.sql), rawSql: q.sql, args: [...q.args] })
               return (value as Queryable['queryRaw']).call(obj, q)
             }
           }
