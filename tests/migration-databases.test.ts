@@ -120,6 +120,17 @@ describe(`the migration functions on ${process.env.DATABASE_URL ? 'DATABASE_URL'
     expect((await encryptionStatus({ ...base(), fields: ['User.phone'] })).complete).toBe(true)
   })
 
+  test('a plaintext that starts with $kfe$ but cannot be ours fails its row (exit-1 class), and stays as it was', async () => {
+    const shaped = ['$kfe$short', '$kfe$' + 'A'.repeat(120) + '!', '$kfe$' + 'A'.repeat(120) + '@x']
+    for (const [i, text] of shaped.entries()) await db.sql('UPDATE users SET email = $1 WHERE id = $2', [text, i + 1])
+    const summary = await encryptColumns({ ...base(), fields: ['User.email'] })
+    expect(summary.ok).toBe(false)
+    expect(summary.columns[0]).toMatchObject({ failed: shaped.length })
+    expect(summary.columns[0]!.failures.map((f) => f.reason)).toEqual(['KFE_MALFORMED_CIPHERTEXT'])
+    const raw = await db.sql<{ email: string }>('SELECT email FROM users WHERE id <= 3 ORDER BY id')
+    expect(raw.map((r) => r.email)).toEqual(shaped)
+  })
+
   test('decrypt writes every plaintext back', async () => {
     await encryptColumns(base())
     const summary = await decryptColumns({ ...base(), batchSize: 13 })

@@ -2,6 +2,7 @@ import { storedIndexPrefix } from '../blind-index/stored-index-format'
 import { ConfigurationError } from '../errors'
 import { BYTES_PREFIX, TEXT_PREFIX } from '../format/envelope-format'
 import type { ColumnTarget } from './column-target'
+import { storedRowOf, storedRowSelectList } from './stored-row-select'
 import { keyId, MIN_BYTES_VALUE_LENGTH, MIN_TEXT_VALUE_LENGTH, type CasWrite, type RowFilter, type Shard, type SqlDatabase, type StoredRow } from './sql-database'
 
 /** What the PostgreSQL SQL needs from a driver: `pg` (a pool) and PGlite both fit. */
@@ -96,9 +97,9 @@ export class PostgresDatabase implements SqlDatabase {
     if (shard) where.push(this.shardSql(target, shard))
     params.push(limit)
     const sql =
-      `SELECT ${this.selectList(target)} FROM ${this.relation(target)} WHERE ${where.join(' AND ')} ` +
+      `SELECT ${storedRowSelectList(target, quote, (q) => `${q}::text`)} FROM ${this.relation(target)} WHERE ${where.join(' AND ')} ` +
       `ORDER BY ${target.primaryKey.map(quote).join(', ')} LIMIT $${params.length}`
-    return (await this.driver.query(sql, params)).map((r) => this.toRow(target, r))
+    return (await this.driver.query(sql, params)).map((r) => storedRowOf(target, r))
   }
 
   async readRows(target: ColumnTarget, keys: ReadonlyArray<readonly string[]>): Promise<StoredRow[]> {
@@ -115,8 +116,8 @@ export class PostgresDatabase implements SqlDatabase {
         })
         return `(${cells.join(', ')})`
       })
-      const sql = `SELECT ${this.selectList(target)} FROM ${this.relation(target)} WHERE (${target.primaryKey.map(quote).join(', ')}) IN (${tuples.join(', ')})`
-      for (const r of await this.driver.query(sql, params)) out.push(this.toRow(target, r))
+      const sql = `SELECT ${storedRowSelectList(target, quote, (q) => `${q}::text`)} FROM ${this.relation(target)} WHERE (${target.primaryKey.map(quote).join(', ')}) IN (${tuples.join(', ')})`
+      for (const r of await this.driver.query(sql, params)) out.push(storedRowOf(target, r))
     }
     return out
   }
@@ -209,20 +210,6 @@ export class PostgresDatabase implements SqlDatabase {
     return (this.schema === undefined ? '' : `${quote(this.schema)}.`) + quote(target.table)
   }
 
-  private selectList(target: ColumnTarget): string {
-    return [
-      ...target.primaryKey.map((c, i) => `${quote(c)}::text AS k${i}`),
-      ...target.primaryKey.map((c, i) => `${quote(c)} AS p${i}`),
-      `${quote(target.column)} AS v`,
-      ...target.blindIndexes.map((b, i) => `${quote(b.column)} AS x${i}`),
-    ].join(', ')
-  }
-
-  private toRow(target: ColumnTarget, r: Record<string, unknown>): StoredRow {
-    const indexes: Record<string, unknown> = {}
-    target.blindIndexes.forEach((b, i) => (indexes[b.column] = r[`x${i}`]))
-    return { key: target.primaryKey.map((_, i) => String(r[`k${i}`])), keyValues: target.primaryKey.map((_, i) => r[`p${i}`]), value: r.v, indexes }
-  }
 
   /** The SQL condition for a filter: whether the value (or a list element) is in our format. */
   private filterSql(target: ColumnTarget, filter: RowFilter): string {

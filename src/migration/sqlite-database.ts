@@ -3,6 +3,7 @@ import { storedIndexPrefix } from '../blind-index/stored-index-format'
 import { ConfigurationError } from '../errors'
 import { BYTES_PREFIX, TEXT_PREFIX } from '../format/envelope-format'
 import type { ColumnTarget } from './column-target'
+import { storedRowOf, storedRowSelectList } from './stored-row-select'
 import { keyId, MIN_BYTES_VALUE_LENGTH, MIN_TEXT_VALUE_LENGTH, type CasWrite, type RowFilter, type Shard, type SqlDatabase, type StoredRow } from './sql-database'
 
 /** What the migration uses of a better-sqlite3 Database (structural: better-sqlite3 stays optional). */
@@ -87,9 +88,9 @@ export class SqliteDatabase implements SqlDatabase {
     if (shard) where.push(shardSql(target, shard))
     params.push(limit)
     const sql =
-      `SELECT ${selectList(target)} FROM ${quote(target.table)} WHERE ${where.join(' AND ')} ` +
+      `SELECT ${storedRowSelectList(target, quote, (q) => `CAST(${q} AS TEXT)`)} FROM ${quote(target.table)} WHERE ${where.join(' AND ')} ` +
       `ORDER BY ${target.primaryKey.map(quote).join(', ')} LIMIT ?`
-    return (this.db.prepare(sql).all(...params) as Array<Record<string, unknown>>).map((r) => toRow(target, r))
+    return (this.db.prepare(sql).all(...params) as Array<Record<string, unknown>>).map((r) => storedRowOf(target, r))
   }
 
   async readRows(target: ColumnTarget, keys: ReadonlyArray<readonly string[]>): Promise<StoredRow[]> {
@@ -101,8 +102,8 @@ export class SqliteDatabase implements SqlDatabase {
         params.push(...key)
         return `(${key.map(() => '?').join(', ')})`
       })
-      const sql = `SELECT ${selectList(target)} FROM ${quote(target.table)} WHERE (${target.primaryKey.map(quote).join(', ')}) IN (VALUES ${tuples.join(', ')})`
-      for (const r of this.db.prepare(sql).all(...params) as Array<Record<string, unknown>>) out.push(toRow(target, r))
+      const sql = `SELECT ${storedRowSelectList(target, quote, (q) => `CAST(${q} AS TEXT)`)} FROM ${quote(target.table)} WHERE (${target.primaryKey.map(quote).join(', ')}) IN (VALUES ${tuples.join(', ')})`
+      for (const r of this.db.prepare(sql).all(...params) as Array<Record<string, unknown>>) out.push(storedRowOf(target, r))
     }
     return out
   }
@@ -164,20 +165,6 @@ function shardSql(target: ColumnTarget, shard: Shard): string {
   return `kfe_crc32(${text}) % ${shard.count} = ${shard.index}`
 }
 
-function selectList(target: ColumnTarget): string {
-  return [
-    ...target.primaryKey.map((c, i) => `CAST(${quote(c)} AS TEXT) AS k${i}`),
-    ...target.primaryKey.map((c, i) => `${quote(c)} AS p${i}`),
-    `${quote(target.column)} AS v`,
-    ...target.blindIndexes.map((b, i) => `${quote(b.column)} AS x${i}`),
-  ].join(', ')
-}
-
-function toRow(target: ColumnTarget, r: Record<string, unknown>): StoredRow {
-  const indexes: Record<string, unknown> = {}
-  target.blindIndexes.forEach((b, i) => (indexes[b.column] = r[`x${i}`]))
-  return { key: target.primaryKey.map((_, i) => String(r[`k${i}`])), keyValues: target.primaryKey.map((_, i) => r[`p${i}`]), value: r.v, indexes }
-}
 
 /** A double-quoted identifier. */
 function quote(name: string): string {

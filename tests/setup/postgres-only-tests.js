@@ -9,6 +9,7 @@ module.exports = {
   reason: 'PostgreSQL SQL in seeds and checks, and String[]; covered on this database by tests/migration-databases.test.ts',
   files: [
     'tests/migration-cli.test.ts',
+    'tests/migration-edge-values.test.ts',
     'tests/migration-kill-resume.test.ts',
     'tests/migration-operations.test.ts',
     'tests/migration-pfe.test.ts',
