@@ -165,7 +165,7 @@ describe('while two versions are live', () => {
 // recomputeBlindIndexes writes PostgreSQL SQL (its SqlExecutor reads pg_attribute and binds $1...).
 const describeRecompute = supportsRecomputeSql()
   ? describe
-  : (name: string, fn: () => void) => describe.skip(`${name} [skipped on ${testDatabaseKind()}: recomputeBlindIndexes speaks PostgreSQL only]`, fn)
+  : (name: string, fn: () => void) => describe.skip(`${name} [skipped on ${testDatabaseKind()}: the SqlExecutor form of recomputeBlindIndexes speaks PostgreSQL; its database form runs everywhere (tests/migration-databases)]`, fn)
 
 describeRecompute('recomputeBlindIndexes', () => {
   it('moves every row to the current version in keyset batches, and resumes with nothing left to do', async () => {
@@ -322,7 +322,7 @@ describeRecompute('recomputeBlindIndexes', () => {
     await expect(recomputeBlindIndexes({ ...base, modelName: 'Nope' })).rejects.toThrow(ConfigurationError)
     await expect(recomputeBlindIndexes({ ...base, modelName: 'Post' })).rejects.toThrow(/Post has no blind index/)
     await expect(recomputeBlindIndexes({ ...base, modelName: 'User', indexes: ['email'] })).rejects.toThrow(/User\.email is not a blind index/)
-    await expect(recomputeBlindIndexes({ ...base, modelName: 'User', model: { ...encryptionModel, provider: 'mysql' } as never })).rejects.toThrow(/mysql provider is not supported/)
+    await expect(recomputeBlindIndexes({ ...base, modelName: 'User', model: { ...encryptionModel, provider: 'mysql' } as never })).rejects.toThrow(/`db` speaks PostgreSQL/)
     await expect(recomputeBlindIndexes({ ...base, modelName: 'User', keys: undefined } as never)).rejects.toThrow(/needs `encryptor` or `keys`/)
     await expect(recomputeBlindIndexes({ ...base, modelName: 'User', batchSize: 0 })).rejects.toThrow(/batchSize/)
   })

@@ -3,6 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net'
 import { ConfigurationError, fieldEncryption, LocalKeyProvider } from '../src'
 import { DEFAULT_CONNECT_TIMEOUT_MS, openDatabase } from '../src/migration/open-database'
 import { decryptColumns, encryptColumns, encryptionStatus } from '../src/migration/run-migration'
+import { recomputeBlindIndexes } from '../src/migration/recompute-blind-indexes'
 import type { CasWrite, SqlDatabase } from '../src/migration/sql-database'
 import { runCli } from './support/migration-cli-io'
 import { prismaGenerate } from './support/prisma-generate'
@@ -129,6 +130,15 @@ describe(`the migration functions on ${process.env.DATABASE_URL ? 'DATABASE_URL'
     expect(summary.columns[0]!.failures.map((f) => f.reason)).toEqual(['KFE_MALFORMED_CIPHERTEXT'])
     const raw = await db.sql<{ email: string }>('SELECT email FROM users WHERE id <= 3 ORDER BY id')
     expect(raw.map((r) => r.email)).toEqual(shaped)
+  })
+
+  test('recomputeBlindIndexes on this database (`database`): fills the indexes that are missing, and lookups find the rows', async () => {
+    await encryptColumns(base())
+    await db.sql('UPDATE users SET email_index = NULL WHERE id <= 10')
+    const result = await recomputeBlindIndexes({ database: db.database, model: db.encryptionModel, modelName: 'User', keys, batchSize: 4 })
+    expect(result).toMatchObject({ updated: 10, skipped: 0 })
+    expect(await db.sql('SELECT id FROM users WHERE email_index IS NULL')).toEqual([])
+    expect((await client().user.findFirst({ where: { email: email(7) } }))?.id).toBe(7)
   })
 
   test('decrypt writes every plaintext back', async () => {

@@ -5,10 +5,12 @@ import { BlindIndexRecomputeError, ConfigurationError } from '../errors'
 import type { EncryptionModel, ModelDescription } from '../model/encryption-model'
 import { positiveInteger } from '../option-checks'
 import { RowFailedError, runColumn } from './column-runner'
-import { columnTargets } from './column-target'
+import { columnTargets, type ColumnTarget } from './column-target'
 import { encryptorOf, type WithEncryptor, type WithKeys } from './keys-or-encryptor'
+import { openDatabase } from './open-database'
 import { PostgresDatabase } from './postgres-database'
 import { RecomputeOperation } from './recompute-operation'
+import type { SqlDatabase } from './sql-database'
 import type { SqlExecutor } from './sql-executor'
 
 export type { SqlExecutor }
@@ -16,11 +18,17 @@ export type { SqlExecutor }
 /** Rows per batch of `recomputeBlindIndexes` when `batchSize` is not given. */
 export const DEFAULT_RECOMPUTE_BATCH_SIZE = 500
 
+/**
+ * Where the rows are: `db`, a one-method SQL executor on PostgreSQL (see {@link SqlExecutor} for
+ * one-line adapters of pg, PGlite and Prisma), or `database`, as for the other migration
+ * functions: an open {@link SqlDatabase} of any dialect (PostgreSQL, MySQL/MariaDB, SQLite) or a
+ * URL, opened and closed by the call.
+ */
+export type RecomputeDatabaseOption = { db: SqlExecutor; database?: never } | { database: SqlDatabase | string; db?: never }
+
 interface RecomputeSettings {
-  /** Runs SQL on the database (see {@link SqlExecutor} for one-line adapters of pg, PGlite and Prisma). */
-  db: SqlExecutor
   /** The generated encryption model (`encryptionModel`, written by `prisma generate`), as for every other option named `model`. */
-  model: EncryptionModel | { readonly version: 1; readonly models: object }
+  model: EncryptionModel
   /** The name of the model whose indexes to recompute (`User`; case-insensitive). */
   modelName: string
   /** Only these index fields of the model. @default every blind index of the model */
@@ -52,6 +60,7 @@ interface RecomputeSettings {
  * or an `encryptor` (its own `readPlaintext` applies).
  */
 export type RecomputeBlindIndexesOptions = RecomputeSettings &
+  RecomputeDatabaseOption &
   (
     | (WithKeys & { /** Index plaintext sources as they are. @default false */ readPlaintext?: ReadPlaintextOption })
     | (WithEncryptor & { readPlaintext?: never })
@@ -82,14 +91,14 @@ export type RecomputeResult = RecomputeProgress
  * stray or on another version (so an interrupted run resumes where it stopped), and
  * compare-and-set writes (a row an application changed meanwhile is left to its writer). Unlike
  * the migration, it stops at the first row it cannot recompute and names it
- * (`BlindIndexRecomputeError`). Knows nothing of Prisma; PostgreSQL only for now.
+ * (`BlindIndexRecomputeError`). Knows nothing of Prisma; runs on every database the migration does.
  */
 export async function recomputeBlindIndexes(options: RecomputeBlindIndexesOptions): Promise<RecomputeResult> {
-  const encryptionModel = options.model as EncryptionModel
+  const encryptionModel = options.model
   const model = findModel(encryptionModel, options.modelName)
-  const provider = encryptionModel.provider ?? 'postgresql'
-  if (!['postgresql', 'postgres', 'cockroachdb'].includes(provider))
-    throw new ConfigurationError(`recomputeBlindIndexes: the ${provider} provider is not supported yet`)
+  if (options.db && !['postgresql', 'postgres', 'cockroachdb'].includes(encryptionModel.provider)) {
+    throw new ConfigurationError(`recomputeBlindIndexes: \`db\` speaks PostgreSQL; on ${encryptionModel.provider} pass \`database\` (a URL or an open SqlDatabase)`)
+  }
   if (model.primaryKeyColumns.length === 0)
     throw new ConfigurationError(`${model.name}: the model has no primary key; recompute pages by it`)
   const names = blindIndexFieldsOfModel(model).map((f) => f.index)
@@ -113,13 +122,32 @@ export async function recomputeBlindIndexes(options: RecomputeBlindIndexesOption
   await indexer.load()
 
   const progress: RecomputeProgress = { model: model.name, scanned: 0, updated: 0, unchanged: 0, skipped: 0 }
-  const database = new PostgresDatabase(
-    { query: (sql, params) => options.db.query(sql, params), end: async () => {} },
-    'recomputeBlindIndexes',
-    1,
-    options.schema,
-  )
-  const op = new RecomputeOperation(encryptor, indexer, options.all ?? false)
+  const database = await databaseOf(options)
+  try {
+    await recomputeTargets(database, model, targets, new RecomputeOperation(encryptor, indexer, options.all ?? false), batchSize, progress, options)
+  } finally {
+    if (typeof options.database === 'string') await database.close()
+  }
+  return progress
+}
+
+async function databaseOf(options: RecomputeBlindIndexesOptions): Promise<SqlDatabase> {
+  if (options.db) {
+    const executor = options.db
+    return new PostgresDatabase({ query: (sql, params) => executor.query(sql, params), end: async () => {} }, 'recomputeBlindIndexes', 1, options.schema)
+  }
+  return typeof options.database === 'string' ? openDatabase(options.database, { connections: 1 }) : options.database!
+}
+
+async function recomputeTargets(
+  database: SqlDatabase,
+  model: ModelDescription,
+  targets: readonly ColumnTarget[],
+  op: RecomputeOperation,
+  batchSize: number,
+  progress: RecomputeProgress,
+  options: RecomputeBlindIndexesOptions,
+): Promise<void> {
   for (const target of targets) {
     let column
     try {
@@ -148,7 +176,6 @@ export async function recomputeBlindIndexes(options: RecomputeBlindIndexesOption
     }
     if (column.interrupted) throw options.signal?.reason ?? new Error('recomputeBlindIndexes was aborted')
   }
-  return progress
 }
 
 function findModel(encryptionModel: EncryptionModel, name: string): ModelDescription {
