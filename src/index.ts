@@ -1,22 +1,20 @@
+// The ORM-free core: importing it loads neither @prisma/client nor typeorm. The ORM adapters
+// live at `kms-field-encryption/prisma` and `kms-field-encryption/typeorm`.
 export * from './errors'
 export type { GeneratedDataKey, KeyProvider } from './keys/key-provider'
 export { LocalKeyProvider, type LocalKeyProviderOptions } from './keys/local-key-provider'
 export { AwsKmsKeyProvider, DEFAULT_ENCRYPTION_CONTEXT, type AwsKmsKeyProviderOptions, type AwsKmsKeyDescription } from './keys/aws-kms-key-provider'
-export { DataKeyCache, type DataKeyCacheOptions, type DataKeyCacheStats } from './keys/data-key-cache'
-export { KeyRing } from './keys/key-ring'
+export type { DataKeyCacheOptions, DataKeyCacheStats } from './keys/data-key-cache'
 export { EnvelopeEncryptor, type EncryptorOptions, type EncryptorStats, type EncryptionEvent, type StoredValue, type ValueState } from './engine/envelope-encryptor'
 export { fieldContext, type FieldContext } from './cipher/field-context'
 export type * from './model/encryption-model'
-export { ModelRegistry } from './model/model-registry'
-export { fieldEncryption, type FieldEncryptionOptions } from './prisma/extension'
+export { fieldEncryption, type FieldEncryptionOptions } from './prisma/lazy-field-encryption'
 export {
   BlindIndexer,
-  blindIndexFieldsOf,
   recomputeBlindIndexes,
   normalizeForBlindIndex,
   BLIND_INDEX_NORMALIZATIONS,
   isStoredIndex,
-  storedIndexPrefix,
   storedIndexVersion,
   type BlindIndexField,
   type BlindIndexOptions,
