@@ -21,11 +21,12 @@ module.exports = {
   globalSetup: '<rootDir>/tests/setup/global-setup.ts',
   globalTeardown: '<rootDir>/tests/setup/global-teardown.ts',
   projects: [
-    { ...shared, displayName: 'default', testMatch: ['**/*.test.ts'] },
+    { ...shared, displayName: 'default', testMatch: ['**/*.test.ts'], globals: { KFE_TYPEORM_LINE: '1' } },
     {
       ...shared,
       displayName: 'typeorm-0.3',
       testMatch: ['**/typeorm-*.test.ts'],
+      globals: { KFE_TYPEORM_LINE: '0.3' },
       moduleNameMapper: { '^typeorm$': 'typeorm-0.3', '^typeorm/(.*)$': 'typeorm-0.3/$1' },
     },
   ],

@@ -6,9 +6,13 @@ import { testLocalKeys } from './keys'
 
 /** Every statement and its parameters, as TypeORM's query runner hands them to the driver. */
 export class SqlCapture implements Logger {
+  /** Statements since the last `clear()`. */
   readonly statements: Array<{ query: string; parameters: unknown[] }> = []
+  /** Every statement since the DataSource was set up (`clear()` keeps them here). */
+  readonly history: Array<{ query: string; parameters: unknown[] }> = []
   logQuery(query: string, parameters?: unknown[]): void {
     this.statements.push({ query, parameters: parameters ?? [] })
+    this.history.push({ query, parameters: parameters ?? [] })
   }
   logQueryError(): void {}
   logQuerySlow(): void {}
@@ -16,8 +20,8 @@ export class SqlCapture implements Logger {
   logMigration(): void {}
   log(): void {}
   /** Statements and parameters as one searchable text (Buffers as latin1 and hex, so bytes are found too). */
-  text(): string {
-    return this.statements
+  text(which: 'recent' | 'all' = 'recent'): string {
+    return (which === 'all' ? this.history : this.statements)
       .map(({ query, parameters }) =>
         [query, ...parameters.map((p) => (Buffer.isBuffer(p) || p instanceof Uint8Array ? `${Buffer.from(p).toString('latin1')} ${Buffer.from(p).toString('hex')}` : JSON.stringify(p)))].join('\n'),
       )
@@ -65,6 +69,7 @@ export async function createTypeOrmDatabase(
   await dataSource.initialize()
   if (encryption !== false) await encryptDataSource(dataSource, { keys: testLocalKeys(), ...encryption } as TypeOrmEncryptionOptions)
   capture.clear()
+  capture.history.length = 0
   return {
     kind: options.type === 'postgres' ? 'postgres' : 'sqljs',
     dataSource,
