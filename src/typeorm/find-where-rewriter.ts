@@ -1,4 +1,4 @@
-import { And, Equal, In, Not, Or, type FindOperator } from 'typeorm'
+import { And, Equal, FindOperator, In, Not, Or } from 'typeorm'
 import type { EntityMetadata } from 'typeorm'
 import type { BlindIndexer } from '../blind-index/blind-indexer'
 import { InvalidFieldValueError, UnsupportedEncryptedFieldQueryError } from '../errors'
@@ -7,7 +7,9 @@ import type { ModelRegistry, ModelView } from '../model/model-registry'
 type Obj = Record<string, unknown>
 
 export function isFindOperator(value: unknown): value is FindOperator<unknown> {
-  return typeof value === 'object' && value !== null && (value as Obj)['@instanceof'] === Symbol.for('FindOperator')
+  if (value instanceof FindOperator) return true
+  const tag = typeof value === 'object' && value !== null ? (value as Obj)['@instanceof'] : undefined
+  return tag === Symbol.for('FindOperator') || tag === Symbol.for('EqualOperator')
 }
 
 export function isPlainObject(value: unknown): value is Obj {

@@ -108,7 +108,11 @@ export function hookQueries(dataSource: DataSource, state: HookedDataSource): vo
   wrap(manager, 'callAggregateFun', (original) =>
     function (this: EntityManager, target: unknown, fn: string, column: string, ...rest: unknown[]) {
       const state = stateOf(this as never)
-      if (state) refuseEncrypted(state, this.connection.getMetadata(target as never), column, fn, 'an aggregate of ciphertexts means nothing')
+      try {
+        if (state) refuseEncrypted(state, this.connection.getMetadata(target as never), column, fn, 'an aggregate of ciphertexts means nothing')
+      } catch (err) {
+        return Promise.reject(err)
+      }
       return original.call(this, target, fn, column, ...rest)
     },
   )
@@ -116,7 +120,11 @@ export function hookQueries(dataSource: DataSource, state: HookedDataSource): vo
     wrap(manager, name, (original) =>
       function (this: EntityManager, target: unknown, conditions: unknown, property: string, ...rest: unknown[]) {
         const state = stateOf(this as never)
-        if (state) refuseEncrypted(state, this.connection.getMetadata(target as never), property, name, 'ciphertext is not a number')
+        try {
+          if (state) refuseEncrypted(state, this.connection.getMetadata(target as never), property, name, 'ciphertext is not a number')
+        } catch (err) {
+          return Promise.reject(err)
+        }
         return original.call(this, target, conditions, property, ...rest)
       },
     )
