@@ -4,6 +4,7 @@ import { ConfigurationError, SchemaAnnotationError } from '../src'
 import { BlindIndex, Encrypted, encryptDataSource, encryptionModelOf } from '../src/typeorm'
 import { ENTITIES } from './support/typeorm-entities'
 import { testLocalKeys } from './support/keys'
+import { createTypeOrmDatabase } from './support/typeorm-data-source'
 
 async function open(entities: Function[], namingStrategy?: DataSource['namingStrategy']): Promise<DataSource> {
   const ds = new DataSource({ type: 'sqljs', entities, synchronize: true, ...(namingStrategy ? { namingStrategy } : {}) })
@@ -11,10 +12,10 @@ async function open(entities: Function[], namingStrategy?: DataSource['namingStr
 }
 
 test('encryptionModelOf describes the entities as the Prisma generator does (database table and column names)', async () => {
-  const ds = await open(ENTITIES)
-  const model = encryptionModelOf(ds)
+  const db = await createTypeOrmDatabase(ENTITIES, false)
+  const model = encryptionModelOf(db.dataSource)
   expect(model.version).toBe(1)
-  expect(model.provider).toBe('sqlite')
+  expect(model.provider).toBe(db.kind === 'postgres' ? 'postgresql' : 'sqlite')
   expect(model.models.User).toMatchObject({
     name: 'User',
     table: 'users',
@@ -30,7 +31,7 @@ test('encryptionModelOf describes the entities as the Prisma generator does (dat
     relations: { posts: { target: 'Post', isList: true }, profile: { target: 'Profile', isList: false } },
   })
   expect(model.models.Profile!.encryptedFields.bio!.column).toBe('biography')
-  await ds.destroy()
+  await db.close()
 })
 
 test('naming strategies are followed: the AAD binds the database names', async () => {
@@ -86,9 +87,10 @@ describe('declarations that cannot be honoured fail at set-up, naming Entity.pro
 })
 
 test('set-up needs an initialized DataSource and happens once', async () => {
-  const fresh = new DataSource({ type: 'sqljs', entities: ENTITIES })
+  @Entity() class Once { @PrimaryGeneratedColumn() id!: number; @Encrypted() @Column('text') s!: string }
+  const fresh = new DataSource({ type: 'sqljs', entities: [Once] })
   await expect(encryptDataSource(fresh, { keys: testLocalKeys() })).rejects.toThrow(/initialize/)
-  const ds = await open(ENTITIES)
+  const ds = await open([Once])
   expect(await encryptDataSource(ds, { keys: testLocalKeys() })).toBe(ds)
   await expect(encryptDataSource(ds, { keys: testLocalKeys() })).rejects.toBeInstanceOf(ConfigurationError)
   await ds.destroy()

@@ -61,7 +61,8 @@ export async function createTypeOrmDatabase(
       await admin.query(`DROP SCHEMA "${schema}" CASCADE`)
       await admin.end()
     }
-    options = { type: 'postgres', url, schema, entities, synchronize: true, logger: capture, logging: true }
+    // search_path too, so that the tests' raw SQL finds the tables unqualified.
+    options = { type: 'postgres', url, schema, entities, synchronize: true, logger: capture, logging: true, extra: { options: `-c search_path="${schema}"` } }
   } else {
     options = { type: 'sqljs', entities, synchronize: true, logger: capture, logging: true }
   }
