@@ -89,3 +89,43 @@ test('deep imports are closed by the exports map; package.json stays readable', 
     console.log(code + ' ' + require('kms-field-encryption/package.json').name)`)
   expect(out).toBe('ERR_PACKAGE_PATH_NOT_EXPORTED kms-field-encryption')
 })
+test('/prisma and /typeorm load where the ORMs are installed, with require and import', () => {
+  const dir = join(folder, 'orms')
+  const cjs = run(dir, 'orms.cjs', `
+    require('reflect-metadata')
+    const p = require('kms-field-encryption/prisma')
+    const t = require('kms-field-encryption/typeorm')
+    console.log([p.fieldEncryption, t.Encrypted, t.BlindIndex, t.encryptDataSource, t.encryptionModelOf, t.blindIndexValues].map((f) => typeof f).join(','))`)
+  expect(cjs).toBe('function,function,function,function,function,function')
+  const esm = run(dir, 'orms.mjs', `
+    import 'reflect-metadata'
+    import { fieldEncryption } from 'kms-field-encryption/prisma'
+    import { Encrypted, BlindIndex, encryptDataSource, encryptionModelOf } from 'kms-field-encryption/typeorm'
+    console.log([fieldEncryption, Encrypted, BlindIndex, encryptDataSource, encryptionModelOf].map((f) => typeof f).join(','))`)
+  expect(esm).toBe('function,function,function,function,function')
+})
+
+test('the built TypeORM adapter encrypts and finds by blind index (CommonJS consumer, decorators applied by hand)', () => {
+  const dir = join(folder, 'orms')
+  if (!existsSync(join(dir, 'node_modules', 'sql.js'))) symlinkSync(join(modules, 'sql.js'), join(dir, 'node_modules', 'sql.js'), 'dir')
+  const out = run(dir, 'typeorm-roundtrip.cjs', `
+    require('reflect-metadata')
+    const { DataSource, Entity, Column, PrimaryGeneratedColumn } = require('typeorm')
+    const { LocalKeyProvider } = require('kms-field-encryption')
+    const { Encrypted, BlindIndex, encryptDataSource } = require('kms-field-encryption/typeorm')
+    class Person {}
+    PrimaryGeneratedColumn()(Person.prototype, 'id')
+    Column('text')(Person.prototype, 'email'); Encrypted()(Person.prototype, 'email')
+    Column('text', { nullable: true })(Person.prototype, 'emailIndex'); BlindIndex('email', { normalize: ['lowercase'] })(Person.prototype, 'emailIndex')
+    Entity('people')(Person)
+    ;(async () => {
+      const ds = await new DataSource({ type: 'sqljs', entities: [Person], synchronize: true }).initialize()
+      await encryptDataSource(ds, { keys: new LocalKeyProvider({ masterKey: LocalKeyProvider.generateMasterKey() }) })
+      await ds.getRepository(Person).save({ email: 'Pat@Example.com' })
+      const [raw] = await ds.query('SELECT email FROM people')
+      const found = await ds.getRepository(Person).findOneBy({ email: 'pat@example.com' })
+      console.log(raw.email.slice(0, 5) + ' ' + found.email)
+      await ds.destroy()
+    })()`)
+  expect(out).toBe('$kfe$ Pat@Example.com')
+})
