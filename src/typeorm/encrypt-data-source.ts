@@ -5,7 +5,6 @@ import { EnvelopeEncryptor, type EncryptorOptions } from '../engine/envelope-enc
 import { ConfigurationError } from '../errors'
 import type { EncryptionModel } from '../model/encryption-model'
 import { ModelRegistry } from '../model/model-registry'
-import { DecryptQueue } from './decrypt-queue'
 import { EncryptionSubscriber } from './encryption-subscriber'
 import { encryptionModelOf } from './entity-model'
 import { EntityValues } from './entity-values'
@@ -59,7 +58,7 @@ export async function encryptDataSource<D extends DataSource>(dataSource: D, opt
     }
   }
   installDriverGuard(dataSource)
-  const values = new EntityValues(encryptor, new DecryptQueue(encryptor), blindIndexer)
+  const values = new EntityValues(encryptor, blindIndexer)
   hookQueries(dataSource, { registry, rewriter: new FindWhereRewriter(registry, blindIndexer), values })
   dataSource.subscribers.push(new EncryptionSubscriber(registry, values))
   setUp.set(dataSource, { model, encryptor, blindIndexer })

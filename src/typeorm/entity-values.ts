@@ -1,10 +1,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { BlindIndexer } from '../blind-index/blind-indexer'
-import type { EnvelopeEncryptor, StoredValue } from '../engine/envelope-encryptor'
+import type { EnvelopeEncryptor, FieldValue, StoredValue } from '../engine/envelope-encryptor'
 import { ValueBatch } from '../engine/value-batch'
 import { BlindIndexWriteError, ConfigurationError, InvalidFieldValueError } from '../errors'
 import type { ModelView } from '../model/model-registry'
-import type { DecryptQueue } from './decrypt-queue'
 
 type Entity = Record<string, unknown>
 
@@ -16,6 +15,13 @@ interface KnownValue {
   stored?: unknown
   /** The blind index stored beside it, when the entity holds it. */
   index?: unknown
+}
+
+/** The entities loaded in one tick, decrypted together. */
+interface LoadBatch {
+  views: ModelView[]
+  entities: Entity[]
+  done: Promise<void>
 }
 
 function samePlaintext(a: unknown, b: unknown): boolean {
@@ -47,52 +53,84 @@ export class EntityValues {
    */
   readonly saves = new AsyncLocalStorage<Array<{ view: ModelView; entity: Entity }>>()
 
+  private loads: LoadBatch | undefined
+
   constructor(
     private readonly encryptor: EnvelopeEncryptor,
-    private readonly decryptQueue: DecryptQueue,
     private readonly blindIndexer: BlindIndexer | undefined,
   ) {}
 
-  /** Decrypts a loaded entity's encrypted properties (those it holds). */
-  async decrypt(view: ModelView, entity: Entity): Promise<void> {
-    const items = []
-    const spots: Array<{ property: string; index?: number }> = []
-    for (const [property, { field, ctx }] of view.encrypted) {
-      const value = entity[property]
-      if (value === null || value === undefined) continue
-      if (field.isList && Array.isArray(value)) {
-        value.forEach((v, index) => {
-          items.push({ value: v, ctx })
-          spots.push({ property, index })
-        })
-        continue
-      }
-      items.push({ value, ctx })
-      spots.push({ property })
+  /**
+   * Decrypts a loaded entity's encrypted properties (those it holds). TypeORM announces loaded
+   * entities one by one, all in the same tick, then awaits them together: the entities of a tick
+   * share one batch (one `decryptMany`, each data key resolved once, one promise), as a Prisma
+   * result does.
+   */
+  decrypt(view: ModelView, entity: Entity): Promise<void> {
+    let batch = this.loads
+    if (!batch) {
+      const fresh: LoadBatch = { views: [], entities: [], done: undefined as unknown as Promise<void> }
+      fresh.done = Promise.resolve().then(() => this.decryptBatch(fresh))
+      this.loads = batch = fresh
     }
-    const known = this.knownOf(entity)
-    for (const [property, { field }] of view.encrypted) {
-      if (field.blindIndex && entity[field.blindIndex] !== undefined) known.set(property, { hasValue: false, index: entity[field.blindIndex] })
-    }
-    if (items.length === 0) return
-    const plains = await this.decryptQueue.decrypt(items)
-    const stored = new Map<string, unknown>()
-    spots.forEach(({ property, index }, i) => {
-      const plain = asBuffer(plains[i]!)
-      if (index === undefined) {
-        stored.set(property, entity[property])
-        entity[property] = plain
-      } else {
-        if (!stored.has(property)) {
-          stored.set(property, [...(entity[property] as unknown[])])
-          entity[property] = [...(entity[property] as unknown[])]
+    batch.views.push(view)
+    batch.entities.push(entity)
+    return batch.done
+  }
+
+  private async decryptBatch(batch: LoadBatch): Promise<void> {
+    if (this.loads === batch) this.loads = undefined
+    const items: FieldValue[] = []
+    const spotEntity: Entity[] = []
+    const spotProperty: string[] = []
+    const spotIndex: number[] = [] // -1: a single value; otherwise the list position
+    batch.entities.forEach((entity, e) => {
+      const view = batch.views[e]!
+      let known: Map<string, KnownValue> | undefined
+      for (const [property, { field, ctx }] of view.encrypted) {
+        const value = entity[property]
+        if (field.blindIndex && entity[field.blindIndex] !== undefined) {
+          ;(known ??= this.knownOf(entity)).set(property, { hasValue: false, index: entity[field.blindIndex] })
         }
-        ;(entity[property] as unknown[])[index] = plain
+        if (value === null || value === undefined) continue
+        if (field.isList && Array.isArray(value)) {
+          entity[property] = [...value]
+          for (let i = 0; i < value.length; i++) {
+            items.push({ value: value[i], ctx })
+            spotEntity.push(entity)
+            spotProperty.push(property)
+            spotIndex.push(i)
+          }
+        } else {
+          items.push({ value, ctx })
+          spotEntity.push(entity)
+          spotProperty.push(property)
+          spotIndex.push(-1)
+        }
+        ;(known ??= this.knownOf(entity)).set(property, {
+          hasValue: true,
+          plain: undefined,
+          stored: value,
+          index: field.blindIndex ? entity[field.blindIndex] : undefined,
+        })
       }
     })
-    for (const [property, value] of stored) {
-      const indexName = view.encrypted.get(property)!.field.blindIndex
-      known.set(property, { hasValue: true, plain: entity[property], stored: value, index: indexName ? entity[indexName] : undefined })
+    if (items.length === 0) return
+    const plains = await this.encryptor.decryptMany(items)
+    for (let i = 0; i < plains.length; i++) {
+      const entity = spotEntity[i]!
+      const property = spotProperty[i]!
+      const plain = asBuffer(plains[i]!)
+      if (spotIndex[i]! < 0) entity[property] = plain
+      else (entity[property] as unknown[])[spotIndex[i]!] = plain
+    }
+    // What was stored is known now with its plaintext (lists: the decrypted copy, kept apart from the caller's).
+    for (let i = 0; i < spotEntity.length; i++) {
+      const known = this.known.get(spotEntity[i]!)!.get(spotProperty[i]!)!
+      if (known.plain === undefined) {
+        const current = spotEntity[i]![spotProperty[i]!]
+        known.plain = Array.isArray(current) ? [...current] : current
+      }
     }
   }
 

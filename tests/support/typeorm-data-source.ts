@@ -48,6 +48,7 @@ export interface TypeOrmTestDatabase {
 export async function createTypeOrmDatabase(
   entities: Function[],
   encryption: Partial<TypeOrmEncryptionOptions> | false = {},
+  { log = true }: { log?: boolean } = {},
 ): Promise<TypeOrmTestDatabase> {
   const capture = new SqlCapture()
   const url = process.env.DATABASE_URL
@@ -62,9 +63,9 @@ export async function createTypeOrmDatabase(
       await admin.end()
     }
     // search_path too, so that the tests' raw SQL finds the tables unqualified.
-    options = { type: 'postgres', url, schema, entities, synchronize: true, logger: capture, logging: true, extra: { options: `-c search_path="${schema}"` } }
+    options = { type: 'postgres', url, schema, entities, synchronize: true, ...(log ? { logger: capture } : {}), extra: { options: `-c search_path="${schema}"` } }
   } else {
-    options = { type: 'sqljs', entities, synchronize: true, logger: capture, logging: true }
+    options = { type: 'sqljs', entities, synchronize: true, ...(log ? { logger: capture } : {}) }
   }
   const dataSource = new DataSource(options)
   await dataSource.initialize()
