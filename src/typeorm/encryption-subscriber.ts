@@ -37,11 +37,11 @@ export class EncryptionSubscriber implements EntitySubscriberInterface {
 
   afterInsert(event: InsertEvent<unknown>): void {
     const view = this.view(event.metadata)
-    if (view && event.entity) this.values.written(view, event.entity as Entity)
+    if (view && event.entity) this.values.written(event.entity as Entity)
   }
 
   afterUpdate(event: UpdateEvent<unknown>): void {
     const view = this.view(event.metadata)
-    if (view && event.entity) this.values.written(view, event.entity as Entity)
+    if (view && event.entity) this.values.written(event.entity as Entity)
   }
 }

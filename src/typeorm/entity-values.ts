@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks'
 import type { BlindIndexer } from '../blind-index/blind-indexer'
 import type { EnvelopeEncryptor, FieldValue, StoredValue } from '../engine/envelope-encryptor'
 import { ValueBatch } from '../engine/value-batch'
@@ -44,14 +43,7 @@ function asBuffer(value: StoredValue): StoredValue {
  */
 export class EntityValues {
   private readonly known = new WeakMap<object, Map<string, KnownValue>>()
-  private readonly pending = new WeakMap<object, Array<{ property: string; plain: unknown }>>()
-
-  /**
-   * The objects a `save()` call put ciphertexts into. TypeORM announces "after" events only for
-   * the rows it wrote; an object whose values all turned out unchanged gets its plaintexts back
-   * when its `save()` settles.
-   */
-  readonly saves = new AsyncLocalStorage<Array<{ view: ModelView; entity: Entity }>>()
+  private readonly pending = new WeakMap<object, { view: ModelView; restore: Array<{ property: string; plain: unknown }> }>()
 
   private loads: LoadBatch | undefined
 
@@ -183,10 +175,7 @@ export class EntityValues {
       }
     }
     for (const write of indexes) write()
-    if (restore.length > 0) {
-      this.pending.set(entity, restore)
-      this.saves.getStore()?.push({ view, entity })
-    }
+    if (restore.length > 0) this.pending.set(entity, { view, restore })
     if (databaseEntity) {
       const old = this.known.get(databaseEntity)
       for (const [property, value] of old ?? []) if (value.hasValue && samePlaintext(databaseEntity[property], value.plain)) databaseEntity[property] = value.stored
@@ -194,9 +183,10 @@ export class EntityValues {
   }
 
   /** After the statement: the plaintexts go back into the caller's object, remembered with what was stored. */
-  written(view: ModelView, entity: Entity): void {
-    const restore = this.pending.get(entity)
-    if (!restore) return
+  written(entity: Entity): void {
+    const found = this.pending.get(entity)
+    if (!found) return
+    const { view, restore } = found
     this.pending.delete(entity)
     const known = this.knownOf(entity)
     for (const { property, plain } of restore) {
@@ -206,14 +196,29 @@ export class EntityValues {
     }
   }
 
-  /** Runs one `save()` (or similar) call; whatever it encrypted in the caller's objects is restored when it settles. */
-  async aroundSave<T>(run: () => Promise<T>): Promise<T> {
-    const touched: Array<{ view: ModelView; entity: Entity }> = []
+  /**
+   * Runs one `save()` call, then puts the plaintexts back into every object of the graph it was
+   * given. TypeORM announces "after" events only for the rows it wrote: an entity whose values all
+   * turned out unchanged (no UPDATE) would otherwise keep the stored values it was given.
+   */
+  async aroundSave<T>(saved: unknown, run: () => Promise<T>): Promise<T> {
     try {
-      return await this.saves.run(touched, run)
+      return await run()
     } finally {
-      for (const { view, entity } of touched) this.written(view, entity)
+      this.restoreGraph(saved, new Set(), 0)
     }
+  }
+
+  private restoreGraph(value: unknown, seen: Set<object>, depth: number): void {
+    if (typeof value !== 'object' || value === null || seen.has(value) || depth > 16) return
+    if (value instanceof Uint8Array || value instanceof Date) return
+    seen.add(value)
+    if (Array.isArray(value)) {
+      for (const v of value) this.restoreGraph(v, seen, depth + 1)
+      return
+    }
+    this.written(value as Entity)
+    for (const v of Object.values(value)) if (typeof v === 'object' && v !== null) this.restoreGraph(v, seen, depth + 1)
   }
 
   /** The index value to store for `value`, computed after the values are type-checked by the encryptor. */

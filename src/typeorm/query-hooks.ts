@@ -132,7 +132,7 @@ export function hookQueries(dataSource: DataSource, state: HookedDataSource): vo
   wrap(manager, 'save', (original) =>
     function (this: EntityManager, ...args: unknown[]) {
       const state = stateOf(this as never)
-      return state ? state.values.aroundSave(() => original.apply(this, args)) : original.apply(this, args)
+      return state ? state.values.aroundSave(args, () => original.apply(this, args)) : original.apply(this, args)
     },
   )
 }
