@@ -1,4 +1,4 @@
-import { And, Between, Equal, ILike, In, IsNull, LessThan, Like, MoreThan, Not, Or, Raw } from 'typeorm'
+import { And, ArrayContains, Between, Equal, ILike, In, IsNull, LessThan, Like, MoreThan, Not, Or, Raw } from 'typeorm'
 import { ConfigurationError, InvalidFieldValueError, UnsupportedEncryptedFieldQueryError } from '../src'
 import { blindIndexValues } from '../src/typeorm'
 import { ENTITIES, Post, User } from './support/typeorm-entities'
@@ -50,6 +50,7 @@ test.each([
   ['MoreThan', () => users().findBy({ email: MoreThan('a') })],
   ['LessThan', () => users().findBy({ email: LessThan('a') })],
   ['Raw', () => users().findBy({ email: Raw((a) => `${a} = 'x'`) })],
+  ['ArrayContains on an encrypted list', () => users().findBy({ tags: ArrayContains(['a']) })],
   ['Not(Like)', () => users().findBy({ email: Not(Like('%x%')) })],
   ['an operator inside In', () => users().findBy({ email: In([Like('%x%')] as never) })],
   ['Or mixing IsNull and equality', () => users().findBy({ phone: Or(IsNull(), Equal('1')) })],
