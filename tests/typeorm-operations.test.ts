@@ -179,6 +179,18 @@ test('null clears an encrypted value and its blind index; wrong types are refuse
   expect(statements().filter((q) => /INSERT/i.test(q))).toEqual([])
 })
 
+test('a write the database rejects leaves the caller\'s objects in plaintext too', async () => {
+  const email = secret('dup') + '@x.io'
+  await users().insert({ email })
+  const again = { email, phone: secret('dup-phone') }
+  await expect(users().insert(again)).rejects.toThrow() // unique blind index
+  expect(again.email).toBe(email)
+  expect(again.phone).toMatch(/^dup-phone-/)
+  const entity = users().create({ email, phone: secret('dup-save') })
+  await expect(users().save(entity)).rejects.toThrow()
+  expect([entity.email, entity.phone]).toEqual([email, expect.stringMatching(/^dup-save-/)])
+})
+
 test('writing a blind index directly is refused', async () => {
   const user = await users().save(users().create({ email: secret('bi') + '@x.io' }))
   await expect(users().update(user.id, { emailIndex: 'v1:forged' })).rejects.toBeInstanceOf(BlindIndexWriteError)

@@ -1,4 +1,4 @@
-import { DeleteQueryBuilder, EntityManager, SelectQueryBuilder, UpdateQueryBuilder, type DataSource, type EntityMetadata } from 'typeorm'
+import { DeleteQueryBuilder, EntityManager, InsertQueryBuilder, SelectQueryBuilder, UpdateQueryBuilder, type DataSource, type EntityMetadata } from 'typeorm'
 import { ConfigurationError, UnsupportedEncryptedFieldQueryError } from '../errors'
 import type { ModelRegistry } from '../model/model-registry'
 import type { EntityValues } from './entity-values'
@@ -102,6 +102,22 @@ export function hookQueries(dataSource: DataSource, state: HookedDataSource): vo
   }
   for (const proto of [SelectQueryBuilder.prototype, UpdateQueryBuilder.prototype, softDelete]) {
     for (const name of ['orderBy', 'addOrderBy']) wrap(proto, name, checkedOrder)
+  }
+
+  // A failed INSERT/UPDATE gets no "after" event: its value objects get their plaintexts back here.
+  for (const proto of [InsertQueryBuilder.prototype, UpdateQueryBuilder.prototype]) {
+    wrap(proto, 'execute', (original) =>
+      async function (this: Builder & { expressionMap: { valuesSet?: unknown } }, ...args: unknown[]) {
+        const state = stateOf(this)
+        if (!state) return original.apply(this, args)
+        try {
+          return await original.apply(this, args)
+        } finally {
+          const set = this.expressionMap.valuesSet
+          for (const values of Array.isArray(set) ? set : [set]) if (values && typeof values === 'object') state.values.written(values as never)
+        }
+      },
+    )
   }
 
   const manager = EntityManager.prototype
