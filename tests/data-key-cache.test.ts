@@ -1,4 +1,5 @@
-import { ConfigurationError, DataKeyCache, EnvelopeEncryptor, fieldContext, KeyProviderError } from '../src'
+import { ConfigurationError, EnvelopeEncryptor, fieldContext, KeyProviderError } from '../src'
+import { DataKeyCache } from '../src/keys/data-key-cache'
 import { DataKeyEntry } from '../src/engine/data-key-entry'
 import { TEXT_PREFIX } from '../src/format/envelope-format'
 import { CountingKeyProvider } from './support/counting-key-provider'

@@ -1,7 +1,6 @@
 import { Prisma } from '@prisma/client/extension'
 import { BlindIndexBatch } from '../blind-index/blind-index-batch'
-import { blindIndexFieldsOf } from '../blind-index/blind-index-field'
-import { BlindIndexer, withDefaultRootKey } from '../blind-index/blind-indexer'
+import { blindIndexerForModel } from '../blind-index/blind-indexer-for-model'
 import { EnvelopeEncryptor } from '../engine/envelope-encryptor'
 import { ValueBatch } from '../engine/value-batch'
 import { ConfigurationError } from '../errors'
@@ -21,17 +20,6 @@ import { WrittenValues } from './written-values'
 
 export type { FieldEncryptionEncryptorOptions, FieldEncryptionKeysOptions, FieldEncryptionOptions } from './field-encryption-options'
 
-/** The blind indexer the options describe, or undefined when the schema has no blind index. */
-function blindIndexerFor(options: FieldEncryptionOptions, encryptor: EnvelopeEncryptor): BlindIndexer | undefined {
-  if (options.blindIndexer) return options.blindIndexer
-  const fields = blindIndexFieldsOf(options.model)
-  if (fields.length === 0) return undefined
-  return new BlindIndexer(fields, {
-    ...withDefaultRootKey(options.blindIndex, encryptor.keyRing.primary),
-    providerTimeoutMs: options.providerTimeoutMs,
-    onEvent: encryptor.onEvent,
-  })
-}
 
 /** How a top-level write's `data` is checked for unique blind-index values across versions. */
 const TOP_LEVEL_SCOPE: Record<string, UniqueWriteScope> = { create: 'create', createMany: 'create', createManyAndReturn: 'create', update: 'update' }
@@ -76,7 +64,7 @@ export function createQueryHandler(options: FieldEncryptionOptions) {
   validateFieldEncryptionOptions(options)
   const encryptor = options.encryptor ?? new EnvelopeEncryptor(options)
   const registry = new ModelRegistry(options.model)
-  const blindIndexer = blindIndexerFor(options, encryptor)
+  const blindIndexer = blindIndexerForModel(options.model, options, encryptor)
   const queries = new QueryArgsRewriter(registry, blindIndexer)
   const writes = new WriteArgsEncryptor(registry, queries, blindIndexer)
   const results = new ResultDecryptor(registry)

@@ -1,0 +1,69 @@
+import type { DataSource } from 'typeorm'
+import { blindIndexerForModel } from '../blind-index/blind-indexer-for-model'
+import { BlindIndexer, type BlindIndexOptions } from '../blind-index/blind-indexer'
+import { EnvelopeEncryptor, type EncryptorOptions } from '../engine/envelope-encryptor'
+import { ConfigurationError } from '../errors'
+import type { EncryptionModel } from '../model/encryption-model'
+import { ModelRegistry } from '../model/model-registry'
+import { EncryptionSubscriber } from './encryption-subscriber'
+import { encryptionModelOf } from './entity-model'
+import { EntityValues } from './entity-values'
+import { FindWhereRewriter } from './find-where-rewriter'
+import { hookedStateOf, hookQueries } from './query-hooks'
+import { installColumnGuard, installDriverGuard } from './unencrypted-value-guard'
+
+export interface TypeOrmEncryptionOptions extends EncryptorOptions {
+  /** Use an encryptor you already have (to share its cache or read its stats); `keys` is then ignored. */
+  encryptor?: EnvelopeEncryptor
+  /** Blind indexes: version, root key (default: the primary key provider's), previous versions. As for `fieldEncryption`. */
+  blindIndex?: BlindIndexOptions
+  /** Use a blind indexer you already have; `blindIndex` is then ignored. */
+  blindIndexer?: BlindIndexer
+}
+
+/** What `encryptDataSource` keeps per DataSource. */
+export interface DataSourceEncryption {
+  model: EncryptionModel
+  encryptor: EnvelopeEncryptor
+  blindIndexer?: BlindIndexer
+}
+
+const setUp = new WeakMap<DataSource, DataSourceEncryption>()
+
+/**
+ * Turns on field encryption for an initialized DataSource: builds the encryption model from its
+ * entities' `@Encrypted()`/`@BlindIndex()` declarations (and refuses ones it cannot honour),
+ * loads the blind-index root key, and hooks writes, reads and filters. Returns the same DataSource.
+ *
+ *   await dataSource.initialize()
+ *   await encryptDataSource(dataSource, { keys: LocalKeyProvider.fromEnv() })
+ */
+export async function encryptDataSource<D extends DataSource>(dataSource: D, options: TypeOrmEncryptionOptions): Promise<D> {
+  if (setUp.has(dataSource)) throw new ConfigurationError('encryptDataSource: this DataSource is already set up')
+  const model = encryptionModelOf(dataSource)
+  const registry = new ModelRegistry(model)
+  const encryptor = options.encryptor ?? new EnvelopeEncryptor(options)
+  const blindIndexer = blindIndexerForModel(model, options, encryptor)
+  // Filters are rewritten inside TypeORM's synchronous query building: the root keys must be at hand.
+  await blindIndexer?.load()
+
+  for (const metadata of dataSource.entityMetadatas) {
+    const view = registry.get(metadata.name)
+    for (const [property, { field }] of view?.encrypted ?? []) {
+      installColumnGuard(metadata.findColumnWithPropertyName(property)!, { model: metadata.name, field: property }, field.isList)
+    }
+  }
+  installDriverGuard(dataSource)
+  const values = new EntityValues(encryptor, blindIndexer)
+  hookQueries(dataSource, { registry, rewriter: new FindWhereRewriter(registry, blindIndexer), values })
+  dataSource.subscribers.push(new EncryptionSubscriber(registry, values))
+  setUp.set(dataSource, { model, encryptor, blindIndexer })
+  return dataSource
+}
+
+/** The encryption of a DataSource set up by `encryptDataSource` (throws for another). */
+export function encryptionOf(dataSource: DataSource): DataSourceEncryption {
+  const found = setUp.get(dataSource)
+  if (!found || !hookedStateOf(dataSource)) throw new ConfigurationError('this DataSource was not set up with encryptDataSource()')
+  return found
+}

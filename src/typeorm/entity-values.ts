@@ -1,0 +1,245 @@
+import type { BlindIndexer } from '../blind-index/blind-indexer'
+import type { EnvelopeEncryptor, FieldValue, StoredValue } from '../engine/envelope-encryptor'
+import { ValueBatch } from '../engine/value-batch'
+import { BlindIndexWriteError, ConfigurationError, InvalidFieldValueError } from '../errors'
+import type { ModelView } from '../model/model-registry'
+
+type Entity = Record<string, unknown>
+
+/** What the adapter knows of a field of an entity object: its plaintext and the value stored for it. */
+interface KnownValue {
+  /** Whether plain and stored are known (only the index is, when the source was not loaded). */
+  hasValue: boolean
+  plain?: unknown
+  stored?: unknown
+  /** The blind index stored beside it, when the entity holds it. */
+  index?: unknown
+}
+
+/** The entities loaded in one tick, decrypted together. */
+interface LoadBatch {
+  views: ModelView[]
+  entities: Entity[]
+  done: Promise<void>
+}
+
+function samePlaintext(a: unknown, b: unknown): boolean {
+  if (typeof a === 'string' || typeof b === 'string') return a === b
+  if (a instanceof Uint8Array && b instanceof Uint8Array) return Buffer.compare(a, b) === 0
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((v, i) => samePlaintext(v, b[i]))
+  return false
+}
+
+function asBuffer(value: StoredValue): StoredValue {
+  return typeof value === 'string' || Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+}
+
+/**
+ * Encrypts and decrypts the encrypted properties of entity objects in place, for TypeORM's
+ * entity events. A write puts ciphertexts (and blind indexes) into the object just before
+ * TypeORM builds the statement; once written, the plaintexts are put back. Objects loaded or
+ * written are remembered (weakly) with their stored values, so saving a loaded entity whose
+ * encrypted values did not change writes nothing new for them.
+ */
+export class EntityValues {
+  private readonly known = new WeakMap<object, Map<string, KnownValue>>()
+  private readonly pending = new WeakMap<object, { view: ModelView; restore: Array<{ property: string; plain: unknown }> }>()
+
+  private loads: LoadBatch | undefined
+
+  constructor(
+    private readonly encryptor: EnvelopeEncryptor,
+    private readonly blindIndexer: BlindIndexer | undefined,
+  ) {}
+
+  /**
+   * Decrypts a loaded entity's encrypted properties (those it holds). TypeORM announces loaded
+   * entities one by one, all in the same tick, then awaits them together: the entities of a tick
+   * share one batch (one `decryptMany`, each data key resolved once, one promise), as a Prisma
+   * result does.
+   */
+  decrypt(view: ModelView, entity: Entity): Promise<void> {
+    let batch = this.loads
+    if (!batch) {
+      const fresh: LoadBatch = { views: [], entities: [], done: undefined as unknown as Promise<void> }
+      fresh.done = Promise.resolve().then(() => this.decryptBatch(fresh))
+      this.loads = batch = fresh
+    }
+    batch.views.push(view)
+    batch.entities.push(entity)
+    return batch.done
+  }
+
+  private async decryptBatch(batch: LoadBatch): Promise<void> {
+    if (this.loads === batch) this.loads = undefined
+    const items: FieldValue[] = []
+    const spotEntity: Entity[] = []
+    const spotProperty: string[] = []
+    const spotIndex: number[] = [] // -1: a single value; otherwise the list position
+    batch.entities.forEach((entity, e) => {
+      const view = batch.views[e]!
+      let known: Map<string, KnownValue> | undefined
+      for (const [property, { field, ctx }] of view.encrypted) {
+        const value = entity[property]
+        if (field.blindIndex && entity[field.blindIndex] !== undefined) {
+          ;(known ??= this.knownOf(entity)).set(property, { hasValue: false, index: entity[field.blindIndex] })
+        }
+        if (value === null || value === undefined) continue
+        if (field.isList && Array.isArray(value)) {
+          entity[property] = [...value]
+          for (let i = 0; i < value.length; i++) {
+            items.push({ value: value[i], ctx })
+            spotEntity.push(entity)
+            spotProperty.push(property)
+            spotIndex.push(i)
+          }
+        } else {
+          items.push({ value, ctx })
+          spotEntity.push(entity)
+          spotProperty.push(property)
+          spotIndex.push(-1)
+        }
+        ;(known ??= this.knownOf(entity)).set(property, {
+          hasValue: true,
+          plain: undefined,
+          stored: value,
+          index: field.blindIndex ? entity[field.blindIndex] : undefined,
+        })
+      }
+    })
+    if (items.length === 0) return
+    const plains = await this.encryptor.decryptMany(items)
+    for (let i = 0; i < plains.length; i++) {
+      const entity = spotEntity[i]!
+      const property = spotProperty[i]!
+      const plain = asBuffer(plains[i]!)
+      if (spotIndex[i]! < 0) entity[property] = plain
+      else (entity[property] as unknown[])[spotIndex[i]!] = plain
+    }
+    // What was stored is known now with its plaintext (lists: the decrypted copy, kept apart from the caller's).
+    for (let i = 0; i < spotEntity.length; i++) {
+      const known = this.known.get(spotEntity[i]!)!.get(spotProperty[i]!)!
+      if (known.plain === undefined) {
+        const current = spotEntity[i]![spotProperty[i]!]
+        known.plain = Array.isArray(current) ? [...current] : current
+      }
+    }
+  }
+
+  /**
+   * Before TypeORM builds an INSERT or UPDATE from `entity`: each encrypted property it sets is
+   * replaced by its ciphertext (or by the stored value, if it is unchanged since it was loaded),
+   * and its blind index is set beside it. `databaseEntity` (the row TypeORM compares against)
+   * gets its stored values back, so unchanged values compare equal.
+   */
+  async encrypt(view: ModelView, entity: Entity, databaseEntity?: Entity): Promise<void> {
+    const model = view.description.name
+    const known = this.known.get(entity)
+    const batch = new ValueBatch()
+    const restore: Array<{ property: string; plain: unknown }> = []
+    const indexes: Array<() => void> = []
+    for (const [property, { field, ctx }] of view.encrypted) {
+      const value = entity[property]
+      const indexName = field.blindIndex
+      if (value === undefined) {
+        if (indexName) this.checkIndexUntouched(model, property, indexName, entity, known?.get(property))
+        continue
+      }
+      if (value === null) {
+        if (indexName) entity[indexName] = null
+        continue
+      }
+      restore.push({ property, plain: value })
+      const before = known?.get(property)
+      if (before?.hasValue && samePlaintext(before.plain, value)) {
+        entity[property] = before.stored
+        if (indexName && before.index !== undefined) entity[indexName] = before.index
+        continue
+      }
+      if (field.isList) {
+        if (!Array.isArray(value)) throw new InvalidFieldValueError({ model, field: property }, 'an array', typeof value)
+        const list: unknown[] = new Array(value.length)
+        value.forEach((v, i) => batch.add(v, ctx, (stored) => (list[i] = stored)))
+        entity[property] = list
+      } else {
+        batch.add(value, ctx, (stored) => (entity[property] = stored))
+      }
+      if (indexName) indexes.push(this.indexWriter(model, property, indexName, value, entity))
+    }
+    if (batch.size > 0) {
+      try {
+        batch.assign(await this.encryptor.encryptMany(batch.items))
+      } catch (err) {
+        for (const r of restore) entity[r.property] = r.plain
+        throw err
+      }
+    }
+    for (const write of indexes) write()
+    if (restore.length > 0) this.pending.set(entity, { view, restore })
+    if (databaseEntity) {
+      const old = this.known.get(databaseEntity)
+      for (const [property, value] of old ?? []) if (value.hasValue && samePlaintext(databaseEntity[property], value.plain)) databaseEntity[property] = value.stored
+    }
+  }
+
+  /** After the statement: the plaintexts go back into the caller's object, remembered with what was stored. */
+  written(entity: Entity): void {
+    const found = this.pending.get(entity)
+    if (!found) return
+    const { view, restore } = found
+    this.pending.delete(entity)
+    const known = this.knownOf(entity)
+    for (const { property, plain } of restore) {
+      const indexName = view.encrypted.get(property)?.field.blindIndex
+      known.set(property, { hasValue: true, plain, stored: entity[property], index: indexName ? entity[indexName] : undefined })
+      entity[property] = plain
+    }
+  }
+
+  /**
+   * Runs one `save()` call, then puts the plaintexts back into every object of the graph it was
+   * given. TypeORM announces "after" events only for the rows it wrote: an entity whose values all
+   * turned out unchanged (no UPDATE) would otherwise keep the stored values it was given.
+   */
+  async aroundSave<T>(saved: unknown, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run()
+    } finally {
+      this.restoreGraph(saved, new Set(), 0)
+    }
+  }
+
+  private restoreGraph(value: unknown, seen: Set<object>, depth: number): void {
+    if (typeof value !== 'object' || value === null || seen.has(value) || depth > 16) return
+    if (value instanceof Uint8Array || value instanceof Date) return
+    seen.add(value)
+    if (Array.isArray(value)) {
+      for (const v of value) this.restoreGraph(v, seen, depth + 1)
+      return
+    }
+    this.written(value as Entity)
+    for (const v of Object.values(value)) if (typeof v === 'object' && v !== null) this.restoreGraph(v, seen, depth + 1)
+  }
+
+  /** The index value to store for `value`, computed after the values are type-checked by the encryptor. */
+  private indexWriter(model: string, property: string, indexName: string, value: unknown, entity: Entity): () => void {
+    const field = this.blindIndexer?.indexNamed(model, indexName)
+    if (!field) throw new ConfigurationError(`${model}.${property}: its blind index ${indexName} is not configured; nothing was written`)
+    if (typeof value !== 'string') throw new InvalidFieldValueError({ model, field: property }, 'a string', typeof value)
+    const hash = this.blindIndexer!.compute(field, value)
+    return () => (entity[indexName] = hash)
+  }
+
+  /** A write that sets a blind index without its source is refused (the index follows its source). */
+  private checkIndexUntouched(model: string, property: string, indexName: string, entity: Entity, known: KnownValue | undefined): void {
+    const index = entity[indexName]
+    if (index === undefined || (known && known.index === index)) return
+    throw new BlindIndexWriteError({ model, field: indexName }, property)
+  }
+
+  private knownOf(entity: Entity): Map<string, KnownValue> {
+    let known = this.known.get(entity)
+    if (!known) this.known.set(entity, (known = new Map()))
+    return known
+  }
+}

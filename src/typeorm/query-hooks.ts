@@ -1,0 +1,161 @@
+import { DeleteQueryBuilder, EntityManager, InsertQueryBuilder, SelectQueryBuilder, UpdateQueryBuilder, type DataSource, type EntityMetadata } from 'typeorm'
+import { ConfigurationError, UnsupportedEncryptedFieldQueryError } from '../errors'
+import type { ModelRegistry } from '../model/model-registry'
+import type { EntityValues } from './entity-values'
+import { isPlainObject, type FindWhereRewriter } from './find-where-rewriter'
+
+/** What the hooks need of a DataSource set up by `encryptDataSource`. */
+export interface HookedDataSource {
+  registry: ModelRegistry
+  rewriter: FindWhereRewriter
+  values: EntityValues
+}
+
+const hooked = new WeakMap<object, HookedDataSource>()
+
+// TypeORM's builder methods, wrapped whatever their signature: their types are TypeORM's own.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Fn = (...args: any[]) => any
+
+interface Builder {
+  dataSource?: DataSource
+  connection?: DataSource
+  expressionMap: { mainAlias?: { hasMetadata: boolean; metadata: EntityMetadata }; aliases: Array<{ name: string; hasMetadata: boolean; metadata: EntityMetadata }> }
+}
+
+function stateOf(owner: { dataSource?: DataSource; connection?: DataSource }): HookedDataSource | undefined {
+  const dataSource = 'dataSource' in owner && owner.dataSource ? owner.dataSource : owner.connection
+  return dataSource ? hooked.get(dataSource) : undefined
+}
+
+function mainMetadata(qb: Builder): EntityMetadata | undefined {
+  const alias = qb.expressionMap.mainAlias
+  return alias?.hasMetadata ? alias.metadata : undefined
+}
+
+function wrap(proto: object, name: string, make: (original: Fn) => Fn): void {
+  const target = proto as Record<string, Fn & { kfeHooked?: true }>
+  const original = target[name]
+  if (typeof original !== 'function' || original.kfeHooked) return
+  const wrapped = make(original) as Fn & { kfeHooked?: true }
+  wrapped.kfeHooked = true
+  target[name] = wrapped
+}
+
+function refuseEncrypted(state: HookedDataSource, metadata: EntityMetadata, property: string, operator: string, reason: string): void {
+  const view = state.registry.get(metadata.name)
+  const column = metadata.findColumnWithPropertyPath(property) ?? metadata.findColumnWithDatabaseName(property)
+  const name = column?.propertyName ?? property
+  if (view?.encrypted.has(name)) throw new UnsupportedEncryptedFieldQueryError({ model: metadata.name, field: name }, operator, reason)
+}
+
+/** `where(object)` and friends: object conditions get the same rewrite as find options. */
+function objectWhere(original: Fn): Fn {
+  return function (this: Builder, where: unknown, ...rest: unknown[]) {
+    const state = stateOf(this)
+    const metadata = state && mainMetadata(this)
+    const rewritable = isPlainObject(where) || (Array.isArray(where) && where.every(isPlainObject))
+    return original.call(this, metadata && rewritable ? state.rewriter.where(metadata, where) : where, ...rest)
+  }
+}
+
+/** `orderBy('alias.property')`: refused on an encrypted property of any joined entity. */
+function checkedOrder(original: Fn): Fn {
+  return function (this: Builder, sort: unknown, ...rest: unknown[]) {
+    const state = stateOf(this)
+    if (state) {
+      const keys = typeof sort === 'string' ? [sort] : isPlainObject(sort) ? Object.keys(sort) : []
+      for (const key of keys) {
+        const [aliasName, property] = key.split('.')
+        const alias = property && this.expressionMap.aliases.find((a) => a.name === aliasName && a.hasMetadata)
+        if (alias) refuseEncrypted(state, alias.metadata, property, 'order', 'ciphertexts have no meaningful order')
+      }
+    }
+    return original.call(this, sort, ...rest)
+  }
+}
+
+/**
+ * Hooks TypeORM's query building, once per process, for the DataSources set up by
+ * `encryptDataSource` (the others pass straight through): find options and object `where`
+ * conditions are rewritten for blind indexes, orderings and aggregates on encrypted properties
+ * are refused, and `save()` gets its caller's objects back in plaintext when it settles.
+ */
+export function hookQueries(dataSource: DataSource, state: HookedDataSource): void {
+  if (!(dataSource.createQueryBuilder() instanceof SelectQueryBuilder) || !(dataSource.manager instanceof EntityManager)) {
+    throw new ConfigurationError('the DataSource comes from another copy of typeorm than kms-field-encryption/typeorm loads; install a single typeorm')
+  }
+  hooked.set(dataSource, state)
+  // Not exported by typeorm's index: reached through an instance.
+  const softDelete = Object.getPrototypeOf(dataSource.createQueryBuilder().softDelete()) as object
+
+  wrap(SelectQueryBuilder.prototype, 'setFindOptions', (original) =>
+    function (this: Builder, options: Record<string, unknown> | undefined) {
+      const state = stateOf(this)
+      const metadata = state && mainMetadata(this)
+      if (!metadata || !options) return original.call(this, options)
+      if (options.order) state.rewriter.order(metadata, options.order)
+      const next = options.where === undefined ? options : { ...options, where: state.rewriter.where(metadata, options.where) }
+      return original.call(this, next)
+    },
+  )
+  for (const proto of [SelectQueryBuilder.prototype, UpdateQueryBuilder.prototype, DeleteQueryBuilder.prototype, softDelete]) {
+    for (const name of ['where', 'andWhere', 'orWhere']) wrap(proto, name, objectWhere)
+  }
+  for (const proto of [SelectQueryBuilder.prototype, UpdateQueryBuilder.prototype, softDelete]) {
+    for (const name of ['orderBy', 'addOrderBy']) wrap(proto, name, checkedOrder)
+  }
+
+  // A failed INSERT/UPDATE gets no "after" event: its value objects get their plaintexts back here.
+  for (const proto of [InsertQueryBuilder.prototype, UpdateQueryBuilder.prototype]) {
+    wrap(proto, 'execute', (original) =>
+      async function (this: Builder & { expressionMap: { valuesSet?: unknown } }, ...args: unknown[]) {
+        const state = stateOf(this)
+        if (!state) return original.apply(this, args)
+        try {
+          return await original.apply(this, args)
+        } finally {
+          const set = this.expressionMap.valuesSet
+          for (const values of Array.isArray(set) ? set : [set]) if (values && typeof values === 'object') state.values.written(values as never)
+        }
+      },
+    )
+  }
+
+  const manager = EntityManager.prototype
+  wrap(manager, 'callAggregateFun', (original) =>
+    function (this: EntityManager, target: unknown, fn: string, column: string, ...rest: unknown[]) {
+      const state = stateOf(this as never)
+      try {
+        if (state) refuseEncrypted(state, this.connection.getMetadata(target as never), column, fn, 'an aggregate of ciphertexts means nothing')
+      } catch (err) {
+        return Promise.reject(err)
+      }
+      return original.call(this, target, fn, column, ...rest)
+    },
+  )
+  for (const name of ['increment', 'decrement']) {
+    wrap(manager, name, (original) =>
+      function (this: EntityManager, target: unknown, conditions: unknown, property: string, ...rest: unknown[]) {
+        const state = stateOf(this as never)
+        try {
+          if (state) refuseEncrypted(state, this.connection.getMetadata(target as never), property, name, 'ciphertext is not a number')
+        } catch (err) {
+          return Promise.reject(err)
+        }
+        return original.call(this, target, conditions, property, ...rest)
+      },
+    )
+  }
+  wrap(manager, 'save', (original) =>
+    function (this: EntityManager, ...args: unknown[]) {
+      const state = stateOf(this as never)
+      return state ? state.values.aroundSave(args, () => original.apply(this, args)) : original.apply(this, args)
+    },
+  )
+}
+
+/** The hooked state of a DataSource, if `encryptDataSource` set it up. */
+export function hookedStateOf(dataSource: DataSource): HookedDataSource | undefined {
+  return hooked.get(dataSource)
+}
