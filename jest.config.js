@@ -8,9 +8,17 @@ const swc = [
   },
 ]
 
+// On MySQL/MariaDB and SQLite (DATABASE_URL mysql:// or file:), the test files listed in
+// tests/setup/postgres-only-tests.js are not run (global-setup.ts prints them with the reason).
+const postgresOnly = require('./tests/setup/postgres-only-tests.js')
+const url = process.env.DATABASE_URL ?? ''
+const elsewhere = /^mysql:\/\//.test(url) || /^file:/.test(url)
+
 const shared = {
+  rootDir: __dirname,
   testEnvironment: 'node',
   roots: ['<rootDir>/tests'],
+  testPathIgnorePatterns: ['/node_modules/', ...(elsewhere ? postgresOnly.files.map((f) => `<rootDir>/${f.replace(/\./g, '\\.')}$`) : [])],
   transform: { '^.+\\.(t|j)s$': swc },
   testTimeout: 60000,
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import fc from 'fast-check'
-import { encryptionModel } from '../prisma/generated/encryption'
+import { encryptionModel } from './support/test-encryption-model'
 import type { Prisma } from '../prisma/generated/client/client'
 import { fieldEncryption } from '../src'
 import { testLocalKeys } from './support/keys'

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { encryptionModel } from '../prisma/generated/encryption'
+import { encryptionModel } from './support/test-encryption-model'
 import type { Prisma } from '../prisma/generated/client/client'
 import {
   BlindIndexer,

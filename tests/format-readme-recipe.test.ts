@@ -7,7 +7,7 @@
  */
 import { CreateKeyCommand, DecryptCommand, type KMSClient } from '@aws-sdk/client-kms'
 import { createDecipheriv, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto'
-import { encryptionModel } from '../prisma/generated/encryption'
+import { encryptionModel } from './support/test-encryption-model'
 import { AwsKmsKeyProvider, BlindIndexer, EnvelopeEncryptor, LocalKeyProvider, fieldContext } from '../src'
 import { KmsTestServer, kmsClientFor } from './support/kms-test-server'
 

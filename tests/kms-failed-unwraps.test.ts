@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { CreateKeyCommand, type KMSClient } from '@aws-sdk/client-kms'
-import { encryptionModel } from '../prisma/generated/encryption'
+import { encryptionModel } from './support/test-encryption-model'
 import { fieldContext } from '../src/cipher/field-context'
 import { EnvelopeEncryptor, type EncryptorOptions } from '../src/engine/envelope-encryptor'
 import { AwsKmsKeyProvider } from '../src/keys/aws-kms-key-provider'

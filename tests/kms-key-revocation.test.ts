@@ -5,7 +5,7 @@
  * next write, read and lookup ask KMS, which refuses.
  */
 import { CreateKeyCommand, DisableKeyCommand, EnableKeyCommand, type KMSClient } from '@aws-sdk/client-kms'
-import { encryptionModel } from '../prisma/generated/encryption'
+import { encryptionModel } from './support/test-encryption-model'
 import { AwsKmsKeyProvider, BlindIndexer, EnvelopeEncryptor, fieldContext, fieldEncryption } from '../src'
 import { KmsTestServer, kmsClientFor } from './support/kms-test-server'
 import { createTestDatabase, type TestDatabase } from './support/test-database'

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { CreateKeyCommand, DisableKeyCommand, ScheduleKeyDeletionCommand, type KMSClient } from '@aws-sdk/client-kms'
-import { encryptionModel } from '../prisma/generated/encryption'
+import { encryptionModel } from './support/test-encryption-model'
 import { fieldEncryption, KeyProviderError, type FieldEncryptionOptions } from '../src'
 import { decodeHeader } from '../src/format/envelope-format'
 import { AwsKmsKeyProvider, type AwsKmsKeyProviderOptions } from '../src/keys/aws-kms-key-provider'

@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { CreateKeyCommand, type KMSClient } from '@aws-sdk/client-kms'
-import { encryptionModel } from '../prisma/generated/encryption'
+import { encryptionModel } from './support/test-encryption-model'
 import { fieldEncryption, LocalKeyProvider, type FieldEncryptionOptions } from '../src'
 import { decodeHeader, headerBytesOf, splitBytes, splitText } from '../src/format/envelope-format'
 import { AwsKmsKeyProvider } from '../src/keys/aws-kms-key-provider'

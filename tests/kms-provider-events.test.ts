@@ -5,7 +5,7 @@
  * the KMS test server: as many events as KMS crypto calls, and never any key material.
  */
 import { CreateKeyCommand, type KMSClient } from '@aws-sdk/client-kms'
-import { encryptionModel } from '../prisma/generated/encryption'
+import { encryptionModel } from './support/test-encryption-model'
 import { BlindIndexer, fieldEncryption, type EncryptionEvent } from '../src'
 import { AwsKmsKeyProvider } from '../src/keys/aws-kms-key-provider'
 import { KmsTestServer, kmsClientFor } from './support/kms-test-server'

@@ -1,4 +1,4 @@
-import { encryptionModel } from '../prisma/generated/encryption'
+import { encryptionModel } from './support/test-encryption-model'
 import { BlindIndexer, EnvelopeEncryptor, InvalidFieldValueError, LocalKeyProvider } from '../src'
 import { blindIndexFieldsOf } from '../src/blind-index/blind-index-field'
 import { fieldContext } from '../src/cipher/field-context'

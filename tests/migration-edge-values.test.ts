@@ -1,4 +1,4 @@
-import { encryptionModel } from '../prisma/generated/encryption'
+import { encryptionModel } from './support/test-encryption-model'
 import { fieldEncryption, LocalKeyProvider } from '../src'
 import { looksLikePfeValue } from '../src/migration/pfe-keychain'
 import { encryptColumns, encryptionStatus } from '../src/migration/run-migration'

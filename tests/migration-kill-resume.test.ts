@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto'
-import { encryptionModel } from '../prisma/generated/encryption'
+import { encryptionModel } from './support/test-encryption-model'
 import { blindIndexFieldsOf } from '../src/blind-index/blind-index-field'
 import { BlindIndexer } from '../src/blind-index/blind-indexer'
 import { fieldEncryption, LocalKeyProvider } from '../src'

@@ -1,4 +1,4 @@
-import { encryptionModel } from '../prisma/generated/encryption'
+import { encryptionModel } from './support/test-encryption-model'
 import { ConfigurationError, EnvelopeEncryptor, fieldContext, fieldEncryption, LocalKeyProvider } from '../src'
 import { decryptColumns, encryptColumns, encryptionStatus } from '../src/migration/run-migration'
 import type { CasWrite, SqlDatabase } from '../src/migration/sql-database'

@@ -1,4 +1,4 @@
-import { encryptionModel } from '../prisma/generated/encryption'
+import { encryptionModel } from './support/test-encryption-model'
 import { ConfigurationError, DecryptionFailedError, fieldEncryption, LocalKeyProvider, UnknownKeyProviderError } from '../src'
 import { looksLikePfeValue, PfeKeychain, pfeKeyFingerprint } from '../src/migration/pfe-keychain'
 import { encryptColumns, encryptionStatus } from '../src/migration/run-migration'

@@ -1,6 +1,6 @@
 import { CreateKeyCommand, DisableKeyCommand, type KMSClient } from '@aws-sdk/client-kms'
 import { randomBytes } from 'node:crypto'
-import { encryptionModel } from '../prisma/generated/encryption'
+import { encryptionModel } from './support/test-encryption-model'
 import { AwsKmsKeyProvider } from '../src/keys/aws-kms-key-provider'
 import { EnvelopeEncryptor, fieldContext, fieldEncryption, LocalKeyProvider, type KeyProvider } from '../src'
 import { readHeader } from '../src/format/envelope-format'

@@ -1,4 +1,4 @@
-import { encryptionModel } from '../prisma/generated/encryption'
+import { encryptionModel } from './support/test-encryption-model'
 import * as generatedModule from '../prisma/generated/encryption'
 import { ConfigurationError, EnvelopeEncryptor, fieldEncryption, LocalKeyProvider, type FieldEncryptionOptions } from '../src'
 

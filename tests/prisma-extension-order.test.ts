@@ -1,5 +1,5 @@
 import { Prisma } from '@prisma/client/extension'
-import { encryptionModel } from '../prisma/generated/encryption'
+import { encryptionModel } from './support/test-encryption-model'
 import { ConfigurationError, fieldEncryption } from '../src'
 import { testLocalKeys } from './support/keys'
 import { createTestDatabase, type TestDatabase } from './support/test-database'

@@ -3,7 +3,7 @@ import { encryptedClient, type EncryptedClient } from './support/encrypted-clien
 import type { QueryRecorder } from './support/query-recorder'
 import { createTestDatabase, type TestDatabase } from './support/test-database'
 import { truncateTables } from './support/truncate-tables'
-import { supportsScalarLists, withTags } from './support/test-database-kind'
+import { supportsScalarLists, testDatabaseKind, withTags } from './support/test-database-kind'
 
 /**
  * What the extension refuses, and that a refused query never reaches the database:
@@ -74,7 +74,8 @@ describe('a value of the wrong type is refused and nothing is written', () => {
     ['bad value in a nested upsert', () => prisma.user.update({ where: { id: userId }, data: { profile: { upsert: { create: { bio: 'ok' }, update: { bio: bad<string>(1) } } } } }), 'Profile', 'bio'],
   ]
 
-  test.each(cases)('%s', async (_, query, model, field) => {
+  skipListCases(cases)
+  test.each(cases.filter(onThisDatabase))('%s', async (_, query, model, field) => {
     const before = await tableSnapshot()
     recorder.clear()
     let error: unknown
@@ -164,7 +165,8 @@ describe('queries that would compare or order ciphertext are refused before reac
     ['aggregate orderBy', () => prisma.profile.aggregate({ orderBy: { bio: 'asc' }, _count: true }), 'Profile', 'bio'],
   ]
 
-  test.each(cases)('%s', async (_, query, model, field) => {
+  skipListCases(cases)
+  test.each(cases.filter(onThisDatabase))('%s', async (_, query, model, field) => {
     await expectRefused(query, model, field)
   })
 
@@ -207,3 +209,15 @@ describe('queries that would compare or order ciphertext are refused before reac
     expect((error as Error).message).not.toContain('555')
   })
 })
+
+type GuardCase = [string, () => PromiseLike<unknown>, string, string]
+
+/** The cases on `User.tags` (String[]) run where lists exist; elsewhere they are listed as skipped, by name. */
+function onThisDatabase(c: GuardCase): boolean {
+  return supportsScalarLists() || c[3] !== 'tags'
+}
+
+function skipListCases(cases: GuardCase[]): void {
+  const skipped = cases.filter((c) => !onThisDatabase(c))
+  if (skipped.length > 0) test.skip.each(skipped)(`%s [skipped on ${testDatabaseKind()}: String[] is PostgreSQL-only]`, () => undefined)
+}

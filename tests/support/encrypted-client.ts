@@ -1,4 +1,4 @@
-import { encryptionModel } from '../../prisma/generated/encryption'
+import { encryptionModel } from './test-encryption-model'
 import { fieldEncryption, type FieldEncryptionOptions } from '../../src'
 import { testLocalKeys } from './keys'
 import { QueryRecorder, RECORDER_NAME } from './query-recorder'
