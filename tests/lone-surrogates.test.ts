@@ -6,6 +6,7 @@ import { encryptedClient, type EncryptedClient } from './support/encrypted-clien
 import type { QueryRecorder } from './support/query-recorder'
 import { createTestDatabase, type TestDatabase } from './support/test-database'
 import { truncateTables } from './support/truncate-tables'
+import { supportsScalarLists } from './support/test-database-kind'
 
 /**
  * UTF-8 cannot hold a lone UTF-16 surrogate: `Buffer.from("a\ud800b")` stores "a\ufffdb", so a
@@ -46,7 +47,7 @@ async function expectInvalid(run: () => PromiseLike<unknown>, model: string, fie
 describe('lone surrogates are refused, never stored as U+FFFD', () => {
   test.each(LONE.map((s) => [JSON.stringify(s), s]))('create with %s in an encrypted field without index', async (_n, value) => {
     await expectInvalid(() => prisma.user.create({ data: { email: 'ok@example.com', phone: value } }), 'User', 'phone')
-    await expectInvalid(() => prisma.user.create({ data: { email: 'ok@example.com', tags: ['fine', value] } }), 'User', 'tags')
+    if (supportsScalarLists()) await expectInvalid(() => prisma.user.create({ data: { email: 'ok@example.com', tags: ['fine', value] } }), 'User', 'tags')
   })
 
   test('create with a lone surrogate in a blind-indexed field', async () => {

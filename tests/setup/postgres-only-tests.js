@@ -10,6 +10,7 @@ module.exports = {
   files: [
     'tests/migration-cli.test.ts',
     'tests/migration-edge-values.test.ts',
+    'tests/kms-failed-unwraps.test.ts',
     'tests/migration-kill-resume.test.ts',
     'tests/migration-operations.test.ts',
     'tests/migration-pfe.test.ts',
