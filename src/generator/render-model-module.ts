@@ -1,4 +1,5 @@
 import type { EncryptionModel } from '../model/encryption-model'
+import { renderUniqueLookups } from './render-unique-lookups'
 
 /** The TypeScript module the generator writes: the encryption model as a typed constant. */
 export function renderModelModule(model: EncryptionModel): string {
@@ -10,5 +11,6 @@ export function renderModelModule(model: EncryptionModel): string {
     '',
     'export type EncryptionModelOfSchema = typeof encryptionModel',
     '',
+    renderUniqueLookups(model),
   ].join('\n')
 }
