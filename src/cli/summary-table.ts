@@ -1,5 +1,4 @@
 import type { ColumnSummary, MigrationSummary } from '../migration/migration-summary'
-import type { EncryptionModel } from '../model/encryption-model'
 import type { StatusReport } from '../migration/status-report'
 import { formatSeconds } from './progress-lines'
 
@@ -13,11 +12,16 @@ export function renderTable(header: readonly string[], rows: ReadonlyArray<reado
     .join('\n')
 }
 
+/** What the summary reads of the encryption model (the generated `as const` one fits). */
+interface ModelIndexes {
+  readonly models: { readonly [model: string]: { readonly blindIndexes: { readonly [index: string]: { readonly source: string } } } | undefined }
+}
+
 /**
  * The end-of-run summary of encrypt, rotate or decrypt. With the encryption model, `encrypt`
  * also shows the blind indexes it filled (every row it encrypts gets each index of its column).
  */
-export function renderMigrationSummary(s: MigrationSummary, model?: EncryptionModel): string {
+export function renderMigrationSummary(s: MigrationSummary, model?: ModelIndexes): string {
   const outcomes = [...new Set(s.columns.flatMap((c) => Object.keys(c.counts)))]
   const indexesOf = (c: ColumnSummary): number =>
     Object.values(model?.models[c.model]?.blindIndexes ?? {}).filter((b) => b.source === c.field).length
