@@ -100,16 +100,19 @@ function commonOptions(cmd: Command): void {
 const EXIT_CODES_HELP = [
   'Exit codes:',
   '  0    done (status --check: everything is current)',
-  '  1    some rows could not be processed (listed), status --check found work left, or decrypt was not confirmed',
-  '  2    the run could not start or had to stop: usage, configuration, database or key provider error',
-  '  130  interrupted (Ctrl-C/SIGTERM): batches in flight were finished; run the same command again to resume',
+  '  1    some rows could not be processed (listed), status --check found work left,',
+  '       or decrypt was not confirmed',
+  '  2    the run could not start or had to stop: usage, configuration, database',
+  '       or key provider error',
+  '  130  interrupted (Ctrl-C, SIGTERM): the batches in flight were finished;',
+  '       run the same command again to resume',
 ].join('\n')
 
 const WHERE_HELP = [
   'Where things come from (first found wins):',
   `  config file         --config, else ./${CONFIG_NAMES[0]}.{ts,mts,cts,js,mjs,cjs}`,
   '  encryption model    --encryption-model, else config.model, else the first of',
-  ...MODEL_LOCATIONS.map((m) => `                        ./${m}(.ts|.js|/index.ts|/index.js)`),
+  ...MODEL_LOCATIONS.map((m) => `                      ./${m}(.ts|.js|/index.ts|/index.js)`),
   '  database URL        --database-url, else config.databaseUrl, else DATABASE_URL,',
   `                      else datasource.url in ./${PRISMA_CONFIG_NAMES[0]}.{ts,mts,cts,js,mjs,cjs}`,
   '  keys                config.keys, else --kms-key-id/KFE_KMS_KEY_ID and KFE_LOCAL_MASTER_KEY',
