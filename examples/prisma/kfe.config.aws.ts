@@ -1,6 +1,6 @@
 // The same configuration with AWS KMS (use it with `--config kfe.config.aws.ts`, or name it
 // kfe.config.ts): new values go to KMS, values under the local key stay readable until `rotate`.
-// Blind indexes made under the local key need `rotate --blind-indexes` (see README, "The root key").
+// Blind indexes made under the local key's root key: pin that key or recompute (README, "The root key").
 import { AwsKmsKeyProvider, defineConfig, LocalKeyProvider } from 'kms-field-encryption'
 import { encryptionModel } from './src/generated/encryption/index.js'
 
@@ -12,5 +12,5 @@ export default defineConfig({
     if (!wrappedBlindIndexRootKey) throw new Error('set KFE_KMS_WRAPPED_ROOT_KEY (from keygen --kms-key-id)')
     return [new AwsKmsKeyProvider({ keyId: 'alias/app-pii', wrappedBlindIndexRootKey }), LocalKeyProvider.fromEnv()]
   },
-  databaseUrl: process.env.DATABASE_URL, // optional: else DATABASE_URL, else prisma.config.ts
+  databaseUrl: process.env.DATABASE_URL, // may be undefined: then prisma.config.ts's datasource.url
 })
