@@ -8,12 +8,14 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 EXAMPLE="$ROOT/examples/prisma"
 started=$SECONDS
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/kfe-example-XXXXXX")"
-[ -n "${KFE_KEEP_EXAMPLE:-}" ] && echo "keeping $WORK" || trap 'rm -rf "$WORK"' EXIT
+[ -n "${KFE_KEEP_EXAMPLE:-}" ] && echo "keeping $WORK" || trap '(rm -rf "$WORK" >/dev/null 2>&1 &)' EXIT  # removed in the background: 200 packages take a while
 
 step() { printf '== [%3ss] %s\n' "$((SECONDS - started))" "$*"; }
 
-step "npm pack (build, then pack)"
-(cd "$ROOT" && npm run --silent build)
+step "npm pack (build unless dist/ is newer than every source, then pack)"
+if [ ! -f "$ROOT/dist/index.js" ] || [ -n "$(find "$ROOT/src" "$ROOT/tsconfig.build.json" -newer "$ROOT/dist/index.js" -print -quit)" ]; then
+  (cd "$ROOT" && npm run --silent build)
+fi
 TARBALL="$WORK/$(cd "$ROOT" && npm pack --ignore-scripts --json --pack-destination "$WORK" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s)[0].filename))')"
 test -f "$TARBALL"
 
@@ -54,7 +56,7 @@ if [ "$output" != "$expected_output" ]; then
   exit 1
 fi
 
-step "the CLI on existing rows, with kfe.config.ts: status, encrypt, status --check"
+step "the CLI on 500 plaintext rows, with kfe.config.ts: encrypt, then status --check"
 PGDATA_DIR="$WORK/pgdata"
 (cd "$APP" && node --input-type=module -e "
 import { readFileSync } from 'node:fs'
@@ -65,7 +67,6 @@ await db.exec(\"INSERT INTO \\\"User\\\" (email, name) SELECT 'old' || g || '@ex
 await db.close()
 " "$PGDATA_DIR")
 cli() { (cd "$APP" && env DATABASE_URL="pglite:$PGDATA_DIR" npx --no-install kms-field-encryption "$@"); }
-if cli status --check --no-progress >/dev/null; then echo 'status --check passed on plaintext rows' >&2; exit 1; fi
 cli encrypt --no-progress | tail -n 2
 cli status --check --no-progress | tail -n 1
 
