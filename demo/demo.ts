@@ -6,7 +6,17 @@
 import { PGlite } from '@electric-sql/pglite'
 import { PrismaPGlite } from 'pglite-prisma-adapter'
 import { CreateAliasCommand, CreateKeyCommand } from '@aws-sdk/client-kms'
-import { AwsKmsKeyProvider, EnvelopeEncryptor, fieldEncryption, LocalKeyProvider } from '../src'
+import {
+  AwsKmsKeyProvider,
+  encryptColumns,
+  encryptionStatus,
+  EnvelopeEncryptor,
+  fieldEncryption,
+  LocalKeyProvider,
+  pgliteDatabase,
+  type EncryptorStats,
+} from '../src'
+import { renderMigrationSummary, renderStatus, renderTable } from '../src/cli/summary-table'
 import { KmsTestServer, kmsClientFor } from '../tests/support/kms-test-server'
 import { applyMigrations } from '../prisma/apply-migrations'
 import { PrismaClient } from '../prisma/generated/client/client'
@@ -105,11 +115,77 @@ async function main(): Promise<void> {
   heading('6. Key usage')
   const stats = encryptor.stats()
   console.log(`   rows written: ${ROWS} users, 1 post, 1 profile; values encrypted: ${stats.valuesEncrypted}, decrypted: ${stats.valuesDecrypted}`)
-  console.log(`   data keys generated: ${stats.dataKeysGenerated}, data keys unwrapped: ${stats.dataKeysUnwrapped}`)
-  console.log(`   cache: ${JSON.stringify(stats.cache)}`)
+  console.log(indent(renderTable(['encryptor.stats()', 'value'], statsRows(stats))))
 
   await prisma.$disconnect()
+  await migrationStory()
   await kmsStory(db)
+  await db.close()
+}
+
+const STAT_LABELS: Record<string, string> = {
+  dataKeysGenerated: 'data keys generated (one KMS/master-key call each)',
+  dataKeysUnwrapped: 'data keys unwrapped',
+  providerFailures: 'key provider failures',
+  valuesEncrypted: 'values encrypted',
+  valuesDecrypted: 'values decrypted',
+  'cache.encryptionHits': 'cache: writes served by a cached data key',
+  'cache.encryptionMisses': 'cache: writes that needed a new data key',
+  'cache.decryptionHits': 'cache: reads served by a cached unwrapped key',
+  'cache.decryptionMisses': 'cache: reads that needed an unwrap',
+  'cache.decryptionKeysHeld': 'cache: unwrapped keys held now',
+}
+
+/** `encryptor.stats()` as table rows (nested counters flattened; unknown ones by their name). */
+function statsRows(stats: EncryptorStats): Array<[string, number]> {
+  const rows: Array<[string, number]> = []
+  const walk = (obj: object, prefix: string): void => {
+    for (const [k, v] of Object.entries(obj)) {
+      const key = prefix ? `${prefix}.${k}` : k
+      if (typeof v === 'number') rows.push([STAT_LABELS[key] ?? key, v])
+      else if (v && typeof v === 'object') walk(v as object, key)
+    }
+  }
+  walk(stats, '')
+  return rows
+}
+
+function indent(text: string, by = '   '): string {
+  return text
+    .split('\n')
+    .map((l) => (l ? by + l : l))
+    .join('\n')
+}
+
+/**
+ * Existing rows: a table the application filled before it used the library. The extension with
+ * `readPlaintext: true` reads them as they are while `encrypt` (here the exported function the
+ * CLI runs) moves them, in batches, with compare-and-set writes.
+ */
+async function migrationStory(): Promise<void> {
+  heading('7. Existing rows: plaintext → status → encrypt → status --check')
+  const db = new PGlite()
+  await applyMigrations((sql) => db.exec(sql))
+  await db.exec(`INSERT INTO users (email, phone, tags) SELECT 'old' || g || '@example.com', '+1 555 ' || lpad(g::text, 4, '0'), ARRAY['legacy'] FROM generate_series(1, 5000) g`)
+  console.log('   5,000 users written before the library: plaintext email, phone and tags, no blind index')
+  const keys = new LocalKeyProvider({ masterKey: LocalKeyProvider.generateMasterKey() })
+  const app = new PrismaClient({ adapter: new PrismaPGlite(db) }).$extends(fieldEncryption({ model: encryptionModel, keys, readPlaintext: true }))
+  const first = await app.user.findFirst({ orderBy: { id: 'asc' } })
+  console.log(`   the application, deployed with readPlaintext: true, still reads them: ${first?.email}`)
+
+  const database = pgliteDatabase(db, { description: 'the demo PGlite' })
+  const only = { model: encryptionModel, keys, database, models: ['User'] }
+  console.log('\n   encryptionStatus()  (npx kms-field-encryption status)')
+  console.log(indent(renderStatus(await encryptionStatus(only)), '     '))
+  console.log('\n   encryptColumns()  (npx kms-field-encryption encrypt)')
+  console.log(indent(renderMigrationSummary(await encryptColumns(only), encryptionModel), '     '))
+  const after = await encryptionStatus(only)
+  console.log(`\n   encryptionStatus() again  (npx kms-field-encryption status --check: exit ${after.complete ? 0 : 1})`)
+  console.log(indent(renderStatus(after), '     '))
+  const raw = await db.query<{ email: string }>('SELECT email FROM users ORDER BY id LIMIT 1')
+  const found = await app.user.findFirst({ where: { email: 'OLD1@example.com' } })
+  console.log(`\n   stored now: ${shorten(raw.rows[0]?.email)}; lookup by email: user ${found?.id}; then deploy without readPlaintext`)
+  await app.$disconnect()
   await db.close()
 }
 
@@ -118,7 +194,7 @@ async function main(): Promise<void> {
  * server running in this process (tests/support/kms-test-server.ts), 5 ms per call.
  */
 async function kmsStory(db: PGlite): Promise<void> {
-  heading('7. The same with AWS KMS: envelope keys and the data-key cache')
+  heading('8. The same with AWS KMS: envelope keys and the data-key cache')
   const server = new KmsTestServer()
   const { endpoint } = await server.start()
   try {
@@ -148,19 +224,64 @@ async function kmsWorkload(db: PGlite, server: KmsTestServer, endpoint: string):
     )
 
   for (const cache of [undefined, false] as const) {
+    const label = cache === false ? 'cache off' : 'default cache'
+    if (cache === false) console.log(`   ${label}: every create and every read calls KMS (5 ms each, plus HTTP), ~20-30 s…`)
     server.resetCounts()
     const started = performance.now()
+    const progress = new DemoProgress(label, 2 * N, () => `GenerateDataKey ${server.calls.GenerateDataKey}, Decrypt ${server.calls.Decrypt}`)
     const writer = clientWith(cache)
     const ids: number[] = []
-    for (let i = 0; i < N; i++) ids.push((await writer.user.create({ data: { email: `kms${i}@example.com` }, select: { id: true } })).id)
+    for (let i = 0; i < N; i++) {
+      ids.push((await writer.user.create({ data: { email: `kms${i}@example.com` }, select: { id: true } })).id)
+      progress.tick()
+    }
     const reader = clientWith(cache) // another process: a cold cache
-    for (const id of ids) await reader.user.findUnique({ where: { id } })
-    report(cache === false ? 'cache off' : 'default cache', performance.now() - started)
+    for (const id of ids) {
+      await reader.user.findUnique({ where: { id } })
+      progress.tick()
+    }
+    progress.done()
+    report(label, performance.now() - started)
     await writer.$disconnect()
     await reader.$disconnect()
     await db.exec('DELETE FROM users')
   }
   console.log('   (with the cache: one GenerateDataKey per data key, one Decrypt per data key and per blind-index root key)')
+}
+
+/**
+ * Progress of a long step: on a terminal one line redrawn in place, otherwise a line every 5 s;
+ * so a step that takes half a minute never looks hung.
+ */
+class DemoProgress {
+  private done_ = 0
+  private readonly started = performance.now()
+  private last = performance.now()
+  private printed = false
+  private readonly tty = Boolean(process.stdout.isTTY)
+
+  constructor(
+    private readonly label: string,
+    private readonly total: number,
+    private readonly extra: () => string,
+  ) {}
+
+  tick(): void {
+    this.done_++
+    const now = performance.now()
+    if (now - this.last < (this.tty ? 200 : 5000)) return
+    this.last = now
+    this.printed = true
+    const seconds = (now - this.started) / 1000
+    const rate = this.done_ / seconds
+    const line = `   ${this.label}: ${this.done_}/${this.total} queries, ${Math.round(rate)}/s, ETA ${Math.ceil((this.total - this.done_) / rate)} s, ${this.extra()}`
+    if (this.tty) process.stdout.write(`\r\x1b[2K${line.slice(0, (process.stdout.columns || 80) - 1)}`)
+    else console.log(line)
+  }
+
+  done(): void {
+    if (this.tty && this.printed) process.stdout.write('\r\x1b[2K')
+  }
 }
 
 main().catch((err) => {

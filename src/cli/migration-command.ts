@@ -25,7 +25,11 @@ export interface MigrationFlags extends ConfigFlags {
   verifyIndexes?: boolean
 }
 
-/** Exit codes: 0 done; 1 some rows failed, the run was interrupted, or `status --check` found work left; 2 the run could not start or had to stop. */
+/**
+ * Exit codes: 0 done; 1 some rows failed, or `status --check` found work left, or decrypt was not
+ * confirmed; 2 the run could not start or had to stop (usage, configuration, database, key
+ * provider); 130 interrupted (SIGINT/SIGTERM: batches in flight finished, run again to resume).
+ */
 export const EXIT_OK = 0
 export const EXIT_ROWS_FAILED = 1
 export const EXIT_ERROR = 2
@@ -76,6 +80,7 @@ export async function runMigrationCommand(operation: OperationName, flags: Migra
       const report = await encryptionStatus({ ...options, verify: flags.verify ?? true })
       bars?.stop()
       io.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : `\n${renderStatus(report)}\n`)
+      if (controller.signal.aborted) return EXIT_INTERRUPTED
       return flags.check && !report.complete ? EXIT_ROWS_FAILED : EXIT_OK
     }
     const summary: MigrationSummary =
@@ -85,7 +90,7 @@ export async function runMigrationCommand(operation: OperationName, flags: Migra
           ? await rotateColumns({ ...options, indexesOnly: flags.blindIndexes ?? false, verifyIndexes: flags.verifyIndexes ?? false })
           : await decryptColumns(options)
     bars?.stop()
-    io.stdout.write(flags.json ? `${JSON.stringify(summary, null, 2)}\n` : `\n${renderMigrationSummary(summary)}\n`)
+    io.stdout.write(flags.json ? `${JSON.stringify(summary, null, 2)}\n` : `\n${renderMigrationSummary(summary, config.model)}\n`)
     if (summary.interrupted) return EXIT_INTERRUPTED
     return summary.failed > 0 ? EXIT_ROWS_FAILED : EXIT_OK
   } finally {

@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
+import { CONFIG_NAMES, MODEL_LOCATIONS, PRISMA_CONFIG_NAMES } from '../config/resolve-config'
 import { FieldEncryptionError } from '../errors'
 import { processIo, type CliIo } from './cli-io'
 import { keygen } from './keygen-command'
@@ -19,7 +22,9 @@ export async function runProgram(argv: string[], io: CliIo = processIo()): Promi
     .description('Field-level encryption for Prisma: keys, and migrations of existing rows')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .version(packageVersion(), '-V, --version', 'print the version')
     .showHelpAfterError()
+    .addHelpText('after', `\n${EXIT_CODES_HELP}`)
 
   program
     .command('keygen')
@@ -35,6 +40,7 @@ export async function runProgram(argv: string[], io: CliIo = processIo()): Promi
   const migration = (name: 'status' | 'encrypt' | 'rotate' | 'decrypt', description: string): Command => {
     const cmd = program.command(name).description(description)
     commonOptions(cmd)
+    cmd.addHelpText('after', `\n${WHERE_HELP}\n\n${EXIT_CODES_HELP}`)
     cmd.action(async (flags: MigrationFlags & { kmsAcceptedKeyId?: string[]; fromPfeKey?: string[] }) => {
       const { kmsAcceptedKeyId, fromPfeKey, ...rest } = flags
       exitCode = await runMigrationCommand(name, { ...rest, kmsAcceptedKeyIds: kmsAcceptedKeyId?.length ? kmsAcceptedKeyId : undefined, pfeKeys: fromPfeKey }, io)
@@ -75,7 +81,7 @@ function commonOptions(cmd: Command): void {
   cmd
     .option('--config <file>', 'config file (default: ./kfe.config.ts or .js, if present)')
     .option('--database-url <url>', 'postgresql://… or pglite:<data dir> (env DATABASE_URL)')
-    .option('--encryption-model <file>', "the generator's output module exporting encryptionModel (default: ./prisma/generated/encryption)")
+    .option('--encryption-model <file>', "the generator's output module exporting encryptionModel (default: searched, see below)")
     .option('--model <name>', 'only this model (repeatable, or comma-separated)', collect)
     .option('--field <name>', 'only this field, Model.field or field (repeatable, or comma-separated)', collect)
     .option('--batch-size <n>', 'rows per batch (default 1000)', positiveInt)
@@ -89,6 +95,32 @@ function commonOptions(cmd: Command): void {
     .option('--kms-wrapped-root-key <base64>', 'blind-index root key wrapped by KMS, from keygen (env KFE_KMS_WRAPPED_ROOT_KEY)')
     .option('--json', 'print the summary as JSON (progress goes to stderr)')
     .addOption(new Option('--no-progress', 'no progress bars or lines'))
+}
+
+const EXIT_CODES_HELP = [
+  'Exit codes:',
+  '  0    done (status --check: everything is current)',
+  '  1    some rows could not be processed (listed), status --check found work left,',
+  '       or decrypt was not confirmed',
+  '  2    the run could not start or had to stop: usage, configuration, database',
+  '       or key provider error',
+  '  130  interrupted (Ctrl-C, SIGTERM): the batches in flight were finished;',
+  '       run the same command again to resume',
+].join('\n')
+
+const WHERE_HELP = [
+  'Where things come from (first found wins):',
+  `  config file         --config, else ./${CONFIG_NAMES[0]}.{ts,mts,cts,js,mjs,cjs}`,
+  '  encryption model    --encryption-model, else config.model, else the first of',
+  ...MODEL_LOCATIONS.map((m) => `                      ./${m}(.ts|.js|/index.ts|/index.js)`),
+  '  database URL        --database-url, else config.databaseUrl, else DATABASE_URL,',
+  `                      else datasource.url in ./${PRISMA_CONFIG_NAMES[0]}.{ts,mts,cts,js,mjs,cjs}`,
+  '  keys                config.keys, else --kms-key-id/KFE_KMS_KEY_ID and KFE_LOCAL_MASTER_KEY',
+].join('\n')
+
+/** The version of this package (package.json, next to dist/ and src/). */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {

@@ -7,7 +7,7 @@ import type { ColumnSummary } from '../migration/migration-summary'
  * one every `intervalMs` while it runs (rows done, rate, ETA), one when it ends.
  */
 export class ProgressLines implements MigrationProgress {
-  private readonly columns = new Map<ColumnTarget, { started: number; lastLine: number }>()
+  private readonly columns = new Map<ColumnTarget, { started: number; lastLine: number; alreadyDone: number }>()
 
   constructor(
     private readonly operation: string,
@@ -15,10 +15,10 @@ export class ProgressLines implements MigrationProgress {
     private readonly intervalMs = 2000,
   ) {}
 
-  columnStarted(target: ColumnTarget, total: number): void {
+  columnStarted(target: ColumnTarget, total: number, alreadyDone = 0): void {
     const now = performance.now()
-    this.columns.set(target, { started: now, lastLine: now })
-    this.write(`[${this.operation}] ${name(target)}: ${total} rows to read`)
+    this.columns.set(target, { started: now, lastLine: now, alreadyDone })
+    this.write(`[${this.operation}] ${name(target)}: ${total} rows to read${alreadyDone > 0 ? ` (${alreadyDone} already done, of ${alreadyDone + total})` : ''}`)
   }
 
   rowsDone(target: ColumnTarget, done: number, total: number, failed: number): void {
@@ -30,8 +30,9 @@ export class ProgressLines implements MigrationProgress {
     const seconds = (now - c.started) / 1000
     const rate = seconds > 0 ? done / seconds : 0
     const eta = rate > 0 ? Math.max(0, (total - done) / rate) : 0
-    const pct = total > 0 ? Math.floor((100 * done) / total) : 100
-    this.write(`[${this.operation}] ${name(target)}: ${done}/${total} rows (${pct}%), ${Math.round(rate)} rows/s, ETA ${formatSeconds(eta)}, ${failed} failed`)
+    const whole = c.alreadyDone + total
+    const pct = whole > 0 ? Math.floor((100 * (c.alreadyDone + done)) / whole) : 100
+    this.write(`[${this.operation}] ${name(target)}: ${c.alreadyDone + done}/${whole} rows (${pct}%), ${Math.round(rate)} rows/s, ETA ${formatSeconds(eta)}, ${failed} failed`)
   }
 
   columnFinished(target: ColumnTarget, summary: ColumnSummary): void {

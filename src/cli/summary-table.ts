@@ -1,4 +1,4 @@
-import type { MigrationSummary } from '../migration/migration-summary'
+import type { ColumnSummary, MigrationSummary } from '../migration/migration-summary'
 import type { StatusReport } from '../migration/status-report'
 import { formatSeconds } from './progress-lines'
 
@@ -12,17 +12,31 @@ export function renderTable(header: readonly string[], rows: ReadonlyArray<reado
     .join('\n')
 }
 
-/** The end-of-run summary of encrypt, rotate or decrypt. */
-export function renderMigrationSummary(s: MigrationSummary): string {
+/** What the summary reads of the encryption model (the generated `as const` one fits). */
+interface ModelIndexes {
+  readonly models: { readonly [model: string]: { readonly blindIndexes: { readonly [index: string]: { readonly source: string } } } | undefined }
+}
+
+/**
+ * The end-of-run summary of encrypt, rotate or decrypt. With the encryption model, `encrypt`
+ * also shows the blind indexes it filled (every row it encrypts gets each index of its column).
+ */
+export function renderMigrationSummary(s: MigrationSummary, model?: ModelIndexes): string {
   const outcomes = [...new Set(s.columns.flatMap((c) => Object.keys(c.counts)))]
-  const header = ['column', 'rows', ...outcomes, 'failed', 'conflicts retried', 'time']
+  const indexesOf = (c: ColumnSummary): number =>
+    Object.values(model?.models[c.model]?.blindIndexes ?? {}).filter((b) => b.source === c.field).length
+  const showIndexes = s.operation === 'encrypt' && s.columns.some((c) => indexesOf(c) > 0)
+  const filled = (c: ColumnSummary): number => indexesOf(c) * ((c.counts['encrypted'] ?? 0) + (c.counts['converted from prisma-field-encryption'] ?? 0))
+  const header = ['column', 'rows', ...outcomes, ...(showIndexes ? ['blind indexes filled'] : []), 'failed', 'conflicts retried', 'time', 'rows/s']
   const rows = s.columns.map((c) => [
     `${c.model}.${c.field}`,
     c.rows,
     ...outcomes.map((o) => c.counts[o] ?? 0),
+    ...(showIndexes ? [filled(c)] : []),
     c.failed,
     c.conflicts,
     formatSeconds(c.durationMs / 1000),
+    rate(c.rows, c.durationMs),
   ])
   const title = `${s.operation}${s.dryRun ? ' (dry run: nothing was written; counts say what would be done)' : ''} on ${s.database}${s.shard ? `, shard ${s.shard}` : ''}`
   const lines = [title, '', renderTable(header, rows), '']
@@ -48,13 +62,25 @@ export function renderMigrationSummary(s: MigrationSummary): string {
     )
   }
   if (rootKey?.failure) lines.push(`The blind-index root key could not be re-wrapped: ${rootKey.failure.message} [${rootKey.failure.reason}]`, '')
+  const read = s.columns.reduce((n, c) => n + c.rows, 0)
   const verdict = s.interrupted
     ? 'Interrupted: run the same command again to finish (rows already done are skipped).'
     : s.failed > 0
       ? `${s.failed} row(s) could not be processed; everything else is done. Fix the causes above and run again.`
-      : `Done: ${s.written} row(s) ${s.dryRun ? 'would be written' : 'written'} in ${formatSeconds(s.durationMs / 1000)}.`
+      : `Done: ${s.written} row(s) ${s.dryRun ? 'would be written' : 'written'} in ${formatSeconds(s.durationMs / 1000)}` +
+        `${totalIndexes(s, showIndexes, filled)} (${read} rows read, ${rate(read, s.durationMs)} rows/s overall).`
   lines.push(verdict)
   return lines.join('\n')
+}
+
+function rate(rows: number, ms: number): number {
+  return ms > 0 ? Math.round((rows * 1000) / ms) : rows
+}
+
+function totalIndexes(s: MigrationSummary, show: boolean, filled: (c: ColumnSummary) => number): string {
+  if (!show) return ''
+  const n = s.columns.reduce((sum, c) => sum + filled(c), 0)
+  return `, ${n} blind index value(s) ${s.dryRun ? 'would be filled' : 'filled'}`
 }
 
 /** The `status` report. */

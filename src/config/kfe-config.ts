@@ -8,7 +8,7 @@ type Keys = KeyProvider | readonly KeyProvider[]
  * `kfe.config.ts`: what the `kms-field-encryption` command needs, written once.
  *
  *   import { defineConfig, LocalKeyProvider, AwsKmsKeyProvider } from 'kms-field-encryption'
- *   import { encryptionModel } from './prisma/generated/encryption'
+ *   import { encryptionModel } from './src/generated/encryption/index.js'
  *
  *   export default defineConfig({
  *     model: encryptionModel,
@@ -29,8 +29,12 @@ export interface KfeConfig {
    * for reading older values. A function is called only by commands that need keys.
    */
   keys?: Keys | (() => Keys | Promise<Keys>)
-  /** `postgresql://...` or `pglite:<data dir>`. Default: DATABASE_URL. */
-  databaseUrl?: string
+  /**
+   * `postgresql://...` or `pglite:<data dir>`. Default: DATABASE_URL, else `datasource.url` of
+   * prisma.config.ts. `undefined` is allowed (`databaseUrl: process.env.DATABASE_URL` type-checks
+   * under exactOptionalPropertyTypes) and means the default.
+   */
+  databaseUrl?: string | undefined
   /** Blind index settings, as given to the extension (root key, version, previous versions). */
   blindIndex?: BlindIndexOptions
   /** prisma-field-encryption keys (`k1.aesgcm256.…`) whose values `encrypt` converts. */

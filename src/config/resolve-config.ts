@@ -8,6 +8,9 @@ import { LocalKeyProvider } from '../keys/local-key-provider'
 import type { EncryptionModel } from '../model/encryption-model'
 import type { KfeConfig } from './kfe-config'
 import { findModule, loadUserModule } from './load-module'
+import { prismaConfigDatabaseUrl } from './prisma-config-url'
+
+export { PRISMA_CONFIG_NAMES } from './prisma-config-url'
 
 /** What the command line gives (flags), before the config file and the environment fill the rest. */
 export interface ConfigFlags {
@@ -40,12 +43,13 @@ export interface ResolvedConfig {
   concurrency?: number
 }
 
-const CONFIG_NAMES = ['kfe.config']
-const MODEL_LOCATIONS = ['prisma/generated/encryption', 'src/generated/encryption', 'generated/encryption', 'prisma/encryption']
+export const CONFIG_NAMES = ['kfe.config']
+/** Where the generated encryption model is looked for, relative to the working directory. */
+export const MODEL_LOCATIONS = ['prisma/generated/encryption', 'src/generated/encryption', 'generated/encryption', 'prisma/encryption']
 
 /**
  * Flags first, then the config file, then the environment:
- *   database  --database-url | config.databaseUrl | DATABASE_URL
+ *   database  --database-url | config.databaseUrl | DATABASE_URL | datasource.url of ./prisma.config.ts
  *   model     --encryption-model | config.model | ./prisma/generated/encryption (and other usual places)
  *   keys      config.keys, else from flags and environment: --kms-key-id / KFE_KMS_KEY_ID (primary, with
  *             --kms-accepted-key-id, --kms-region / AWS_REGION, --kms-endpoint, --kms-wrapped-root-key /
@@ -64,9 +68,11 @@ export async function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv =
   const base = configFile ? dirname(configFile) : cwd
 
   const model = await resolveModel(flags.encryptionModel ? resolve(cwd, flags.encryptionModel) : config.model, base, cwd)
-  const databaseUrl = flags.databaseUrl ?? config.databaseUrl ?? env.DATABASE_URL
+  const databaseUrl = flags.databaseUrl || config.databaseUrl || env.DATABASE_URL || (await prismaConfigDatabaseUrl(cwd))?.url
   if (!databaseUrl) {
-    throw new ConfigurationError('no database: pass --database-url, set DATABASE_URL, or set databaseUrl in kfe.config.ts (postgresql://... or pglite:<data dir>)')
+    throw new ConfigurationError(
+      'no database: pass --database-url, set DATABASE_URL, set databaseUrl in kfe.config.ts, or datasource.url in prisma.config.ts (postgresql://... or pglite:<data dir>)',
+    )
   }
 
   let keys: Promise<KeyProvider[]> | undefined

@@ -1,4 +1,5 @@
 import type { EncryptionModel } from '../model/encryption-model'
+import { renderUniqueLookups } from './render-unique-lookups'
 
 /** The TypeScript module the generator writes: the encryption model as a typed constant. */
 export function renderModelModule(model: EncryptionModel): string {
@@ -10,6 +11,7 @@ export function renderModelModule(model: EncryptionModel): string {
     '',
     'export type EncryptionModelOfSchema = typeof encryptionModel',
     '',
+    renderUniqueLookups(model),
   ].join('\n')
 }
 

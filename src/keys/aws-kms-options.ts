@@ -45,7 +45,7 @@ export interface AwsKmsKeyProviderOptions {
    * The blind-index root key wrapped by KMS (base64 or bytes), from `generateWrappedRootKey`
    * (what `keygen` prints). Unwrapped once, on first use.
    */
-  wrappedBlindIndexRootKey?: string | Buffer
+  wrappedBlindIndexRootKey?: string | Buffer | undefined
   /** Provider id stored in each value. Default `aws-kms`. */
   id?: string
 }

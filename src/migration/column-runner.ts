@@ -76,7 +76,9 @@ export async function runColumn(
   const filter = op.filterFor(target)
   const total = await db.count(target, filter, options.shard)
   const tally = new ColumnTally(target)
-  options.progress?.columnStarted(target, total)
+  // Rows an earlier (interrupted) run already did are not read again; the display counts them.
+  const alreadyDone = options.progress && (filter === 'not-encrypted' || filter === 'encrypted') ? Math.max(0, (await db.count(target, 'present', options.shard)) - total) : 0
+  options.progress?.columnStarted(target, total, alreadyDone)
 
   let done = 0
   let fatal: { error: unknown } | undefined

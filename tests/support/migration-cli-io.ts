@@ -15,11 +15,13 @@ export interface CliRunOptions {
   answer?: string
   /** Pretend stdout is a terminal (progress bars). */
   tty?: boolean
+  /** Width of that pretend terminal (default 160). */
+  columns?: number
 }
 
 /** Runs the command-line tool in this process, with its output captured. */
 export async function runCli(args: readonly string[], options: CliRunOptions = {}): Promise<CliRun & { questions: string[] }> {
-  const stdout = capture(options.tty ?? false)
+  const stdout = capture(options.tty ?? false, options.columns)
   const stderr = capture(false)
   const questions: string[] = []
   const io: CliIo = {
@@ -41,13 +43,13 @@ export async function runCli(args: readonly string[], options: CliRunOptions = {
   return { code, stdout: stdout.text(), stderr: stderr.text(), questions }
 }
 
-function capture(tty: boolean): { stream: PassThrough & { isTTY?: boolean; columns?: number }; text(): string } {
+function capture(tty: boolean, columns = 160): { stream: PassThrough & { isTTY?: boolean; columns?: number }; text(): string } {
   const stream = new PassThrough() as PassThrough & { isTTY?: boolean; columns?: number; cursorTo?: unknown; clearLine?: unknown; moveCursor?: unknown }
   let out = ''
   stream.on('data', (c: Buffer) => (out += c.toString()))
   if (tty) {
     stream.isTTY = true
-    stream.columns = 160
+    stream.columns = columns
     stream.cursorTo = (_x: number, _y?: number, cb?: () => void) => (cb?.(), true)
     stream.moveCursor = (_dx: number, _dy: number, cb?: () => void) => (cb?.(), true)
     stream.clearLine = (_dir: number, cb?: () => void) => (cb?.(), true)
