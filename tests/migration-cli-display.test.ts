@@ -169,7 +169,7 @@ describe('prisma.config.ts', () => {
     expect(JSON.parse(run.stdout)).toMatchObject({ columns: expect.arrayContaining([expect.objectContaining({ field: 'email', plaintext: SMALL_SEED.users })]) })
 
     // DATABASE_URL wins over prisma.config.ts.
-    const other = await runCli(['status', ...model, '--no-progress'], { env: { ...keyOnly, DATABASE_URL: 'mysql://127.0.0.1/x' }, cwd: dir })
+    const other = await runCli(['status', ...model, '--no-progress'], { env: { ...keyOnly, DATABASE_URL: 'mssql://127.0.0.1/x' }, cwd: dir })
     expect(other).toMatchObject({ code: 2, stderr: expect.stringMatching(/unsupported database URL/) })
 
     // Without a URL anywhere, the message names prisma.config.ts too.
