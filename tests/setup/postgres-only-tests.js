@@ -9,6 +9,7 @@ module.exports = {
   reason: 'PostgreSQL SQL in seeds and checks, and String[]; covered on this database by tests/migration-databases.test.ts',
   files: [
     'tests/migration-cli.test.ts',
+    'tests/migration-cli-display.test.ts',
     'tests/migration-edge-values.test.ts',
     'tests/kms-failed-unwraps.test.ts',
     'tests/migration-kill-resume.test.ts',
