@@ -66,24 +66,56 @@ async function main(): Promise<void> {
     let n = 0
     const next = () => (n = (n + 1) % BATCH)
     const cases: Array<{ name: string; iterations: number; perOp: number; baseline: () => unknown; subject: () => unknown }> = [
-      { name: `encrypt ${size.label}, single`, iterations: size.singleIterations, perOp: 1, baseline: () => rawEncrypt(values[next()]!), subject: () => encryptor.encrypt(values[next()]!, ctx) },
-      { name: `decrypt ${size.label}, single`, iterations: size.singleIterations, perOp: 1, baseline: () => rawDecrypt(rawStored[next()]!), subject: () => encryptor.decrypt(stored[next()]!, ctx) },
-      { name: `encrypt ${size.label}, batch of ${BATCH}`, iterations: size.batchRepeats, perOp: BATCH, baseline: () => values.map(rawEncrypt), subject: () => encryptor.encryptMany(items) },
-      { name: `decrypt ${size.label}, batch of ${BATCH}`, iterations: size.batchRepeats, perOp: BATCH, baseline: () => rawStored.map(rawDecrypt), subject: () => encryptor.decryptMany(storedItems) },
+      {
+        name: `encrypt ${size.label}, single`,
+        iterations: size.singleIterations,
+        perOp: 1,
+        baseline: () => rawEncrypt(values[next()]!),
+        subject: () => encryptor.encrypt(values[next()]!, ctx),
+      },
+      {
+        name: `decrypt ${size.label}, single`,
+        iterations: size.singleIterations,
+        perOp: 1,
+        baseline: () => rawDecrypt(rawStored[next()]!),
+        subject: () => encryptor.decrypt(stored[next()]!, ctx),
+      },
+      {
+        name: `encrypt ${size.label}, batch of ${BATCH}`,
+        iterations: size.batchRepeats,
+        perOp: BATCH,
+        baseline: () => values.map(rawEncrypt),
+        subject: () => encryptor.encryptMany(items),
+      },
+      {
+        name: `decrypt ${size.label}, batch of ${BATCH}`,
+        iterations: size.batchRepeats,
+        perOp: BATCH,
+        baseline: () => rawStored.map(rawDecrypt),
+        subject: () => encryptor.decryptMany(storedItems),
+      },
     ]
     for (const c of cases) {
       if (ONLY && !ONLY.test(c.name)) continue
       // Warm up both paths (JIT, cache) before the measured rounds.
       await microsPerOp(c.baseline, Math.ceil(c.iterations / 4))
       await microsPerOp(c.subject, Math.ceil(c.iterations / 4))
-      const samples = await interleave(ROUNDS, ['baseline', 'subject'], async (side) => (await microsPerOp(c[side], c.iterations)) / c.perOp)
+      const samples = await interleave(
+        ROUNDS,
+        ['baseline', 'subject'],
+        async (side) => (await microsPerOp(c[side], c.iterations)) / c.perOp,
+      )
       rows.push({ name: c.name, unit: 'µs/value', ...samples, target: TARGET })
     }
   }
 
   const stats = encryptor.stats()
   console.log(describeMachine(`${ROUNDS} rounds; data keys generated: ${stats.dataKeysGenerated}, unwrapped: ${stats.dataKeysUnwrapped}`))
-  const results = printRatioTable('Field cipher: EnvelopeEncryptor (warm cache) vs raw AES-256-GCM', { baseline: 'raw', subject: 'encryptor' }, rows)
+  const results = printRatioTable(
+    'Field cipher: EnvelopeEncryptor (warm cache) vs raw AES-256-GCM',
+    { baseline: 'raw', subject: 'encryptor' },
+    rows,
+  )
   exitOnMiss(results)
 }
 

@@ -58,7 +58,9 @@ async function main(): Promise<void> {
     await run('warm-up', false, 20)
     server.latencyMs = LATENCY_MS
 
-    console.log(`KMS test server on ${endpoint}, +${LATENCY_MS} ms per KMS call; ${N} encrypts then ${N} decrypts, single-value calls, sequential`)
+    console.log(
+      `KMS test server on ${endpoint}, +${LATENCY_MS} ms per KMS call; ${N} encrypts then ${N} decrypts, single-value calls, sequential`,
+    )
     const cached = await run('default cache', {}, N)
     process.stdout.write(`cache off: ${N_NO_CACHE} values${N_NO_CACHE < N ? `, extrapolated to ${N}` : ''}...\n`)
     const uncached = await run('cache: false', false, N_NO_CACHE)

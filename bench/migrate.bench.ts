@@ -144,7 +144,12 @@ async function openMysql(url: string): Promise<Bench> {
   const { mariadbPoolDatabase } = await import('../src/migration/open-database')
   const u = new URL(url)
   const name = `kfe_bench_${randomBytes(4).toString('hex')}`
-  const config = { host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username) || 'root', password: u.password ? decodeURIComponent(u.password) : undefined }
+  const config = {
+    host: u.hostname,
+    port: Number(u.port || 3306),
+    user: decodeURIComponent(u.username) || 'root',
+    password: u.password ? decodeURIComponent(u.password) : undefined,
+  }
   const admin = await mariadb.createConnection(config)
   await admin.query(`CREATE DATABASE \`${name}\``)
   const pool = mariadb.createPool({ ...config, database: name, connectionLimit: 5 })
@@ -242,7 +247,12 @@ interface MemoryPeak {
  * memory above the start: sampled after every batch (an in-memory PGlite never lets a timer
  * run during the migration), with a full collection every 10 batches (slower, so not timed).
  */
-async function migrate(b: Bench, keys: LocalKeyProvider, rows: number, options: { concurrency?: number; memory?: boolean } = {}): Promise<{ micros: number; peak: MemoryPeak }> {
+async function migrate(
+  b: Bench,
+  keys: LocalKeyProvider,
+  rows: number,
+  options: { concurrency?: number; memory?: boolean } = {},
+): Promise<{ micros: number; peak: MemoryPeak }> {
   gc()
   const start = process.memoryUsage().heapUsed
   const peak = { retained: start, heap: start }
@@ -261,9 +271,17 @@ async function migrate(b: Bench, keys: LocalKeyProvider, rows: number, options: 
       }
     : undefined
   const started = performance.now()
-  const summary = await encryptColumns({ model, keys, database: b.database, batchSize: BATCH, ...(options.concurrency ? { concurrency: options.concurrency } : {}), ...(progress ? { progress } : {}) })
+  const summary = await encryptColumns({
+    model,
+    keys,
+    database: b.database,
+    batchSize: BATCH,
+    ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+    ...(progress ? { progress } : {}),
+  })
   const elapsed = performance.now() - started
-  if (!summary.ok || summary.written !== rows) throw new Error(`encrypt wrote ${summary.written} of ${rows} rows (failed: ${summary.failed})`)
+  if (!summary.ok || summary.written !== rows)
+    throw new Error(`encrypt wrote ${summary.written} of ${rows} rows (failed: ${summary.failed})`)
   return { micros: (elapsed * 1000) / rows, peak: { retainedMb: (peak.retained - start) / 2 ** 20, heapMb: (peak.heap - start) / 2 ** 20 } }
 }
 
@@ -299,12 +317,30 @@ async function main(): Promise<void> {
 
     console.log(describeMachine(`${b.kind}; ${ROWS} rows, batches of ${BATCH}, ${ROUNDS} rounds`))
     const rows: RatioRow[] = [
-      { name: `encrypt ${ROWS} rows (default concurrency)`, unit: 'µs/row', baseline: samples.baseline, subject: samples.subject, target: TARGET },
-      { name: `encrypt ${ROWS} rows (concurrency 1)`, unit: 'µs/row', baseline: samples.baseline, subject: samples.serial, target: undefined },
+      {
+        name: `encrypt ${ROWS} rows (default concurrency)`,
+        unit: 'µs/row',
+        baseline: samples.baseline,
+        subject: samples.subject,
+        target: TARGET,
+      },
+      {
+        name: `encrypt ${ROWS} rows (concurrency 1)`,
+        unit: 'µs/row',
+        baseline: samples.baseline,
+        subject: samples.serial,
+        target: undefined,
+      },
     ]
-    const results = printRatioTable('Migration: encrypt vs plain batched UPDATE of precomputed values', { baseline: 'plain UPDATE', subject: 'encrypt' }, rows)
+    const results = printRatioTable(
+      'Migration: encrypt vs plain batched UPDATE of precomputed values',
+      { baseline: 'plain UPDATE', subject: 'encrypt' },
+      rows,
+    )
     const rate = (micros: number[]) => Math.round(1e6 / [...micros].sort((x, y) => x - y)[micros.length >> 1]!)
-    console.log(`\nrows/s (median): plain UPDATE ${rate(samples.baseline)}, encrypt ${rate(samples.subject)}, encrypt with concurrency 1 ${rate(samples.serial)}`)
+    console.log(
+      `\nrows/s (median): plain UPDATE ${rate(samples.baseline)}, encrypt ${rate(samples.subject)}, encrypt with concurrency 1 ${rate(samples.serial)}`,
+    )
     const mb = (n: number) => `${n.toFixed(1)} MB`
     console.log(
       `memory above the start: ${Math.floor(ROWS / 4)} rows: retained +${mb(quarter.retainedMb)} (peak heap +${mb(quarter.heapMb)}); ` +
@@ -312,7 +348,10 @@ async function main(): Promise<void> {
     )
     const flat = full.retainedMb <= quarter.retainedMb + 16
     console.log(`memory flat (retained for 4× the rows at most 16 MB more): ${flat ? 'ok' : 'MISSED'}`)
-    exitOnMiss([...results, { name: 'memory', baseline: quarter.retainedMb, subject: full.retainedMb, ratio: 0, target: undefined, met: flat }])
+    exitOnMiss([
+      ...results,
+      { name: 'memory', baseline: quarter.retainedMb, subject: full.retainedMb, ratio: 0, target: undefined, met: flat },
+    ])
   } finally {
     await b.close()
   }

@@ -72,8 +72,9 @@ function userData(count: number): UserData[] {
 }
 
 /** Blind indexes the schema computes from User.email (filled by the extension). */
-const emailIndexes = Object.values((encryptionModel.models.User as { blindIndexes?: Record<string, { name: string; source: string }> }).blindIndexes ?? {})
-  .filter((b) => b.source === 'email')
+const emailIndexes = Object.values(
+  (encryptionModel.models.User as { blindIndexes?: Record<string, { name: string; source: string }> }).blindIndexes ?? {},
+).filter((b) => b.source === 'email')
 
 async function main(): Promise<void> {
   if (process.env.DATABASE_URL && clock.name === 'cpu') throw new Error('BENCH_CLOCK=cpu cannot see the work of a PostgreSQL server')
@@ -126,7 +127,8 @@ async function main(): Promise<void> {
       const row = await client[side].create({ data: toWrite[side](probe!) })
       readBack[side](row)
       const [stored] = await db.sql<{ email: string }>('SELECT email FROM users WHERE id = $1', [row.id])
-      if (row.email !== probe!.email || stored!.email.startsWith('$kfe$') !== (side === 'encrypted')) throw new Error(`${side}: bad round trip`)
+      if (row.email !== probe!.email || stored!.email.startsWith('$kfe$') !== (side === 'encrypted'))
+        throw new Error(`${side}: bad round trip`)
     }
 
     const rows: RatioRow[] = []
@@ -160,7 +162,10 @@ async function main(): Promise<void> {
       type Reader = Side | 'envelopes'
       const readAll = (reader: Reader) => async () => {
         const side: Side = reader === 'envelopes' ? 'encrypted' : reader
-        const found = await client[reader === 'envelopes' ? 'plain' : side].findMany({ where: { id: ranges[side] }, orderBy: { id: 'asc' } })
+        const found = await client[reader === 'envelopes' ? 'plain' : side].findMany({
+          where: { id: ranges[side] },
+          orderBy: { id: 'asc' },
+        })
         if (reader !== 'envelopes') for (const r of found) readBack[side](r)
         const ok = reader === 'envelopes' ? found[0]!.email.startsWith('$kfe$') : found[0]!.email === expected[side]
         if (found.length !== ROWS || !ok) throw new Error(`${reader}: findMany returned wrong rows`)
@@ -169,10 +174,17 @@ async function main(): Promise<void> {
       for (const reader of readers) await readAll(reader)() // warm-up
       const samples = await interleave(ROUNDS, readers, (reader) => timeOnce(readAll(reader)))
       compare(`findMany of ${ROWS} rows`, 'ms', samples, FIND_MANY_TARGET)
-      rows.push({ name: `findMany of ${ROWS} rows: envelopes undecrypted vs plain`, unit: 'ms', baseline: samples.plain, subject: samples.envelopes })
+      rows.push({
+        name: `findMany of ${ROWS} rows: envelopes undecrypted vs plain`,
+        unit: 'ms',
+        baseline: samples.plain,
+        subject: samples.envelopes,
+      })
     }
 
-    console.log(describeMachine(`${db.kind}, ${ROUNDS} rounds, blind indexes on email: ${emailIndexes.map((b) => b.name).join(', ') || 'none'}`))
+    console.log(
+      describeMachine(`${db.kind}, ${ROUNDS} rounds, blind indexes on email: ${emailIndexes.map((b) => b.name).join(', ') || 'none'}`),
+    )
     const results = printRatioTable(`Prisma on ${db.kind}: User rows, 2 encrypted fields`, { baseline: 'base', subject: 'subject' }, rows)
     exitOnMiss(results)
   } finally {

@@ -41,7 +41,9 @@ class PlainUser {
 class EncryptedUser {
   @PrimaryGeneratedColumn() id!: number
   @Encrypted() @Column('text') email!: string
-  @BlindIndex('email', { normalize: ['lowercase', 'trim'] }) @Column('text', { name: 'email_index', unique: true, nullable: true }) emailIndex?: string | null
+  @BlindIndex('email', { normalize: ['lowercase', 'trim'] })
+  @Column('text', { name: 'email_index', unique: true, nullable: true })
+  emailIndex?: string | null
   @Encrypted() @Column('text', { nullable: true }) phone?: string | null
   @Column('text', { nullable: true }) name?: string | null
 }
@@ -79,7 +81,8 @@ async function main(): Promise<void> {
     const [probe] = data(1, 'encrypted')
     const saved = await repo.encrypted.save(repo.encrypted.create(probe!))
     const [stored] = await dbs.encrypted.sql<{ email: string }>('SELECT email FROM bench_users WHERE id = $1', [saved.id])
-    if (!stored!.email.startsWith('$kfe$') || (await repo.encrypted.findOneBy({ email: probe!.email }))?.phone !== probe!.phone) throw new Error('bad round trip')
+    if (!stored!.email.startsWith('$kfe$') || (await repo.encrypted.findOneBy({ email: probe!.email }))?.phone !== probe!.phone)
+      throw new Error('bad round trip')
 
     const rows: RatioRow[] = []
     const saveAll = (side: Side, list: Data[]) => async () => {
@@ -87,7 +90,13 @@ async function main(): Promise<void> {
     }
     for (const side of SIDES) await saveAll(side, data(200, side))() // warm-up
     const saves = await interleave(ROUNDS, SIDES, (side) => timeOnce(saveAll(side, data(SAVES, side))))
-    rows.push({ name: `${SAVES} sequential save: encrypted vs plain`, unit: 'ms', baseline: saves.plain, subject: saves.encrypted, target: SAVE_TARGET })
+    rows.push({
+      name: `${SAVES} sequential save: encrypted vs plain`,
+      unit: 'ms',
+      baseline: saves.plain,
+      subject: saves.encrypted,
+      target: SAVE_TARGET,
+    })
 
     const ranges = {} as Record<Side, [number, number]>
     for (const side of SIDES) {
@@ -101,30 +110,64 @@ async function main(): Promise<void> {
     // A fourth, "core": those envelopes, then the core's decryptMany over the 20,000 values by
     // hand (no adapter): the floor of decrypting this find, and what the adapter adds on top.
     type Reader = Side | 'envelopes' | 'core'
-    const ctx = { email: fieldContext('EncryptedUser', 'email', 'bench_users', 'email'), phone: fieldContext('EncryptedUser', 'phone', 'bench_users', 'phone') }
+    const ctx = {
+      email: fieldContext('EncryptedUser', 'email', 'bench_users', 'email'),
+      phone: fieldContext('EncryptedUser', 'phone', 'bench_users', 'phone'),
+    }
     const findAll = (reader: Reader) => async () => {
       const side: Side = reader === 'plain' ? 'plain' : 'encrypted'
       const raw = reader === 'envelopes' || reader === 'core'
       const found = raw
-        ? await repo[side].createQueryBuilder('u').where({ id: Between(...ranges[side]) }).orderBy('u.id').callListeners(false).getMany()
+        ? await repo[side]
+            .createQueryBuilder('u')
+            .where({ id: Between(...ranges[side]) })
+            .orderBy('u.id')
+            .callListeners(false)
+            .getMany()
         : await repo[side].find({ where: { id: Between(...ranges[side]) }, order: { id: 'ASC' } })
       if (reader === 'core') {
-        const items = found.flatMap((u) => [{ value: u.email, ctx: ctx.email }, { value: u.phone, ctx: ctx.phone }])
+        const items = found.flatMap((u) => [
+          { value: u.email, ctx: ctx.email },
+          { value: u.phone, ctx: ctx.phone },
+        ])
         const plains = await encryptor.decryptMany(items)
         found.forEach((u, i) => ((u.email = plains[2 * i] as string), (u.phone = plains[2 * i + 1] as string)))
       }
-      if (found.length !== ROWS || found[0]!.email.startsWith('$kfe$') !== (reader === 'envelopes')) throw new Error(`${reader}: find returned wrong rows`)
+      if (found.length !== ROWS || found[0]!.email.startsWith('$kfe$') !== (reader === 'envelopes'))
+        throw new Error(`${reader}: find returned wrong rows`)
     }
     const readers: Reader[] = [...SIDES, 'envelopes', 'core']
     for (const reader of readers) await findAll(reader)() // warm-up
     const finds = await interleave(ROUNDS, readers, (reader) => timeOnce(findAll(reader)))
-    rows.push({ name: `find of ${ROWS} rows: encrypted vs plain`, unit: 'ms', baseline: finds.plain, subject: finds.encrypted, target: FIND_TARGET })
+    rows.push({
+      name: `find of ${ROWS} rows: encrypted vs plain`,
+      unit: 'ms',
+      baseline: finds.plain,
+      subject: finds.encrypted,
+      target: FIND_TARGET,
+    })
     rows.push({ name: `find of ${ROWS} rows: envelopes undecrypted vs plain`, unit: 'ms', baseline: finds.plain, subject: finds.envelopes })
-    rows.push({ name: `find of ${ROWS} rows: core decryptMany by hand vs plain (floor)`, unit: 'ms', baseline: finds.plain, subject: finds.core })
-    rows.push({ name: `find of ${ROWS} rows: encrypted vs core by hand (adapter)`, unit: 'ms', baseline: finds.core, subject: finds.encrypted })
+    rows.push({
+      name: `find of ${ROWS} rows: core decryptMany by hand vs plain (floor)`,
+      unit: 'ms',
+      baseline: finds.plain,
+      subject: finds.core,
+    })
+    rows.push({
+      name: `find of ${ROWS} rows: encrypted vs core by hand (adapter)`,
+      unit: 'ms',
+      baseline: finds.core,
+      subject: finds.encrypted,
+    })
 
     console.log(describeMachine(`${dbs.plain.kind}, ${ROUNDS} rounds`))
-    exitOnMiss(printRatioTable(`TypeORM on ${dbs.plain.kind}: 2 encrypted fields (email with a blind index)`, { baseline: 'plain', subject: 'encrypted' }, rows))
+    exitOnMiss(
+      printRatioTable(
+        `TypeORM on ${dbs.plain.kind}: 2 encrypted fields (email with a blind index)`,
+        { baseline: 'plain', subject: 'encrypted' },
+        rows,
+      ),
+    )
   } finally {
     await dbs.plain.close()
     await dbs.encrypted.close()

@@ -42,12 +42,12 @@ async function main(): Promise<void> {
   const fromEnv = Boolean(process.env.KFE_LOCAL_MASTER_KEY)
   const keys = fromEnv ? LocalKeyProvider.fromEnv() : new LocalKeyProvider({ masterKey: LocalKeyProvider.generateMasterKey() })
   console.log(`   database: PGlite (in-process), schema from prisma/migrations`)
-  console.log(`   master key: ${fromEnv ? 'KFE_LOCAL_MASTER_KEY' : 'a fresh random key for this run (set KFE_LOCAL_MASTER_KEY to keep one)'}`)
+  console.log(
+    `   master key: ${fromEnv ? 'KFE_LOCAL_MASTER_KEY' : 'a fresh random key for this run (set KFE_LOCAL_MASTER_KEY to keep one)'}`,
+  )
 
   const encryptor = new EnvelopeEncryptor({ keys })
-  const prisma = new PrismaClient({ adapter: new PrismaPGlite(db) }).$extends(
-    fieldEncryption({ model: encryptionModel, encryptor }),
-  )
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(db) }).$extends(fieldEncryption({ model: encryptionModel, encryptor }))
 
   heading('2. The application writes users with nested posts, as it always did')
   const ada = await prisma.user.create({
@@ -62,7 +62,11 @@ async function main(): Promise<void> {
   })
   console.log(`   prisma.user.create({ data: { email: 'ada@example.com', posts: { create: [...] }, profile: { create: ... } } })`)
   await prisma.user.createMany({
-    data: Array.from({ length: ROWS - 1 }, (_, i) => ({ email: `user${i}@example.com`, phone: `+1 555 01${String(i).padStart(3, '0')}`, tags: [] })),
+    data: Array.from({ length: ROWS - 1 }, (_, i) => ({
+      email: `user${i}@example.com`,
+      phone: `+1 555 01${String(i).padStart(3, '0')}`,
+      tags: [],
+    })),
   })
   console.log(`   prisma.user.createMany(...) ${ROWS - 1} more users`)
 
@@ -76,7 +80,9 @@ async function main(): Promise<void> {
   const all = await prisma.user.findMany()
   console.log(`   prisma.user.findMany() → ${all.length} users, e.g. ${all[1]?.email}`)
   const found = await prisma.user.findFirst({ where: { email: '  ADA@example.com' } })
-  console.log(`   prisma.user.findFirst({ where: { email: '  ADA@example.com' } }) → user ${found?.id} (blind index, normalised: trim + lowercase)`)
+  console.log(
+    `   prisma.user.findFirst({ where: { email: '  ADA@example.com' } }) → user ${found?.id} (blind index, normalised: trim + lowercase)`,
+  )
   try {
     await prisma.user.findMany({ where: { email: { contains: 'ada' } } })
   } catch (err) {
@@ -84,7 +90,9 @@ async function main(): Promise<void> {
   }
 
   heading('4. What the table really holds (raw SQL, bypassing Prisma): ciphertext')
-  const raw = await db.query<{ email: string; email_index: string; phone: string; tags: string[] }>('SELECT email, email_index, phone, tags FROM users ORDER BY id LIMIT 1')
+  const raw = await db.query<{ email: string; email_index: string; phone: string; tags: string[] }>(
+    'SELECT email, email_index, phone, tags FROM users ORDER BY id LIMIT 1',
+  )
   const post = await db.query<{ body: string }>('SELECT body FROM posts LIMIT 1')
   console.log(`   users.email  ${shorten(raw.rows[0]?.email)}`)
   console.log(`   users.email_index  ${raw.rows[0]?.email_index}  (HMAC-SHA256 blind index)`)
@@ -114,7 +122,9 @@ async function main(): Promise<void> {
 
   heading('6. Key usage')
   const stats = encryptor.stats()
-  console.log(`   rows written: ${ROWS} users, 1 post, 1 profile; values encrypted: ${stats.valuesEncrypted}, decrypted: ${stats.valuesDecrypted}`)
+  console.log(
+    `   rows written: ${ROWS} users, 1 post, 1 profile; values encrypted: ${stats.valuesEncrypted}, decrypted: ${stats.valuesDecrypted}`,
+  )
   console.log(indent(renderTable(['encryptor.stats()', 'value'], statsRows(stats))))
 
   await prisma.$disconnect()
@@ -166,10 +176,14 @@ async function migrationStory(): Promise<void> {
   heading('7. Existing rows: plaintext → status → encrypt → status --check')
   const db = new PGlite()
   await applyMigrations((sql) => db.exec(sql))
-  await db.exec(`INSERT INTO users (email, phone, tags) SELECT 'old' || g || '@example.com', '+1 555 ' || lpad(g::text, 4, '0'), ARRAY['legacy'] FROM generate_series(1, 5000) g`)
+  await db.exec(
+    `INSERT INTO users (email, phone, tags) SELECT 'old' || g || '@example.com', '+1 555 ' || lpad(g::text, 4, '0'), ARRAY['legacy'] FROM generate_series(1, 5000) g`,
+  )
   console.log('   5,000 users written before the library: plaintext email, phone and tags, no blind index')
   const keys = new LocalKeyProvider({ masterKey: LocalKeyProvider.generateMasterKey() })
-  const app = new PrismaClient({ adapter: new PrismaPGlite(db) }).$extends(fieldEncryption({ model: encryptionModel, keys, readPlaintext: true }))
+  const app = new PrismaClient({ adapter: new PrismaPGlite(db) }).$extends(
+    fieldEncryption({ model: encryptionModel, keys, readPlaintext: true }),
+  )
   const first = await app.user.findFirst({ orderBy: { id: 'asc' } })
   console.log(`   the application, deployed with readPlaintext: true, still reads them: ${first?.email}`)
 
@@ -228,7 +242,11 @@ async function kmsWorkload(db: PGlite, server: KmsTestServer, endpoint: string):
     if (cache === false) console.log(`   ${label}: every create and every read calls KMS (5 ms each, plus HTTP), ~20-30 s…`)
     server.resetCounts()
     const started = performance.now()
-    const progress = new DemoProgress(label, 2 * N, () => `GenerateDataKey ${server.calls.GenerateDataKey}, Decrypt ${server.calls.Decrypt}`)
+    const progress = new DemoProgress(
+      label,
+      2 * N,
+      () => `GenerateDataKey ${server.calls.GenerateDataKey}, Decrypt ${server.calls.Decrypt}`,
+    )
     const writer = clientWith(cache)
     const ids: number[] = []
     for (let i = 0; i < N; i++) {

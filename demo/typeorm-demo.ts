@@ -71,7 +71,9 @@ async function main(): Promise<void> {
   const statements = new Statements()
   const dataSource = new DataSource({ type: 'sqljs', entities: [Customer, Note], synchronize: true, logger: statements })
   await dataSource.initialize()
-  const keys = process.env.KFE_LOCAL_MASTER_KEY ? LocalKeyProvider.fromEnv() : new LocalKeyProvider({ masterKey: LocalKeyProvider.generateMasterKey() })
+  const keys = process.env.KFE_LOCAL_MASTER_KEY
+    ? LocalKeyProvider.fromEnv()
+    : new LocalKeyProvider({ masterKey: LocalKeyProvider.generateMasterKey() })
   await encryptDataSource(dataSource, { keys })
   console.log('   await dataSource.initialize()')
   console.log('   await encryptDataSource(dataSource, { keys })')
@@ -79,14 +81,21 @@ async function main(): Promise<void> {
 
   heading('2. The application saves entities, as it always did')
   const customers = dataSource.getRepository(Customer)
-  const ada = customers.create({ email: 'Ada@Example.com', phone: '+44 20 7946 0958', name: 'Ada', notes: [{ body: 'Prefers calls after 6pm.' } as Note] })
+  const ada = customers.create({
+    email: 'Ada@Example.com',
+    phone: '+44 20 7946 0958',
+    name: 'Ada',
+    notes: [{ body: 'Prefers calls after 6pm.' } as Note],
+  })
   await customers.save(ada)
   await customers.insert({ email: 'grace@example.com', phone: '+1 555 0100', name: 'Grace' })
   console.log(`   customers.save(...) → ada.email is still '${ada.email}' in the application`)
 
   heading('3. What the application reads: plaintext')
   const found = await customers.findOne({ where: { email: '  ADA@example.com' }, relations: { notes: true } })
-  console.log(`   customers.findOne({ where: { email: '  ADA@example.com' } }) → ${found?.name}, ${found?.phone}, note: ${found?.notes?.[0]?.body}`)
+  console.log(
+    `   customers.findOne({ where: { email: '  ADA@example.com' } }) → ${found?.name}, ${found?.phone}, note: ${found?.notes?.[0]?.body}`,
+  )
   console.log('   (equality on an encrypted field goes through its blind index, normalised: trim + lowercase)')
   const byQb = await customers
     .createQueryBuilder('c')

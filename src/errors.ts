@@ -88,7 +88,10 @@ export class BlindIndexWriteError extends FieldEncryptionError {
   readonly code = 'KFE_BLIND_INDEX_WRITE'
   readonly source: string
   constructor(location: FieldLocation, source: string) {
-    super(`${where(location)}: a blind index cannot be written directly; write '${source}' and its index is computed; nothing was written`, location)
+    super(
+      `${where(location)}: a blind index cannot be written directly; write '${source}' and its index is computed; nothing was written`,
+      location,
+    )
     this.source = source
   }
 }
@@ -99,7 +102,11 @@ export class BlindIndexRecomputeError extends FieldEncryptionError {
   /** The primary key of the row, by field name. */
   readonly primaryKey: Record<string, unknown>
   constructor(location: FieldLocation, primaryKey: Record<string, unknown>, options?: { cause?: unknown }) {
-    super(`${where(location)}: the blind index of a row could not be updated (see primaryKey and cause); rows before it are done, run again to resume`, location, options)
+    super(
+      `${where(location)}: the blind index of a row could not be updated (see primaryKey and cause); rows before it are done, run again to resume`,
+      location,
+      options,
+    )
     this.primaryKey = primaryKey
   }
 }

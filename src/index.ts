@@ -3,9 +3,21 @@
 export * from './errors'
 export type { GeneratedDataKey, KeyProvider } from './keys/key-provider'
 export { LocalKeyProvider, type LocalKeyProviderOptions } from './keys/local-key-provider'
-export { AwsKmsKeyProvider, DEFAULT_ENCRYPTION_CONTEXT, type AwsKmsKeyProviderOptions, type AwsKmsKeyDescription } from './keys/aws-kms-key-provider'
+export {
+  AwsKmsKeyProvider,
+  DEFAULT_ENCRYPTION_CONTEXT,
+  type AwsKmsKeyProviderOptions,
+  type AwsKmsKeyDescription,
+} from './keys/aws-kms-key-provider'
 export type { DataKeyCacheOptions, DataKeyCacheStats } from './keys/data-key-cache'
-export { EnvelopeEncryptor, type EncryptorOptions, type EncryptorStats, type EncryptionEvent, type StoredValue, type ValueState } from './engine/envelope-encryptor'
+export {
+  EnvelopeEncryptor,
+  type EncryptorOptions,
+  type EncryptorStats,
+  type EncryptionEvent,
+  type StoredValue,
+  type ValueState,
+} from './engine/envelope-encryptor'
 export type { ReadPlaintextOption } from './engine/plaintext-scope'
 export { pfeKeysFromEnv } from './keys/pfe-keys'
 export { fieldContext, type FieldContext } from './cipher/field-context'
@@ -22,7 +34,14 @@ export {
   type PreviousBlindIndexVersion,
   type RootKeySource,
 } from './blind-index'
-export { recomputeBlindIndexes, type RecomputeBlindIndexesOptions, type RecomputeProgress, type RecomputeResult, type RecomputeDatabaseOption, type SqlExecutor } from './migration/recompute-blind-indexes'
+export {
+  recomputeBlindIndexes,
+  type RecomputeBlindIndexesOptions,
+  type RecomputeProgress,
+  type RecomputeResult,
+  type RecomputeDatabaseOption,
+  type SqlExecutor,
+} from './migration/recompute-blind-indexes'
 export type { RewrappedDataKey } from './keys/key-provider'
 export { defineConfig, type KfeConfig } from './config/kfe-config'
 export {
@@ -39,5 +58,13 @@ export type { MigrationSummary, ColumnSummary, FailureClass } from './migration/
 export type { StatusReport, ColumnStatus, BlindIndexStatus } from './migration/status-report'
 export type { MigrationProgress } from './migration/migration-progress'
 export type { ColumnTarget } from './migration/column-target'
-export { openDatabase, pgliteDatabase, pgPoolDatabase, mariadbPoolDatabase, betterSqliteDatabase, DEFAULT_CONNECT_TIMEOUT_MS, type OpenDatabaseOptions } from './migration/open-database'
+export {
+  openDatabase,
+  pgliteDatabase,
+  pgPoolDatabase,
+  mariadbPoolDatabase,
+  betterSqliteDatabase,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  type OpenDatabaseOptions,
+} from './migration/open-database'
 export type { SqlDatabase, RowFilter, Shard, StoredRow, CasWrite } from './migration/sql-database'

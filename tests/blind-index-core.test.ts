@@ -9,7 +9,14 @@ import { ConfigurationError, InvalidFieldValueError, KeyProviderError } from '..
 import { LocalKeyProvider } from '../src/keys/local-key-provider'
 
 const email: BlindIndexField = {
-  model: 'User', source: 'email', index: 'emailIndex', table: 'users', sourceColumn: 'email', column: 'email_index', normalize: ['lowercase', 'trim'], unique: true,
+  model: 'User',
+  source: 'email',
+  index: 'emailIndex',
+  table: 'users',
+  sourceColumn: 'email',
+  column: 'email_index',
+  normalize: ['lowercase', 'trim'],
+  unique: true,
 }
 const exact: BlindIndexField = { ...email, normalize: [] }
 const root = Buffer.from(Array.from({ length: 32 }, (_, i) => i))
@@ -64,7 +71,15 @@ describe('index values', () => {
     expect(v1.compute(email, '  ADA@example.com ')).toBe('v1:JofYKWu807Nl4K7CmUPRCnpNPiCIYWlIbmXF5aVHZSk')
     const v2 = await loaded([email], { rootKey: root, version: 2 })
     expect(v2.compute(email, 'ada@example.com')).toBe('v2:SThq9sqrGl6ZhnIWdGcHmRSlZ0ZnDch_uQO4-A9btS4')
-    const contacts: BlindIndexField = { ...exact, model: 'Contact', source: 'nickname', index: 'nicknameIndex', table: 'contacts', sourceColumn: 'nickname', column: 'nickname_index' }
+    const contacts: BlindIndexField = {
+      ...exact,
+      model: 'Contact',
+      source: 'nickname',
+      index: 'nicknameIndex',
+      table: 'contacts',
+      sourceColumn: 'nickname',
+      column: 'nickname_index',
+    }
     const c = await loaded([contacts], { rootKey: root })
     expect(c.compute(contacts, 'Zoë')).toBe('v1:4_V5DtJ_6TyWpMrywr3apOffW6SztN_olynOKGqSEgQ')
   })
@@ -151,8 +166,17 @@ describe('BlindIndexer', () => {
     expect(() => new BlindIndexer([email], { rootKey: { id: 'kms' } })).toThrow(/has no blind-index root key/)
     expect(() => new BlindIndexer([email], { rootKey: root, version: 0 })).toThrow(ConfigurationError)
     expect(() => new BlindIndexer([email], { rootKey: root, version: 2, previous: { version: 2 } })).toThrow(/configured twice/)
-    expect(() => new BlindIndexer([email], { rootKey: root, version: 2, previous: { version: 1, normalize: { 'User.email': ['trim'] } } })).toThrow(/not a blind index/)
-    expect(() => new BlindIndexer([email], { rootKey: root, version: 2, previous: { version: 1, normalize: { 'User.emailIndex': ['trim', 'trim'] } } })).toThrow(/listed twice/)
+    expect(
+      () => new BlindIndexer([email], { rootKey: root, version: 2, previous: { version: 1, normalize: { 'User.email': ['trim'] } } }),
+    ).toThrow(/not a blind index/)
+    expect(
+      () =>
+        new BlindIndexer([email], {
+          rootKey: root,
+          version: 2,
+          previous: { version: 1, normalize: { 'User.emailIndex': ['trim', 'trim'] } },
+        }),
+    ).toThrow(/listed twice/)
     const short = new BlindIndexer([email], { rootKey: async () => randomBytes(8) })
     await expect(short.load()).rejects.toThrow(ConfigurationError)
   })

@@ -25,7 +25,13 @@ const owners = { v1: 0, mixed: 0 }
 function clients(db: CapturingTestDatabase) {
   return {
     v1: db.prisma.$extends(fieldEncryption({ model: encryptionModel, keys, blindIndex: { rootKey: oldRoot } })),
-    both: db.prisma.$extends(fieldEncryption({ model: encryptionModel, keys, blindIndex: { version: 2, rootKey: newRoot, previous: { version: 1, rootKey: oldRoot } } })),
+    both: db.prisma.$extends(
+      fieldEncryption({
+        model: encryptionModel,
+        keys,
+        blindIndex: { version: 2, rootKey: newRoot, previous: { version: 1, rootKey: oldRoot } },
+      }),
+    ),
   }
 }
 
@@ -37,9 +43,16 @@ beforeAll(async () => {
   owners.mixed = (await v1.user.create({ data: { email: `eq-mixed-${randomBytes(4).toString('hex')}@example.org` } })).id
   await v1.contact.createMany({ data: values.map((v, i) => ({ ownerId: owners.v1, seq: i, nickname: v, nicknamePlain: v })) })
   // Half the rows on index version 1, half on version 2.
-  await v1.contact.createMany({ data: values.slice(0, 7).map((v, i) => ({ ownerId: owners.mixed, seq: i, nickname: v, nicknamePlain: v })) })
-  await both.contact.createMany({ data: values.slice(7).map((v, i) => ({ ownerId: owners.mixed, seq: 7 + i, nickname: v, nicknamePlain: v })) })
-  const versions = await db.sql<{ v: string }>("SELECT DISTINCT substr(nickname_index, 1, 3) AS v FROM contacts WHERE owner_id = $1 AND nickname_index IS NOT NULL ORDER BY 1", [owners.mixed])
+  await v1.contact.createMany({
+    data: values.slice(0, 7).map((v, i) => ({ ownerId: owners.mixed, seq: i, nickname: v, nicknamePlain: v })),
+  })
+  await both.contact.createMany({
+    data: values.slice(7).map((v, i) => ({ ownerId: owners.mixed, seq: 7 + i, nickname: v, nicknamePlain: v })),
+  })
+  const versions = await db.sql<{ v: string }>(
+    'SELECT DISTINCT substr(nickname_index, 1, 3) AS v FROM contacts WHERE owner_id = $1 AND nickname_index IS NOT NULL ORDER BY 1',
+    [owners.mixed],
+  )
   expect(versions.map((r) => r.v)).toEqual(['v1:', 'v2:'])
 })
 afterAll(async () => {
@@ -88,7 +101,9 @@ function on(field: 'nickname' | 'nicknamePlain', t: Tree): Prisma.ContactWhereIn
 }
 
 async function seqs(client: typeof v1, ownerId: number, where: Prisma.ContactWhereInput): Promise<number[]> {
-  return (await client.contact.findMany({ where: { AND: [{ ownerId }, where] }, select: { seq: true } })).map((r) => r.seq).sort((a, b) => a - b)
+  return (await client.contact.findMany({ where: { AND: [{ ownerId }, where] }, select: { seq: true } }))
+    .map((r) => r.seq)
+    .sort((a, b) => a - b)
 }
 
 async function check(client: typeof v1, ownerId: number, t: Tree): Promise<void> {
@@ -102,11 +117,17 @@ async function check(client: typeof v1, ownerId: number, t: Tree): Promise<void>
 
 describe('equality filters select the same rows on the index as on the plaintext', () => {
   it('with one index version', async () => {
-    await fc.assert(fc.asyncProperty(tree, (t) => check(v1, owners.v1, t)), { numRuns: 150 })
+    await fc.assert(
+      fc.asyncProperty(tree, (t) => check(v1, owners.v1, t)),
+      { numRuns: 150 },
+    )
   })
 
   it('with two versions live and rows on both', async () => {
-    await fc.assert(fc.asyncProperty(tree, (t) => check(both, owners.mixed, t)), { numRuns: 150 })
+    await fc.assert(
+      fc.asyncProperty(tree, (t) => check(both, owners.mixed, t)),
+      { numRuns: 150 },
+    )
   })
 
   it('on the examples that matter most', async () => {

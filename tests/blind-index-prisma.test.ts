@@ -133,13 +133,23 @@ describe('writes fill the index in the same statement', () => {
     const nick = secret('nick')
     await prisma.contact.createMany({ data: [1, 2, 3].map((seq) => ({ ownerId: u.id, seq, nickname: `${nick}-${seq}` })) })
     await prisma.contact.updateMany({ where: { ownerId: u.id, seq: { lte: 2 } }, data: { nickname: nick } })
-    const contacts = await db.sql<{ seq: number; nickname_index: string | null }>('SELECT seq, nickname_index FROM contacts WHERE owner_id = $1 ORDER BY seq', [u.id])
-    expect(contacts.map((c) => c.nickname_index)).toEqual([idx(nicknameField, nick), idx(nicknameField, nick), idx(nicknameField, `${nick}-3`)])
+    const contacts = await db.sql<{ seq: number; nickname_index: string | null }>(
+      'SELECT seq, nickname_index FROM contacts WHERE owner_id = $1 ORDER BY seq',
+      [u.id],
+    )
+    expect(contacts.map((c) => c.nickname_index)).toEqual([
+      idx(nicknameField, nick),
+      idx(nicknameField, nick),
+      idx(nicknameField, `${nick}-3`),
+    ])
 
     await prisma.contact.update({ where: { ownerId_seq: { ownerId: u.id, seq: 1 } }, data: { nickname: null } })
     await prisma.contact.update({ where: { ownerId_seq: { ownerId: u.id, seq: 2 } }, data: { nickname: { set: null } } })
     await prisma.contact.updateMany({ where: { ownerId: u.id, seq: 3 }, data: { nickname: null } })
-    const cleared = await db.sql<{ nickname: string | null; nickname_index: string | null }>('SELECT nickname, nickname_index FROM contacts WHERE owner_id = $1', [u.id])
+    const cleared = await db.sql<{ nickname: string | null; nickname_index: string | null }>(
+      'SELECT nickname, nickname_index FROM contacts WHERE owner_id = $1',
+      [u.id],
+    )
     expect(cleared).toEqual([1, 2, 3].map(() => ({ nickname: null, nickname_index: null })))
   })
 
@@ -169,8 +179,16 @@ describe('writes fill the index in the same statement', () => {
         },
       },
     })
-    const contacts = await db.sql<{ nickname_index: string | null }>('SELECT nickname_index FROM contacts WHERE owner_id = $1 ORDER BY seq', [u.id])
-    expect(contacts.map((c) => c.nickname_index)).toEqual([idx(nicknameField, n[2]!), idx(nicknameField, n[3]!), idx(nicknameField, n[4]!), null])
+    const contacts = await db.sql<{ nickname_index: string | null }>(
+      'SELECT nickname_index FROM contacts WHERE owner_id = $1 ORDER BY seq',
+      [u.id],
+    )
+    expect(contacts.map((c) => c.nickname_index)).toEqual([
+      idx(nicknameField, n[2]!),
+      idx(nicknameField, n[3]!),
+      idx(nicknameField, n[4]!),
+      null,
+    ])
 
     // To-one relations: Post.author.
     const author = secret('author')
@@ -182,7 +200,10 @@ describe('writes fill the index in the same statement', () => {
     await prisma.post.update({ where: { id: post.id }, data: { author: { update: { data: { email: renamed } } } } })
     expect((await storedUser(post.authorId)).email_index).toBe(idx(emailField, renamed))
     const upserted = secret('upserted')
-    await prisma.post.update({ where: { id: post.id }, data: { author: { upsert: { create: { email: upserted }, update: { email: upserted } } } } })
+    await prisma.post.update({
+      where: { id: post.id },
+      data: { author: { upsert: { create: { email: upserted }, update: { email: upserted } } } },
+    })
     expect((await storedUser(post.authorId)).email_index).toBe(idx(emailField, upserted))
   })
 
@@ -191,8 +212,18 @@ describe('writes fill the index in the same statement', () => {
     ['update to null', () => prisma.user.update({ where: { id: 1 }, data: { emailIndex: null } }), 'User', 'emailIndex'],
     ['createMany', () => prisma.user.createMany({ data: [{ email: secret('direct'), emailIndex: 'x' }] }), 'User', 'emailIndex'],
     ['updateMany', () => prisma.user.updateMany({ data: { emailIndex: { set: 'typed-by-hand' } } }), 'User', 'emailIndex'],
-    ['upsert', () => prisma.user.upsert({ where: { id: 1 }, create: { email: secret('direct') }, update: { emailIndex: 'x' } }), 'User', 'emailIndex'],
-    ['a nested create', () => prisma.user.update({ where: { id: 1 }, data: { contacts: { create: { seq: 99, nicknameIndex: 'bob' } } } }), 'Contact', 'nicknameIndex'],
+    [
+      'upsert',
+      () => prisma.user.upsert({ where: { id: 1 }, create: { email: secret('direct') }, update: { emailIndex: 'x' } }),
+      'User',
+      'emailIndex',
+    ],
+    [
+      'a nested create',
+      () => prisma.user.update({ where: { id: 1 }, data: { contacts: { create: { seq: 99, nicknameIndex: 'bob' } } } }),
+      'Contact',
+      'nicknameIndex',
+    ],
   ])('writing the index column directly is refused (%s)', async (_what, run, model, field) => {
     const err = await refusedBeforeSending(run as () => Promise<unknown>)
     expect(err).toBeInstanceOf(BlindIndexWriteError)
@@ -212,7 +243,12 @@ describe('filters on the source become filters on the index', () => {
     c = await prisma.user.create({ data: { email: secret('carol') } })
     everyone = [a.id, b.id, c.id]
     await prisma.post.create({ data: { title: 'by alice', authorId: a.id } })
-    await prisma.contact.createMany({ data: [{ ownerId: c.id, seq: 1, nickname }, { ownerId: c.id, seq: 2, nickname: null }] })
+    await prisma.contact.createMany({
+      data: [
+        { ownerId: c.id, seq: 1, nickname },
+        { ownerId: c.id, seq: 2, nickname: null },
+      ],
+    })
   })
   const among = (where: Prisma.UserWhereInput) => ids(prisma.user.findMany({ where: { AND: [{ id: { in: everyone } }, where] } }))
 
@@ -237,7 +273,11 @@ describe('filters on the source become filters on the index', () => {
     ['not: { in }', (u) => ({ email: { not: { in: [u.a, u.b] } } }), ['c']],
     ['equals together with in', (u) => ({ email: { equals: u.a, in: [u.a, u.b] } }), ['a']],
     ["mode: 'insensitive' (the index lowercases)", (u) => ({ email: { equals: u.c.toUpperCase(), mode: 'insensitive' } }), ['c']],
-    ['AND / OR / NOT at depth', (u) => ({ OR: [{ email: u.a }, { AND: [{ NOT: { email: u.b } }, { NOT: [{ email: u.a }] }, { email: { in: [u.b, u.c] } }] }] }), ['a', 'c']],
+    [
+      'AND / OR / NOT at depth',
+      (u) => ({ OR: [{ email: u.a }, { AND: [{ NOT: { email: u.b } }, { NOT: [{ email: u.a }] }, { email: { in: [u.b, u.c] } }] }] }),
+      ['a', 'c'],
+    ],
     ['the source and the index column together', (u) => ({ email: u.a, emailIndex: { not: null } }), ['a']],
   ])('%s', async (_what, where, want) => {
     const u = { a: a.email, b: b.email, c: c.email }
@@ -247,7 +287,9 @@ describe('filters on the source become filters on the index', () => {
 
   it('inside relation filters: some, every, none, is, isNot, a bare to-one where, include and _count', async () => {
     expect(await ids(prisma.user.findMany({ where: { reports: { some: { email: a.email } } } }))).toEqual([boss.id])
-    expect(await ids(prisma.user.findMany({ where: { id: boss.id, reports: { every: { email: { in: [a.email, b.email] } } } } }))).toEqual([boss.id])
+    expect(await ids(prisma.user.findMany({ where: { id: boss.id, reports: { every: { email: { in: [a.email, b.email] } } } } }))).toEqual([
+      boss.id,
+    ])
     expect(await ids(prisma.user.findMany({ where: { id: boss.id, reports: { none: { email: c.email } } } }))).toEqual([boss.id])
     expect(await ids(prisma.user.findMany({ where: { id: boss.id, reports: { none: { email: a.email } } } }))).toEqual([])
     expect((await prisma.post.findMany({ where: { author: { is: { email: a.email } } } })).map((p) => p.authorId)).toEqual([a.id])
@@ -259,13 +301,17 @@ describe('filters on the source become filters on the index', () => {
     expect(await among({ contacts: { every: { nickname: { not: nickname } } } })).toEqual([a.id, b.id])
     const withReports = await prisma.user.findUniqueOrThrow({ where: { id: boss.id }, include: { reports: { where: { email: b.email } } } })
     expect(withReports.reports.map((r) => r.id)).toEqual([b.id])
-    const counted = await prisma.user.findUniqueOrThrow({ where: { id: boss.id }, select: { _count: { select: { reports: { where: { email: a.email } } } } } })
+    const counted = await prisma.user.findUniqueOrThrow({
+      where: { id: boss.id },
+      select: { _count: { select: { reports: { where: { email: a.email } } } } },
+    })
     expect(counted._count.reports).toBe(1)
   })
 
   it('null: { field: null }, equals null and not null', async () => {
     const owner = { ownerId: c.id }
-    const seqs = async (where: Prisma.ContactWhereInput) => (await prisma.contact.findMany({ where: { ...owner, ...where }, orderBy: { seq: 'asc' } })).map((x) => x.seq)
+    const seqs = async (where: Prisma.ContactWhereInput) =>
+      (await prisma.contact.findMany({ where: { ...owner, ...where }, orderBy: { seq: 'asc' } })).map((x) => x.seq)
     expect(await seqs({ nickname: null })).toEqual([2])
     expect(await seqs({ nickname: { equals: null } })).toEqual([2])
     expect(await seqs({ nickname: { not: null } })).toEqual([1])
@@ -278,7 +324,9 @@ describe('filters on the source become filters on the index', () => {
     // Prisma's WhereUniqueInput type names only unique columns; the plaintext form needs a cast.
     const byEmail = (email: string) => ({ email }) as unknown as Prisma.UserWhereUniqueInput
     expect((await prisma.user.findUnique({ where: byEmail(` ${a.email.toLowerCase()}`) }))?.id).toBe(a.id)
-    expect((await prisma.user.findUniqueOrThrow({ where: { email: { equals: b.email } } as unknown as Prisma.UserWhereUniqueInput })).id).toBe(b.id)
+    expect(
+      (await prisma.user.findUniqueOrThrow({ where: { email: { equals: b.email } } as unknown as Prisma.UserWhereUniqueInput })).id,
+    ).toBe(b.id)
     expect(await prisma.user.findUnique({ where: byEmail('nobody@example.org') })).toBeNull()
     // The email as an extra filter next to the id.
     expect(await prisma.user.findUnique({ where: { id: a.id, email: b.email } })).toBeNull()
@@ -293,8 +341,16 @@ describe('filters on the source become filters on the index', () => {
     expect(await prisma.user.findUnique({ where: { id: throwaway.id } })).toBeNull()
 
     const fresh = secret('upsert-by-email')
-    const created = await prisma.user.upsert({ where: byEmail(fresh), create: { email: fresh, name: 'created' }, update: { name: 'updated' } })
-    const again = await prisma.user.upsert({ where: byEmail(fresh.toUpperCase()), create: { email: fresh, name: 'created' }, update: { name: 'updated' } })
+    const created = await prisma.user.upsert({
+      where: byEmail(fresh),
+      create: { email: fresh, name: 'created' },
+      update: { name: 'updated' },
+    })
+    const again = await prisma.user.upsert({
+      where: byEmail(fresh.toUpperCase()),
+      create: { email: fresh, name: 'created' },
+      update: { name: 'updated' },
+    })
     expect(again).toMatchObject({ id: created.id, name: 'updated' })
   })
 
@@ -302,13 +358,20 @@ describe('filters on the source become filters on the index', () => {
     const byEmail = (email: string) => ({ email }) as unknown as Prisma.UserWhereUniqueInput
     const post = await prisma.post.create({ data: { title: 'connected', author: { connect: byEmail(b.email) } } })
     expect(post.authorId).toBe(b.id)
-    const existing = await prisma.post.create({ data: { title: 'coc', author: { connectOrCreate: { where: byEmail(c.email), create: { email: c.email } } } } })
+    const existing = await prisma.post.create({
+      data: { title: 'coc', author: { connectOrCreate: { where: byEmail(c.email), create: { email: c.email } } } },
+    })
     expect(existing.authorId).toBe(c.id)
     const newcomer = secret('newcomer')
-    const created = await prisma.post.create({ data: { title: 'coc2', author: { connectOrCreate: { where: byEmail(newcomer), create: { email: newcomer } } } } })
+    const created = await prisma.post.create({
+      data: { title: 'coc2', author: { connectOrCreate: { where: byEmail(newcomer), create: { email: newcomer } } } },
+    })
     expect((await storedUser(created.authorId)).email_index).toBe(idx(emailField, newcomer))
 
-    const lead = await prisma.user.create({ data: { email: secret('lead'), reports: { connect: [byEmail(newcomer)] } }, include: { reports: true } })
+    const lead = await prisma.user.create({
+      data: { email: secret('lead'), reports: { connect: [byEmail(newcomer)] } },
+      include: { reports: true },
+    })
     expect(lead.reports.map((r) => r.id)).toEqual([created.authorId])
     await prisma.user.update({ where: { id: lead.id }, data: { reports: { disconnect: [byEmail(newcomer)] } } })
     expect(await prisma.user.count({ where: { managerId: lead.id } })).toBe(0)
@@ -328,7 +391,10 @@ describe('filters on the source become filters on the index', () => {
     })
     expect((await prisma.user.findFirstOrThrow({ where: { email: newcomer } })).name).toBe('updated through the lead')
     expect((await prisma.user.findFirstOrThrow({ where: { email: hire } })).managerId).toBe(lead.id)
-    await prisma.user.update({ where: { id: lead.id }, data: { reports: { upsert: { where: byEmail(hire), create: { email: hire }, update: { name: 'upserted' } } } } })
+    await prisma.user.update({
+      where: { id: lead.id },
+      data: { reports: { upsert: { where: byEmail(hire), create: { email: hire }, update: { name: 'upserted' } } } },
+    })
     expect((await prisma.user.findFirstOrThrow({ where: { email: hire } })).name).toBe('upserted')
     await prisma.user.update({ where: { id: lead.id }, data: { reports: { delete: [byEmail(hire)] } } })
     expect(await prisma.user.findFirst({ where: { email: hire } })).toBeNull()
@@ -359,26 +425,78 @@ describe('everything else on an encrypted field is refused before the query runs
     secrets.add(e)
   })
   it.each<[string, () => Promise<unknown>, { model: string; field: string; operator: string }]>([
-    ['contains', () => prisma.user.findMany({ where: { email: { contains: e } } }), { model: 'User', field: 'email', operator: 'contains' }],
-    ['startsWith', () => prisma.user.findMany({ where: { email: { startsWith: e } } }), { model: 'User', field: 'email', operator: 'startsWith' }],
-    ['endsWith', () => prisma.user.findFirst({ where: { email: { endsWith: e } } }), { model: 'User', field: 'email', operator: 'endsWith' }],
+    [
+      'contains',
+      () => prisma.user.findMany({ where: { email: { contains: e } } }),
+      { model: 'User', field: 'email', operator: 'contains' },
+    ],
+    [
+      'startsWith',
+      () => prisma.user.findMany({ where: { email: { startsWith: e } } }),
+      { model: 'User', field: 'email', operator: 'startsWith' },
+    ],
+    [
+      'endsWith',
+      () => prisma.user.findFirst({ where: { email: { endsWith: e } } }),
+      { model: 'User', field: 'email', operator: 'endsWith' },
+    ],
     ['lt', () => prisma.user.findMany({ where: { email: { lt: e } } }), { model: 'User', field: 'email', operator: 'lt' }],
     ['gt', () => prisma.user.count({ where: { email: { gt: e } } }), { model: 'User', field: 'email', operator: 'gt' }],
     ['lte', () => prisma.user.findMany({ where: { email: { lte: e } } }), { model: 'User', field: 'email', operator: 'lte' }],
     ['gte', () => prisma.user.deleteMany({ where: { email: { gte: e } } }), { model: 'User', field: 'email', operator: 'gte' }],
-    ['search', () => prisma.user.findMany({ where: { email: { search: e } } as Prisma.UserWhereInput }), { model: 'User', field: 'email', operator: 'search' }],
-    ['not: { contains }', () => prisma.user.findMany({ where: { email: { not: { contains: e } } } }), { model: 'User', field: 'email', operator: 'contains' }],
-    ["mode: 'insensitive' on an index that keeps case", () => prisma.contact.findMany({ where: { nickname: { equals: e, mode: 'insensitive' } } }), { model: 'Contact', field: 'nickname', operator: 'mode: insensitive' }],
+    [
+      'search',
+      () => prisma.user.findMany({ where: { email: { search: e } } as Prisma.UserWhereInput }),
+      { model: 'User', field: 'email', operator: 'search' },
+    ],
+    [
+      'not: { contains }',
+      () => prisma.user.findMany({ where: { email: { not: { contains: e } } } }),
+      { model: 'User', field: 'email', operator: 'contains' },
+    ],
+    [
+      "mode: 'insensitive' on an index that keeps case",
+      () => prisma.contact.findMany({ where: { nickname: { equals: e, mode: 'insensitive' } } }),
+      { model: 'Contact', field: 'nickname', operator: 'mode: insensitive' },
+    ],
     ['orderBy', () => prisma.user.findMany({ orderBy: { email: 'asc' } }), { model: 'User', field: 'email', operator: 'orderBy' }],
-    ['orderBy through a relation', () => prisma.post.findMany({ orderBy: { author: { email: 'desc' } } }), { model: 'User', field: 'email', operator: 'orderBy' }],
+    [
+      'orderBy through a relation',
+      () => prisma.post.findMany({ orderBy: { author: { email: 'desc' } } }),
+      { model: 'User', field: 'email', operator: 'orderBy' },
+    ],
     ['distinct', () => prisma.user.findMany({ distinct: ['email'] }), { model: 'User', field: 'email', operator: 'distinct' }],
     ['groupBy', () => prisma.user.groupBy({ by: ['email'] }), { model: 'User', field: 'email', operator: 'groupBy' }],
-    ['having', () => prisma.user.groupBy({ by: ['name'], having: { email: { _count: { gt: 1 } } } }), { model: 'User', field: 'email', operator: 'having' }],
+    [
+      'having',
+      () => prisma.user.groupBy({ by: ['name'], having: { email: { _count: { gt: 1 } } } }),
+      { model: 'User', field: 'email', operator: 'having' },
+    ],
     ['_min', () => prisma.user.aggregate({ _min: { email: true } }), { model: 'User', field: 'email', operator: '_min' }],
-    ['contains inside a relation filter', () => prisma.post.findMany({ where: { author: { is: { email: { contains: e } } } } }), { model: 'User', field: 'email', operator: 'contains' }],
-    ['startsWith in a nested include', () => prisma.user.findMany({ include: { reports: { where: { email: { startsWith: e } } } } }), { model: 'User', field: 'email', operator: 'startsWith' }],
-    ['a nested updateMany where', () => prisma.user.update({ where: { id: 1 }, data: { reports: { updateMany: { where: { email: { contains: e } }, data: { name: 'x' } } } } }), { model: 'User', field: 'email', operator: 'contains' }],
-    ['equality on a field without a blind index', () => prisma.user.findMany({ where: { phone: e } }), { model: 'User', field: 'phone', operator: 'equals' }],
+    [
+      'contains inside a relation filter',
+      () => prisma.post.findMany({ where: { author: { is: { email: { contains: e } } } } }),
+      { model: 'User', field: 'email', operator: 'contains' },
+    ],
+    [
+      'startsWith in a nested include',
+      () => prisma.user.findMany({ include: { reports: { where: { email: { startsWith: e } } } } }),
+      { model: 'User', field: 'email', operator: 'startsWith' },
+    ],
+    [
+      'a nested updateMany where',
+      () =>
+        prisma.user.update({
+          where: { id: 1 },
+          data: { reports: { updateMany: { where: { email: { contains: e } }, data: { name: 'x' } } } },
+        }),
+      { model: 'User', field: 'email', operator: 'contains' },
+    ],
+    [
+      'equality on a field without a blind index',
+      () => prisma.user.findMany({ where: { phone: e } }),
+      { model: 'User', field: 'phone', operator: 'equals' },
+    ],
   ])('%s', async (_what, run, where) => {
     const err = await refusedBeforeSending(run)
     expect(err).toBeInstanceOf(UnsupportedEncryptedFieldQueryError)

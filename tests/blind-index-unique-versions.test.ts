@@ -91,8 +91,12 @@ describe('what is not a duplicate still works', () => {
     await expect(switching.user.create({ data: { email: 'new@x' } })).resolves.toMatchObject({ email: 'new@x' })
   })
   test('upsert of the row itself, by the value or by id (the update branch runs)', async () => {
-    await expect(switching.user.upsert({ where: byEmail('dup@x'), create: { email: 'dup@x' }, update: { name: 'a' } })).resolves.toMatchObject({ id: oldRow.id, name: 'a' })
-    await expect(switching.user.upsert({ where: { id: oldRow.id }, create: { email: 'dup@x' }, update: { email: 'dup@x', name: 'b' } })).resolves.toMatchObject({ id: oldRow.id, name: 'b' })
+    await expect(
+      switching.user.upsert({ where: byEmail('dup@x'), create: { email: 'dup@x' }, update: { name: 'a' } }),
+    ).resolves.toMatchObject({ id: oldRow.id, name: 'a' })
+    await expect(
+      switching.user.upsert({ where: { id: oldRow.id }, create: { email: 'dup@x' }, update: { email: 'dup@x', name: 'b' } }),
+    ).resolves.toMatchObject({ id: oldRow.id, name: 'b' })
     await expect(switching.user.count()).resolves.toBe(1)
   })
   test('update of the row to its own value', async () => {

@@ -99,8 +99,16 @@ describe('while two versions are live', () => {
     const select = db.capture.matching(/^SELECT/)[0]!
     expect(select.sql).toMatch(/"email_index" IN \(\$1,\$2\)/)
     expect(select.args.slice(0, 2).map(storedIndexVersion)).toEqual([2, 1])
-    expect((await switching.user.findMany({ where: { id: { in: [a.id, b.id, c.id] }, email: { notIn: [a.email] } }, orderBy: { id: 'asc' } })).map((u) => u.id)).toEqual([b.id, c.id])
-    expect((await switching.user.findMany({ where: { id: { in: [a.id, b.id, c.id] }, email: { not: b.email } }, orderBy: { id: 'asc' } })).map((u) => u.id)).toEqual([a.id, c.id])
+    expect(
+      (
+        await switching.user.findMany({ where: { id: { in: [a.id, b.id, c.id] }, email: { notIn: [a.email] } }, orderBy: { id: 'asc' } })
+      ).map((u) => u.id),
+    ).toEqual([b.id, c.id])
+    expect(
+      (await switching.user.findMany({ where: { id: { in: [a.id, b.id, c.id] }, email: { not: b.email } }, orderBy: { id: 'asc' } })).map(
+        (u) => u.id,
+      ),
+    ).toEqual([a.id, c.id])
 
     const d = await switching.user.create({ data: { email: secret('d') } })
     expect(storedIndexVersion(await indexOf(d.id))).toBe(2)
@@ -124,12 +132,18 @@ describe('while two versions are live', () => {
     const users = await db.sql<{ n: string }>('SELECT count(*) AS n FROM users')
     const upserted = await switching.user.upsert({ where: byEmail(c.email), create: { email: c.email }, update: { name: 'upserted' } })
     expect(upserted).toMatchObject({ id: c.id, name: 'upserted' })
-    const coc = await switching.post.create({ data: { title: 'p', author: { connectOrCreate: { where: byEmail(b.email), create: { email: b.email } } } } })
+    const coc = await switching.post.create({
+      data: { title: 'p', author: { connectOrCreate: { where: byEmail(b.email), create: { email: b.email } } } },
+    })
     expect(coc.authorId).toBe(b.id)
     const connected = await switching.post.create({ data: { title: 'q', author: { connect: byEmail(c.email) } } })
     expect(connected.authorId).toBe(c.id)
     expect(await db.sql<{ n: string }>('SELECT count(*) AS n FROM users')).toEqual(users)
-    const page = await switching.user.findMany({ cursor: byEmail(b.email), where: { id: { in: [a.id, b.id, c.id] } }, orderBy: { id: 'asc' } })
+    const page = await switching.user.findMany({
+      cursor: byEmail(b.email),
+      where: { id: { in: [a.id, b.id, c.id] } },
+      orderBy: { id: 'asc' },
+    })
     expect(page.map((u) => u.id)).toEqual([b.id, c.id])
     const created = await switching.user.upsert({ where: byEmail(secret('absent')), create: { email: secret('absent2') }, update: {} })
     expect(storedIndexVersion(await indexOf(created.id))).toBe(2)
@@ -165,7 +179,11 @@ describe('while two versions are live', () => {
 // recomputeBlindIndexes writes PostgreSQL SQL (its SqlExecutor reads pg_attribute and binds $1...).
 const describeRecompute = supportsRecomputeSql()
   ? describe
-  : (name: string, fn: () => void) => describe.skip(`${name} [skipped on ${testDatabaseKind()}: the SqlExecutor form of recomputeBlindIndexes speaks PostgreSQL; its database form runs everywhere (tests/migration-databases)]`, fn)
+  : (name: string, fn: () => void) =>
+      describe.skip(
+        `${name} [skipped on ${testDatabaseKind()}: the SqlExecutor form of recomputeBlindIndexes speaks PostgreSQL; its database form runs everywhere (tests/migration-databases)]`,
+        fn,
+      )
 
 describeRecompute('recomputeBlindIndexes', () => {
   it('moves every row to the current version in keyset batches, and resumes with nothing left to do', async () => {
@@ -175,17 +193,30 @@ describeRecompute('recomputeBlindIndexes', () => {
     expect(before.v1).toBeGreaterThanOrEqual(8)
     const exec = executor()
     const progress: RecomputeProgress[] = []
-    const result = await recomputeBlindIndexes({ db: exec, model: encryptionModel, modelName: 'User', keys, blindIndex: SWITCHING, batchSize: 3, onProgress: (p) => progress.push(p) })
+    const result = await recomputeBlindIndexes({
+      db: exec,
+      model: encryptionModel,
+      modelName: 'User',
+      keys,
+      blindIndex: SWITCHING,
+      batchSize: 3,
+      onProgress: (p) => progress.push(p),
+    })
     expect(result).toMatchObject({ model: 'User', updated: before.v1, skipped: 0 })
     expect(await versionsOfUsers()).toEqual({ v2: (before.v1 ?? 0) + (before.v2 ?? 0) })
     // Keyset pagination: the first page has no lower bound, every later one starts after the last id.
     const selects = exec.log.filter((s) => s.sql.startsWith('SELECT') && s.sql.includes(' ORDER BY '))
     expect(selects[0]!.sql).not.toMatch(/\("id"\) > \(/)
-    expect(selects.slice(1).every((s) => /\("id"\) > \(\$1(::\w+)?\)/.test(s.sql) && / LIMIT \$\d+$/.test(s.sql) && s.params.at(-1) === 3)).toBe(true)
+    expect(
+      selects.slice(1).every((s) => /\("id"\) > \(\$1(::\w+)?\)/.test(s.sql) && / LIMIT \$\d+$/.test(s.sql) && s.params.at(-1) === 3),
+    ).toBe(true)
     expect(selects.length).toBe(Math.ceil(before.v1! / 3) + (before.v1! % 3 === 0 ? 1 : 0))
     expect(progress.map((p) => p.scanned)).toEqual([...progress.map((p) => p.scanned)].sort((x, y) => x - y))
     // No plaintext in the statements recompute sent either.
-    const sent = exec.log.map((s) => s.sql + JSON.stringify(s.params)).join('\n').toLowerCase()
+    const sent = exec.log
+      .map((s) => s.sql + JSON.stringify(s.params))
+      .join('\n')
+      .toLowerCase()
     expect([...secrets].filter((p) => sent.includes(p.toLowerCase()))).toEqual([])
 
     const again = await recomputeBlindIndexes({ db: executor(), model: encryptionModel, modelName: 'User', keys, blindIndex: SWITCHING })
@@ -193,7 +224,15 @@ describeRecompute('recomputeBlindIndexes', () => {
     // Every row is now found without `previous`.
     const all = await db.sql<{ id: number }>('SELECT id FROM users')
     for (const email of [...secrets].slice(0, 5)) expect(await v2.user.findFirst({ where: { email } })).not.toBeNull()
-    const checked = await recomputeBlindIndexes({ db: executor(), model: encryptionModel, modelName: 'user', keys, blindIndex: V2, all: true, dryRun: true })
+    const checked = await recomputeBlindIndexes({
+      db: executor(),
+      model: encryptionModel,
+      modelName: 'user',
+      keys,
+      blindIndex: V2,
+      all: true,
+      dryRun: true,
+    })
     expect(checked).toMatchObject({ scanned: all.length, updated: 0, unchanged: all.length })
   })
 
@@ -212,9 +251,20 @@ describeRecompute('recomputeBlindIndexes', () => {
     // A row written around the extension: an index without a source.
     await db.sql('UPDATE contacts SET nickname_index = $1 WHERE owner_id = $2 AND seq = 5', ['v1:' + 'A'.repeat(43), owner.id])
     const prismaRaw: SqlExecutor = { query: (sql, params) => db.prisma.$queryRawUnsafe(sql, ...params) }
-    const result = await recomputeBlindIndexes({ db: prismaRaw, schema: db.schema, model: encryptionModel, modelName: 'Contact', keys, blindIndex: SWITCHING, batchSize: 2 })
+    const result = await recomputeBlindIndexes({
+      db: prismaRaw,
+      schema: db.schema,
+      model: encryptionModel,
+      modelName: 'Contact',
+      keys,
+      blindIndex: SWITCHING,
+      batchSize: 2,
+    })
     expect(result.updated).toBeGreaterThanOrEqual(4)
-    const rows = await db.sql<{ seq: number; nickname_index: string | null }>('SELECT seq, nickname_index FROM contacts WHERE owner_id = $1 ORDER BY seq', [owner.id])
+    const rows = await db.sql<{ seq: number; nickname_index: string | null }>(
+      'SELECT seq, nickname_index FROM contacts WHERE owner_id = $1 ORDER BY seq',
+      [owner.id],
+    )
     expect(rows.map((r) => (r.nickname_index === null ? null : storedIndexVersion(r.nickname_index)))).toEqual([2, null, 2, 2, null])
     expect((await v2.contact.findFirst({ where: { nickname: nick[1] } }))?.seq).toBe(3)
   })
@@ -246,12 +296,25 @@ describeRecompute('recomputeBlindIndexes', () => {
     for (let i = 0; i < 6; i++) created.push((await v1.user.create({ data: { email: secret(`abort${i}`) } })).id)
     const controller = new AbortController()
     const first = recomputeBlindIndexes({
-      db: executor(), model: encryptionModel, modelName: 'User', keys, blindIndex: SWITCHING, batchSize: 2, signal: controller.signal,
+      db: executor(),
+      model: encryptionModel,
+      modelName: 'User',
+      keys,
+      blindIndex: SWITCHING,
+      batchSize: 2,
+      signal: controller.signal,
       onProgress: () => controller.abort(new Error('operator stopped it')),
     })
     await expect(first).rejects.toThrow('operator stopped it')
     expect((await versionsOfUsers()).v1).toBe(4)
-    const rest = await recomputeBlindIndexes({ db: executor(), model: encryptionModel, modelName: 'User', keys, blindIndex: SWITCHING, batchSize: 2 })
+    const rest = await recomputeBlindIndexes({
+      db: executor(),
+      model: encryptionModel,
+      modelName: 'User',
+      keys,
+      blindIndex: SWITCHING,
+      batchSize: 2,
+    })
     expect(rest.updated).toBe(4)
     expect((await versionsOfUsers()).v1).toBeUndefined()
   })
@@ -263,7 +326,11 @@ describeRecompute('recomputeBlindIndexes', () => {
     const mixed = secret('MixedCase')
     const u = await v2.user.create({ data: { email: mixed } })
     await db.sql('UPDATE users SET email_index = $1 WHERE id = $2', [old.compute({ ...emailField, normalize: ['trim'] }, mixed), u.id])
-    const renormalising: BlindIndexOptions = { version: 3, rootKey: rootV2, previous: [{ version: 2 }, { version: 1, normalize: { 'User.emailIndex': ['trim'] } }] }
+    const renormalising: BlindIndexOptions = {
+      version: 3,
+      rootKey: rootV2,
+      previous: [{ version: 2 }, { version: 1, normalize: { 'User.emailIndex': ['trim'] } }],
+    }
     const during = client(renormalising)
     expect((await during.user.findFirst({ where: { email: ` ${mixed}` } }))?.id).toBe(u.id)
     expect(await during.user.findFirst({ where: { email: mixed.toLowerCase() } })).toBeNull() // old semantics for an old row
@@ -275,7 +342,9 @@ describeRecompute('recomputeBlindIndexes', () => {
     const donor = await v2.user.create({ data: { email: secret('donor'), phone: secret('phone') } })
     // A ciphertext moved from another column fails authentication.
     await db.sql('UPDATE users SET email = phone, email_index = NULL WHERE id = $1', [donor.id])
-    const err = await recomputeBlindIndexes({ db: executor(), model: encryptionModel, modelName: 'User', keys, blindIndex: V2 }).catch((e) => e)
+    const err = await recomputeBlindIndexes({ db: executor(), model: encryptionModel, modelName: 'User', keys, blindIndex: V2 }).catch(
+      (e) => e,
+    )
     expect(err).toBeInstanceOf(BlindIndexRecomputeError)
     expect(err).toMatchObject({ code: 'KFE_BLIND_INDEX_RECOMPUTE', model: 'User', primaryKey: { id: donor.id } })
     expect(err.cause).toBeInstanceOf(DecryptionFailedError)
@@ -288,7 +357,13 @@ describeRecompute('recomputeBlindIndexes', () => {
     await expect(switching.user.create({ data: { email: dup.toUpperCase() } })).rejects.toMatchObject({ code: 'P2002' })
     const newRow = await v2.user.create({ data: { email: dup.toUpperCase() } })
     expect(newRow.id).not.toBe(oldRow.id)
-    const clash = await recomputeBlindIndexes({ db: executor(), model: encryptionModel, modelName: 'User', keys, blindIndex: SWITCHING }).catch((e) => e)
+    const clash = await recomputeBlindIndexes({
+      db: executor(),
+      model: encryptionModel,
+      modelName: 'User',
+      keys,
+      blindIndex: SWITCHING,
+    }).catch((e) => e)
     expect(clash).toBeInstanceOf(BlindIndexRecomputeError)
     expect(clash).toMatchObject({ field: 'emailIndex', primaryKey: { id: oldRow.id } })
     expect(String(clash.cause?.message ?? clash.cause)).toMatch(/duplicate key|unique/i)
@@ -306,12 +381,22 @@ describeRecompute('recomputeBlindIndexes', () => {
     // The same version number under the new master key is another key: the row is not found.
     const careless = db.prisma.$extends(fieldEncryption({ model: encryptionModel, keys: rotatedKeys }))
     expect(await careless.user.findFirst({ where: { email } })).toBeNull()
-    const switchingLocal: BlindIndexOptions = { version: 2, previous: { version: 1, rootKey: new LocalKeyProvider({ masterKey: oldMaster }) } }
+    const switchingLocal: BlindIndexOptions = {
+      version: 2,
+      previous: { version: 1, rootKey: new LocalKeyProvider({ masterKey: oldMaster }) },
+    }
     const during = db.prisma.$extends(fieldEncryption({ model: encryptionModel, keys: rotatedKeys, blindIndex: switchingLocal }))
     expect((await during.user.findFirst({ where: { email } }))?.id).toBe(u.id)
     // (Only this row is under these keys: the others of this file go, so recompute reads just it.)
     await db.sql('DELETE FROM users WHERE id <> $1', [u.id])
-    const moved = await recomputeBlindIndexes({ db: executor(), model: encryptionModel, modelName: 'User', keys: rotatedKeys, blindIndex: switchingLocal, indexes: ['emailIndex'] })
+    const moved = await recomputeBlindIndexes({
+      db: executor(),
+      model: encryptionModel,
+      modelName: 'User',
+      keys: rotatedKeys,
+      blindIndex: switchingLocal,
+      indexes: ['emailIndex'],
+    })
     expect(moved).toMatchObject({ scanned: 1, updated: 1 })
     const after = db.prisma.$extends(fieldEncryption({ model: encryptionModel, keys: rotatedKeys, blindIndex: { version: 2 } }))
     expect((await after.user.findFirst({ where: { email } }))?.id).toBe(u.id)
@@ -321,9 +406,15 @@ describeRecompute('recomputeBlindIndexes', () => {
     const base = { db: executor(), model: encryptionModel, keys, blindIndex: V2 }
     await expect(recomputeBlindIndexes({ ...base, modelName: 'Nope' })).rejects.toThrow(ConfigurationError)
     await expect(recomputeBlindIndexes({ ...base, modelName: 'Post' })).rejects.toThrow(/Post has no blind index/)
-    await expect(recomputeBlindIndexes({ ...base, modelName: 'User', indexes: ['email'] })).rejects.toThrow(/User\.email is not a blind index/)
-    await expect(recomputeBlindIndexes({ ...base, modelName: 'User', model: { ...encryptionModel, provider: 'mysql' } as never })).rejects.toThrow(/`db` speaks PostgreSQL/)
-    await expect(recomputeBlindIndexes({ ...base, modelName: 'User', keys: undefined } as never)).rejects.toThrow(/needs `encryptor` or `keys`/)
+    await expect(recomputeBlindIndexes({ ...base, modelName: 'User', indexes: ['email'] })).rejects.toThrow(
+      /User\.email is not a blind index/,
+    )
+    await expect(
+      recomputeBlindIndexes({ ...base, modelName: 'User', model: { ...encryptionModel, provider: 'mysql' } as never }),
+    ).rejects.toThrow(/`db` speaks PostgreSQL/)
+    await expect(recomputeBlindIndexes({ ...base, modelName: 'User', keys: undefined } as never)).rejects.toThrow(
+      /needs `encryptor` or `keys`/,
+    )
     await expect(recomputeBlindIndexes({ ...base, modelName: 'User', batchSize: 0 })).rejects.toThrow(/batchSize/)
   })
 })

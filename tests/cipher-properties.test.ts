@@ -43,9 +43,12 @@ describe('round trip', () => {
 
   test('any string of graphemes, and of UTF-16 code units that are valid text', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.string({ unit: 'grapheme', maxLength: 50 }), fc.string({ unit: 'grapheme-composite', maxLength: 50 })), async (s) => {
-        expect(await warm.decrypt(await warm.encrypt(s, text), text)).toBe(s)
-      }),
+      fc.asyncProperty(
+        fc.oneof(fc.string({ unit: 'grapheme', maxLength: 50 }), fc.string({ unit: 'grapheme-composite', maxLength: 50 })),
+        async (s) => {
+          expect(await warm.decrypt(await warm.encrypt(s, text), text)).toBe(s)
+        },
+      ),
       { numRuns: 200 },
     )
   })
@@ -70,7 +73,9 @@ describe('round trip', () => {
         const items = values.map((value) => ({ value, ctx: typeof value === 'string' ? text : bytes }))
         const stored = await warm.encryptMany(items)
         const back = await pick(r).decryptMany(stored.map((value, i) => ({ value, ctx: items[i]!.ctx })))
-        expect(back.map((v) => (typeof v === 'string' ? v : Array.from(v)))).toEqual(values.map((v) => (typeof v === 'string' ? v : Array.from(v))))
+        expect(back.map((v) => (typeof v === 'string' ? v : Array.from(v)))).toEqual(
+          values.map((v) => (typeof v === 'string' ? v : Array.from(v))),
+        )
       }),
       { numRuns: 100 },
     )
@@ -110,7 +115,11 @@ describe('tampering is always refused', () => {
     const forms: Array<[Buffer, FieldContext, (b: Buffer) => unknown]> = []
     const parts = takeApart((await warm.encrypt('every bit', text)) as string)
     const textBytes = Buffer.concat([parts.header, parts.body])
-    forms.push([textBytes, text, (b) => putTogether({ ...parts, header: b.subarray(0, parts.header.length), body: b.subarray(parts.header.length) })])
+    forms.push([
+      textBytes,
+      text,
+      (b) => putTogether({ ...parts, header: b.subarray(0, parts.header.length), body: b.subarray(parts.header.length) }),
+    ])
     forms.push([Buffer.from((await warm.encrypt(Buffer.from('every bit'), bytes)) as Uint8Array), bytes, (b) => b])
     const cold = new EnvelopeEncryptor({ keys })
     for (const [original, ctx, rebuild] of forms) {
@@ -124,12 +133,18 @@ describe('tampering is always refused', () => {
 
   test('replacing any single character of the text form with any other character', async () => {
     await fc.assert(
-      fc.asyncProperty(plaintext, fc.nat(), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }), reader, async (s, pos, replacement, r) => {
-        const stored = (await warm.encrypt(s, text)) as string
-        const i = pos % stored.length
-        fc.pre(stored[i] !== replacement)
-        await expectRefused(pick(r), stored.slice(0, i) + replacement + stored.slice(i + 1), text)
-      }),
+      fc.asyncProperty(
+        plaintext,
+        fc.nat(),
+        fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }),
+        reader,
+        async (s, pos, replacement, r) => {
+          const stored = (await warm.encrypt(s, text)) as string
+          const i = pos % stored.length
+          fc.pre(stored[i] !== replacement)
+          await expectRefused(pick(r), stored.slice(0, i) + replacement + stored.slice(i + 1), text)
+        },
+      ),
       { numRuns: 500 },
     )
   })

@@ -46,7 +46,9 @@ describe('one data key serves many values', () => {
 
   test('another process (a cold encryptor) unwraps each data key once', async () => {
     const keys = new CountingKeyProvider()
-    const values = await new EnvelopeEncryptor({ keys, cache: { maxUses: 10 } }).encryptMany(Array.from({ length: 30 }, (_, i) => ({ value: `${i}`, ctx })))
+    const values = await new EnvelopeEncryptor({ keys, cache: { maxUses: 10 } }).encryptMany(
+      Array.from({ length: 30 }, (_, i) => ({ value: `${i}`, ctx })),
+    )
     const cold = new EnvelopeEncryptor({ keys })
     for (const v of values) await cold.decrypt(v, ctx)
     expect(await cold.decryptMany(values.map((value) => ({ value, ctx })))).toEqual(Array.from({ length: 30 }, (_, i) => `${i}`))
@@ -133,7 +135,12 @@ describe('single flight', () => {
     const enc = new EnvelopeEncryptor({ keys })
     keys.failNext(new KeyProviderError(keys.id, 'unavailable', 'throttled'))
     const release = keys.hold()
-    const pending = Array.from({ length: 100 }, (_, i) => enc.encrypt(`f${i}`, ctx).then(() => 'ok', (e: unknown) => e))
+    const pending = Array.from({ length: 100 }, (_, i) =>
+      enc.encrypt(`f${i}`, ctx).then(
+        () => 'ok',
+        (e: unknown) => e,
+      ),
+    )
     release()
     const outcomes = await Promise.all(pending)
     expect(outcomes.every((o) => o instanceof KeyProviderError && o.reason === 'unavailable')).toBe(true)
@@ -144,7 +151,12 @@ describe('single flight', () => {
     const cold = new EnvelopeEncryptor({ keys, cache: { failedKeyTtlMs: 0 } }) // the default keeps a failed unwrap 5 s
     keys.failNext(new Error('socket hang up'))
     const holdUnwrap = keys.hold()
-    const decrypts = Array.from({ length: 100 }, () => cold.decrypt(value, ctx).then(() => 'ok', (e: unknown) => e))
+    const decrypts = Array.from({ length: 100 }, () =>
+      cold.decrypt(value, ctx).then(
+        () => 'ok',
+        (e: unknown) => e,
+      ),
+    )
     holdUnwrap()
     const decryptOutcomes = await Promise.all(decrypts)
     expect(keys.unwrapCalls).toBe(1)
@@ -159,7 +171,9 @@ describe('single flight', () => {
 
   test('a batch holding more data keys than the cache keeps still decrypts', async () => {
     const keys = new CountingKeyProvider()
-    const values = await new EnvelopeEncryptor({ keys, cache: { maxUses: 1 } }).encryptMany(['x', 'y', 'z', 'w'].map((value) => ({ value, ctx })))
+    const values = await new EnvelopeEncryptor({ keys, cache: { maxUses: 1 } }).encryptMany(
+      ['x', 'y', 'z', 'w'].map((value) => ({ value, ctx })),
+    )
     expect(new Set(values.map(headerOf)).size).toBe(4)
     const small = new EnvelopeEncryptor({ keys, cache: { maxDecryptionKeys: 1 } })
     expect(await small.decryptMany(values.map((value) => ({ value, ctx })))).toEqual(['x', 'y', 'z', 'w'])
@@ -199,7 +213,9 @@ describe('key material is zeroed', () => {
 
   test('keys evicted from the decryption cache (LRU) are zeroed; others are kept', async () => {
     const keys = new CountingKeyProvider()
-    const values = await new EnvelopeEncryptor({ keys, cache: { maxUses: 1 } }).encryptMany(['a', 'b', 'c'].map((value) => ({ value, ctx })))
+    const values = await new EnvelopeEncryptor({ keys, cache: { maxUses: 1 } }).encryptMany(
+      ['a', 'b', 'c'].map((value) => ({ value, ctx })),
+    )
     const watch = watchEntries()
     const cold = new EnvelopeEncryptor({ keys, cache: { maxDecryptionKeys: 2 } })
     const used: DataKeyEntry[] = []

@@ -51,11 +51,15 @@ describe('header', () => {
 
   test('any non-zero padding byte is refused', () => {
     fc.assert(
-      fc.property(header.filter((h) => (38 + h.providerId.length + h.wrappedKey.length) % 3 !== 0), fc.integer({ min: 1, max: 255 }), (h, b) => {
-        const bytes = Buffer.from(encodeHeader(h))
-        bytes[bytes.length - 1] = b
-        expect(() => decodeHeader(bytes, at)).toThrow(MalformedCiphertextError)
-      }),
+      fc.property(
+        header.filter((h) => (38 + h.providerId.length + h.wrappedKey.length) % 3 !== 0),
+        fc.integer({ min: 1, max: 255 }),
+        (h, b) => {
+          const bytes = Buffer.from(encodeHeader(h))
+          bytes[bytes.length - 1] = b
+          expect(() => decodeHeader(bytes, at)).toThrow(MalformedCiphertextError)
+        },
+      ),
     )
   })
 
@@ -177,15 +181,19 @@ describe('strict base64url', () => {
 
   test('a last character with unused bits set is refused (no two spellings of one value)', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 1, maxLength: 60 }).filter((b) => b.length % 3 !== 0), fc.integer({ min: 1, max: 15 }), (bytes, bits) => {
-        const text = Buffer.from(bytes).toString('base64url')
-        const unused = bytes.length % 3 === 1 ? 0x0f : 0x03
-        if ((bits & unused) === 0) return
-        const last = BASE64URL.indexOf(text[text.length - 1]!)
-        const sibling = text.slice(0, -1) + BASE64URL[last ^ (bits & unused)]
-        expect(Buffer.from(sibling, 'base64url').equals(Buffer.from(bytes))).toBe(true) // Node would accept it...
-        expect(decodeBase64Url(sibling)).toBeUndefined() // ...we do not
-      }),
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 60 }).filter((b) => b.length % 3 !== 0),
+        fc.integer({ min: 1, max: 15 }),
+        (bytes, bits) => {
+          const text = Buffer.from(bytes).toString('base64url')
+          const unused = bytes.length % 3 === 1 ? 0x0f : 0x03
+          if ((bits & unused) === 0) return
+          const last = BASE64URL.indexOf(text[text.length - 1]!)
+          const sibling = text.slice(0, -1) + BASE64URL[last ^ (bits & unused)]
+          expect(Buffer.from(sibling, 'base64url').equals(Buffer.from(bytes))).toBe(true) // Node would accept it...
+          expect(decodeBase64Url(sibling)).toBeUndefined() // ...we do not
+        },
+      ),
     )
   })
 })

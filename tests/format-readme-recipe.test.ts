@@ -133,7 +133,10 @@ describe('the README recipe, AWS KMS: the encryption contexts', () => {
     expect(header.providerId).toBe('aws-kms')
     const dataKey = await decrypt(header.wrappedKey, { purpose: 'kms-field-encryption' })
     expect(openValue(dataKey, header, body, 'users', 'email')).toBe(PLAINTEXT)
-    const rootKey = await decrypt(Buffer.from(wrappedBlindIndexRootKey, 'base64'), { purpose: 'kms-field-encryption', 'kfe-key-use': 'blind-index-root' })
+    const rootKey = await decrypt(Buffer.from(wrappedBlindIndexRootKey, 'base64'), {
+      purpose: 'kms-field-encryption',
+      'kfe-key-use': 'blind-index-root',
+    })
     expect(rootKey).toHaveLength(32)
     expect(blindIndex(rootKey, 1, 'users', 'email_index', 'ada@example.com')).toBe(libraryIndex)
     // another context is refused by KMS: the contexts above are the whole maps

@@ -28,11 +28,23 @@ describe('the schema text is checked for annotations Prisma would drop', () => {
   test.each([
     ['// @encrypted above the field', model('  // @encrypted\n  email String'), 3, /three slashes/, 'email'],
     ['// @encrypted at the end of the field line', model('  email String // @encrypted'), 3, /three slashes/, 'email'],
-    ['//@blindIndex(email)', model('  /// @encrypted\n  email String\n  //@blindIndex(email)\n  emailIndex String?'), 5, /three slashes/, 'emailIndex'],
+    [
+      '//@blindIndex(email)',
+      model('  /// @encrypted\n  email String\n  //@blindIndex(email)\n  emailIndex String?'),
+      5,
+      /three slashes/,
+      'emailIndex',
+    ],
     ['// encrypted (bare word)', model('  // encrypted\n  email String'), 3, /three slashes/, 'email'],
     ['/// encrypted (no @)', model('  /// encrypted\n  email String'), 3, /needs its @: write \/\/\/ @encrypted/, 'email'],
     ['/// Encrypted. (no @)', model('  /// Encrypted.\n  email String'), 3, /needs its @/, 'email'],
-    ['/// blindIndex(email) (no @)', model('  /// @encrypted\n  email String\n  /// blindIndex(email)\n  emailIndex String?'), 5, /needs its @/, 'emailIndex'],
+    [
+      '/// blindIndex(email) (no @)',
+      model('  /// @encrypted\n  email String\n  /// blindIndex(email)\n  emailIndex String?'),
+      5,
+      /needs its @/,
+      'emailIndex',
+    ],
     ['fullwidth ＠encrypted', model('  /// ＠encrypted\n  email String'), 3, /not the ASCII @ sign/, 'email'],
     ['small ﹫encrypted', model('  /// ﹫encrypted\n  email String'), 3, /not the ASCII @ sign/, 'email'],
     ['@ encrypted (space)', model('  /// @ encrypted\n  email String'), 3, /no space may follow @/, 'email'],
@@ -133,7 +145,11 @@ describe('encrypted fields that could not work are refused', () => {
   })
 
   test('part of a compound @@unique, pointing to the blind index', () => {
-    expect(build('Pair')).toMatchObject({ model: 'Pair', field: 'email', message: expect.stringMatching(/@@unique\(\[tenant, email\]\).*@blindIndex/) })
+    expect(build('Pair')).toMatchObject({
+      model: 'Pair',
+      field: 'email',
+      message: expect.stringMatching(/@@unique\(\[tenant, email\]\).*@blindIndex/),
+    })
   })
 
   test('an annotation the DMMF attaches to the model', () => {
@@ -144,7 +160,9 @@ describe('encrypted fields that could not work are refused', () => {
 describe('end to end: `prisma generate` fails and prints the line and the fix', () => {
   test('// @encrypted', () => {
     expect(commentRun.exitCode).not.toBe(0)
-    expect(commentRun.output).toMatch(/User\.email: schema line \d+ \(\/\/ @encrypted\): a \/\/ comment is dropped by Prisma.*three slashes/)
+    expect(commentRun.output).toMatch(
+      /User\.email: schema line \d+ \(\/\/ @encrypted\): a \/\/ comment is dropped by Prisma.*three slashes/,
+    )
     expect(commentRun.model).toBeUndefined()
   })
 

@@ -1,11 +1,6 @@
 import { EnvelopeEncryptor } from '../src/engine/envelope-encryptor'
 import { fieldContext } from '../src/cipher/field-context'
-import {
-  AWS_KMS_SIZING,
-  largestTextPlaintext,
-  storedBytesLength,
-  storedTextLength,
-} from '../src/generator/column-size-check'
+import { AWS_KMS_SIZING, largestTextPlaintext, storedBytesLength, storedTextLength } from '../src/generator/column-size-check'
 import { prismaGenerate } from './support/prisma-generate'
 import { testLocalKeys } from './support/keys'
 
@@ -59,7 +54,9 @@ describe('prisma generate on MySQL', () => {
   test('refuses a VARCHAR too short for a value under AWS KMS, saying what it would hold', async () => {
     const result = await generate(user('String @db.VarChar(255)'))
     expect(result.exitCode).not.toBe(0)
-    expect(result.output).toContain('User.email: @db.VarChar(255) holds plaintexts of at most 48 bytes under the local key and none under AWS KMS')
+    expect(result.output).toContain(
+      'User.email: @db.VarChar(255) holds plaintexts of at most 48 bytes under the local key and none under AWS KMS',
+    )
     expect(result.output).toContain('@db.VarChar(N) with N ≥ 448')
   })
 

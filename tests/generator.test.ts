@@ -56,7 +56,10 @@ model Label {
 `
 
 /** The project's own test schema, without its generator and datasource blocks. */
-const PROJECT_MODELS = readFileSync(join(__dirname, '../prisma/schema.prisma'), 'utf8').replace(/^(generator|datasource)\s+\w+\s*\{[^}]*\}/gm, '')
+const PROJECT_MODELS = readFileSync(join(__dirname, '../prisma/schema.prisma'), 'utf8').replace(
+  /^(generator|datasource)\s+\w+\s*\{[^}]*\}/gm,
+  '',
+)
 
 /** One model per refused annotation: [model, declaration of the annotated field, expected message]. */
 const REFUSED: Array<[string, string, RegExp]> = [
@@ -71,7 +74,10 @@ const REFUSED: Array<[string, string, RegExp]> = [
   ['EncMisspelt', 'label String', /^EncMisspelt\.label: .*unknown annotation/],
 ]
 const REFUSED_MODELS = [
-  ...REFUSED.map(([model, declaration]) => `model ${model} {\n  id Int @id\n  /// ${model === 'EncMisspelt' ? '@encryptd' : '@encrypted'}\n  ${declaration}\n}`),
+  ...REFUSED.map(
+    ([model, declaration]) =>
+      `model ${model} {\n  id Int @id\n  /// ${model === 'EncMisspelt' ? '@encryptd' : '@encrypted'}\n  ${declaration}\n}`,
+  ),
   `model EncRelation {
   id      Int      @id
   /// @encrypted
@@ -115,7 +121,10 @@ describe('the model written for a schema', () => {
   })
 
   test('is what buildEncryptionModel makes of the DMMF', () => {
-    expect(model).toEqual({ ...buildEncryptionModel(valid.datamodel!, valid.provider!), schemaHash: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) })
+    expect(model).toEqual({
+      ...buildEncryptionModel(valid.datamodel!, valid.provider!),
+      schemaHash: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+    })
     expect(model).toMatchObject({ version: 1, provider: 'postgresql' })
     expect(Object.keys(model!.models)).toEqual(expect.arrayContaining(['Account', 'Label', 'Membership', 'User', 'Comment', 'AuditLog']))
   })
@@ -124,7 +133,13 @@ describe('the model written for a schema', () => {
     const account = model!.models.Account!
     expect(account).toMatchObject({ name: 'Account', table: 'accounts', primaryKey: ['id'], primaryKeyColumns: ['id'] })
     expect(Object.keys(account.encryptedFields).sort()).toEqual(['aliases', 'email', 'nickname', 'photo'])
-    expect(account.encryptedFields.email).toMatchObject({ name: 'email', column: 'email_address', type: 'String', isList: false, isRequired: true })
+    expect(account.encryptedFields.email).toMatchObject({
+      name: 'email',
+      column: 'email_address',
+      type: 'String',
+      isList: false,
+      isRequired: true,
+    })
     expect(account.encryptedFields.nickname).toMatchObject({ column: 'nickname', type: 'String', isList: false, isRequired: false })
     expect(account.encryptedFields.aliases).toMatchObject({ column: 'aliases', type: 'String', isList: true })
     expect(account.encryptedFields.photo).toMatchObject({ column: 'photo_blob', type: 'Bytes', isList: false, isRequired: false })
@@ -133,7 +148,11 @@ describe('the model written for a schema', () => {
 
   test('composite primary keys, by field and by column', () => {
     const membership = model!.models.Membership!
-    expect(membership).toMatchObject({ table: 'memberships', primaryKey: ['accountId', 'groupId'], primaryKeyColumns: ['account_id', 'group_id'] })
+    expect(membership).toMatchObject({
+      table: 'memberships',
+      primaryKey: ['accountId', 'groupId'],
+      primaryKeyColumns: ['account_id', 'group_id'],
+    })
     expect(membership.encryptedFields.role).toMatchObject({ column: 'role', type: 'String', isRequired: true })
   })
 
@@ -184,7 +203,11 @@ describe('annotations the generator refuses', () => {
   })
 
   test('on a relation field, naming the relation', () => {
-    expect(build('EncRelation')).toMatchObject({ model: 'EncRelation', field: 'target', message: expect.stringMatching(/relation to EncOther/) })
+    expect(build('EncRelation')).toMatchObject({
+      model: 'EncRelation',
+      field: 'target',
+      message: expect.stringMatching(/relation to EncOther/),
+    })
   })
 
   test('on a primary key field, single or composite', () => {
@@ -199,7 +222,9 @@ describe('annotations the generator refuses', () => {
 
   test('end to end: `prisma generate` fails and shows the message', () => {
     expect(endToEndRefusal.exitCode).not.toBe(0)
-    expect(endToEndRefusal.output).toMatch(/Thing\.when: @encrypted is only supported on String, String\?, String\[\] and Bytes fields, not DateTime/)
+    expect(endToEndRefusal.output).toMatch(
+      /Thing\.when: @encrypted is only supported on String, String\?, String\[\] and Bytes fields, not DateTime/,
+    )
     expect(endToEndRefusal.model).toBeUndefined()
   })
 })

@@ -43,7 +43,11 @@ async function valuesUnder(keyId: string, n: number): Promise<string[]> {
   return out as string[]
 }
 
-const rejection = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as { code?: string })
+const rejection = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: unknown) => e as { code?: string },
+  )
 
 describe('the encryptor', () => {
   it('decryptManySettled: 4,000 values, half under a key the reader lacks, cost two Decrypts; the good half reads', async () => {
@@ -53,7 +57,9 @@ describe('the encryptor', () => {
     server.resetCounts()
     const results = await encryptor(keyB).decryptManySettled(mixed.map((value) => ({ value, ctx })))
     expect(results.filter((r) => r.ok)).toHaveLength(2_000)
-    expect(results.filter((r) => !r.ok).map((r) => (r as { error: { code: string } }).error.code)).toEqual(new Array(2_000).fill('KFE_KEY_WRONG_KEY'))
+    expect(results.filter((r) => !r.ok).map((r) => (r as { error: { code: string } }).error.code)).toEqual(
+      new Array(2_000).fill('KFE_KEY_WRONG_KEY'),
+    )
     expect(results[0]).toEqual({ ok: true, value: 'user0@example.com' })
     expect(server.calls.Decrypt).toBe(2) // one per distinct data key
   })
@@ -94,7 +100,10 @@ describe('the encryptor', () => {
   it('a failure kept by the negative cache names the field of each value that needs the key', async () => {
     const writer = encryptor(keyA)
     const phoneCtx = fieldContext('User', 'phone', 'users', 'phone')
-    const [mail, phone] = await writer.encryptMany([{ value: 'a@example.com', ctx }, { value: '+1 555', ctx: phoneCtx }])
+    const [mail, phone] = await writer.encryptMany([
+      { value: 'a@example.com', ctx },
+      { value: '+1 555', ctx: phoneCtx },
+    ])
     const reader = encryptor(keyB)
     server.resetCounts()
     const first = (await rejection(reader.decrypt(mail, ctx))) as Error & { field?: string }

@@ -65,7 +65,9 @@ function kms(options: Partial<AwsKmsKeyProviderOptions> & { maxAttempts?: number
 
 /** A Prisma client with its own encryptor (its own, cold, data-key cache), as another process would have. */
 function encryptedPrisma(options: Partial<FieldEncryptionOptions> = {}) {
-  return db.prisma.$extends(fieldEncryption({ model: encryptionModel, keys: kms(), blindIndex: { rootKey }, ...options } as FieldEncryptionOptions))
+  return db.prisma.$extends(
+    fieldEncryption({ model: encryptionModel, keys: kms(), blindIndex: { rootKey }, ...options } as FieldEncryptionOptions),
+  )
 }
 
 /** The error a promise rejects with (failing the test if it resolves). */
@@ -95,23 +97,26 @@ async function expectNowhereInDatabase(...plaintexts: string[]): Promise<void> {
 }
 
 describe('writes while KMS fails: a typed error and nothing written', () => {
-  it.each(['ThrottlingException', 'KMSInternalException'] as const)('a create fails with KFE_KEY_UNAVAILABLE once the SDK retries are used up (%s)', async (fault) => {
-    const prisma = encryptedPrisma({ keys: kms({ maxAttempts: 2 }) })
-    const email = `throttled-${fault}@example.com`
-    server.failNext(2, fault)
-    const err = await keyProviderError(prisma.user.create({ data: { email, phone: '+1-555-0142' } }))
-    expect(err).toMatchObject({ reason: 'unavailable', code: 'KFE_KEY_UNAVAILABLE', providerId: 'aws-kms' })
-    expect(err.message).toContain(fault)
-    expect(err.message).toContain('after 2 attempts')
-    expect(err.message).not.toContain(email)
-    expect(server.calls.GenerateDataKey).toBe(2) // the SDK did retry
-    expect(await count('users')).toBe(0)
-    await expectNowhereInDatabase(email, '+1-555-0142')
+  it.each(['ThrottlingException', 'KMSInternalException'] as const)(
+    'a create fails with KFE_KEY_UNAVAILABLE once the SDK retries are used up (%s)',
+    async (fault) => {
+      const prisma = encryptedPrisma({ keys: kms({ maxAttempts: 2 }) })
+      const email = `throttled-${fault}@example.com`
+      server.failNext(2, fault)
+      const err = await keyProviderError(prisma.user.create({ data: { email, phone: '+1-555-0142' } }))
+      expect(err).toMatchObject({ reason: 'unavailable', code: 'KFE_KEY_UNAVAILABLE', providerId: 'aws-kms' })
+      expect(err.message).toContain(fault)
+      expect(err.message).toContain('after 2 attempts')
+      expect(err.message).not.toContain(email)
+      expect(server.calls.GenerateDataKey).toBe(2) // the SDK did retry
+      expect(await count('users')).toBe(0)
+      await expectNowhereInDatabase(email, '+1-555-0142')
 
-    // the fault was transient: the same client writes on the next call
-    expect((await prisma.user.create({ data: { email } })).email).toBe(email)
-    expect(await count('users')).toBe(1)
-  })
+      // the fault was transient: the same client writes on the next call
+      expect((await prisma.user.create({ data: { email } })).email).toBe(email)
+      expect(await count('users')).toBe(1)
+    },
+  )
 
   it('a nested create (user + posts) writes no row at all', async () => {
     const prisma = encryptedPrisma({ keys: kms({ maxAttempts: 1 }) })
@@ -120,7 +125,12 @@ describe('writes while KMS fails: a typed error and nothing written', () => {
       prisma.user.create({
         data: {
           email: 'nested@example.com',
-          posts: { create: [{ title: 'first', body: 'nested secret body one' }, { title: 'second', body: 'nested secret body two' }] },
+          posts: {
+            create: [
+              { title: 'first', body: 'nested secret body one' },
+              { title: 'second', body: 'nested secret body two' },
+            ],
+          },
         },
       }),
     )
@@ -227,25 +237,41 @@ describe('key problems reach a Prisma read as their own error code', () => {
   }
 
   const cases: Array<[string, string, (writerKeyId: string, userId: number) => Promise<{ readerKeyId?: string }>]> = [
-    ['a disabled key', 'KFE_KEY_DISABLED', async (k) => {
-      await admin.send(new DisableKeyCommand({ KeyId: k }))
-      return {}
-    }],
-    ['a key pending deletion', 'KFE_KEY_PENDING_DELETION', async (k) => {
-      await admin.send(new ScheduleKeyDeletionCommand({ KeyId: k, PendingWindowInDays: 7 }))
-      return {}
-    }],
-    ['a value wrapped by a key that is neither keyId nor in acceptedKeyIds', 'KFE_KEY_WRONG_KEY', async () => ({ readerKeyId: await newKmsKey() })],
-    ['a mangled (but well-formed) wrapped key in the stored value', 'KFE_KEY_INVALID_CIPHERTEXT', async (_k, id) => {
-      const [row] = await db.sql<{ email: string }>('SELECT email FROM users WHERE id = $1', [id])
-      const parts = takeApart(row!.email)
-      const wrapped = regionOf(parts, 'wrappedKey')
-      const mangled = flipByte(row!.email, 'wrappedKey', wrapped.end - wrapped.start - 1) as string // the last byte: inside KMS's sealed part
-      // still a well-formed header naming the same provider: only KMS can tell it was altered
-      expect(decodeHeader(takeApart(mangled).header, {}).providerId).toBe('aws-kms')
-      await db.sql('UPDATE users SET email = $1 WHERE id = $2', [mangled, id])
-      return {}
-    }],
+    [
+      'a disabled key',
+      'KFE_KEY_DISABLED',
+      async (k) => {
+        await admin.send(new DisableKeyCommand({ KeyId: k }))
+        return {}
+      },
+    ],
+    [
+      'a key pending deletion',
+      'KFE_KEY_PENDING_DELETION',
+      async (k) => {
+        await admin.send(new ScheduleKeyDeletionCommand({ KeyId: k, PendingWindowInDays: 7 }))
+        return {}
+      },
+    ],
+    [
+      'a value wrapped by a key that is neither keyId nor in acceptedKeyIds',
+      'KFE_KEY_WRONG_KEY',
+      async () => ({ readerKeyId: await newKmsKey() }),
+    ],
+    [
+      'a mangled (but well-formed) wrapped key in the stored value',
+      'KFE_KEY_INVALID_CIPHERTEXT',
+      async (_k, id) => {
+        const [row] = await db.sql<{ email: string }>('SELECT email FROM users WHERE id = $1', [id])
+        const parts = takeApart(row!.email)
+        const wrapped = regionOf(parts, 'wrappedKey')
+        const mangled = flipByte(row!.email, 'wrappedKey', wrapped.end - wrapped.start - 1) as string // the last byte: inside KMS's sealed part
+        // still a well-formed header naming the same provider: only KMS can tell it was altered
+        expect(decodeHeader(takeApart(mangled).header, {}).providerId).toBe('aws-kms')
+        await db.sql('UPDATE users SET email = $1 WHERE id = $2', [mangled, id])
+        return {}
+      },
+    ],
   ]
 
   it.each(cases)('%s: %s, naming User.email', async (_label, code, breakIt) => {

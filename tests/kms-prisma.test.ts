@@ -53,7 +53,9 @@ function kms(): AwsKmsKeyProvider {
 
 /** A Prisma client with its own encryptor (so its own, cold, data-key cache), as another process would have. */
 function encryptedPrisma(options: Partial<FieldEncryptionOptions> = {}) {
-  return db.prisma.$extends(fieldEncryption({ model: encryptionModel, keys: kms(), blindIndex: { rootKey }, ...options } as FieldEncryptionOptions))
+  return db.prisma.$extends(
+    fieldEncryption({ model: encryptionModel, keys: kms(), blindIndex: { rootKey }, ...options } as FieldEncryptionOptions),
+  )
 }
 
 /** Runs `task(i)` for i < n, `width` at a time. */
@@ -71,7 +73,11 @@ describe('KMS calls of whole Prisma operations', () => {
   it(`${N} creates and ${N} cold reads cost 2 KMS calls with the default cache`, async () => {
     const writer = encryptedPrisma()
     let started = performance.now()
-    const ids = await inWaves(N, 25, async (i) => (await writer.user.create({ data: { email: emailOf(i), phone: `+1-555-${i}` }, select: { id: true } })).id)
+    const ids = await inWaves(
+      N,
+      25,
+      async (i) => (await writer.user.create({ data: { email: emailOf(i), phone: `+1-555-${i}` }, select: { id: true } })).id,
+    )
     const writeMs = performance.now() - started
     expect(server.calls.GenerateDataKey).toBe(1)
     expect(server.calls.Decrypt).toBe(0) // the writer knows the key it made
@@ -96,7 +102,11 @@ describe('KMS calls of whole Prisma operations', () => {
   it('without the cache, every create costs one GenerateDataKey and every read one Decrypt (1,000 + 1,000)', async () => {
     const n = 1_000
     const writer = encryptedPrisma({ cache: false })
-    const ids = await inWaves(n, 25, async (i) => (await writer.user.create({ data: { email: emailOf(i), phone: `+1-555-${i}` }, select: { id: true } })).id)
+    const ids = await inWaves(
+      n,
+      25,
+      async (i) => (await writer.user.create({ data: { email: emailOf(i), phone: `+1-555-${i}` }, select: { id: true } })).id,
+    )
     expect(server.calls.GenerateDataKey).toBe(n) // email and phone of one create share its data key
     expect(server.calls.Decrypt).toBe(0)
 
@@ -159,7 +169,13 @@ describe('moving from the local master key to KMS', () => {
     // The blind-index root key must outlive the switch, or lookups by email miss the old rows.
     const before = encryptedPrisma({ keys: local, blindIndex: { rootKey: local } })
     const old = await before.user.create({
-      data: { email: 'old@example.com', phone: '+1-555-0100', ...withTags(['early']), avatar: new Uint8Array([1, 2, 3]), posts: { create: { title: 't', body: 'old post' } } },
+      data: {
+        email: 'old@example.com',
+        phone: '+1-555-0100',
+        ...withTags(['early']),
+        avatar: new Uint8Array([1, 2, 3]),
+        posts: { create: { title: 't', body: 'old post' } },
+      },
     })
     const oldRow = await stored(old.id)
     for (const value of [oldRow.email, oldRow.phone!, ...(oldRow.tags ?? []), oldRow.avatar!]) expect(providerOf(value)).toBe('local')
@@ -177,10 +193,13 @@ describe('moving from the local master key to KMS', () => {
     expect(server.cryptoCalls).toBe(0)
 
     // new values: a KMS data key
-    const fresh = await after.user.create({ data: { email: 'new@example.com', phone: '+1-555-0199', ...withTags(['late']), avatar: new Uint8Array([9]) } })
+    const fresh = await after.user.create({
+      data: { email: 'new@example.com', phone: '+1-555-0199', ...withTags(['late']), avatar: new Uint8Array([9]) },
+    })
     expect(server.calls.GenerateDataKey).toBe(1)
     const freshRow = await stored(fresh.id)
-    for (const value of [freshRow.email, freshRow.phone!, ...(freshRow.tags ?? []), freshRow.avatar!]) expect(providerOf(value)).toBe('aws-kms')
+    for (const value of [freshRow.email, freshRow.phone!, ...(freshRow.tags ?? []), freshRow.avatar!])
+      expect(providerOf(value)).toBe('aws-kms')
     // an update of an old row re-encrypts what it writes under KMS, and leaves the rest as it was
     await after.user.update({ where: { id: old.id }, data: { phone: '+1-555-0101' } })
     const updated = await stored(old.id)
@@ -196,6 +215,10 @@ describe('moving from the local master key to KMS', () => {
 
     // the KMS provider alone cannot read the old values: the local provider must stay configured
     const kmsOnly = encryptedPrisma({ keys: kms(), blindIndex: { rootKey: local } })
-    await expect(kmsOnly.user.findUnique({ where: { id: old.id } })).rejects.toMatchObject({ code: 'KFE_UNKNOWN_KEY_PROVIDER', model: 'User', field: 'email' })
+    await expect(kmsOnly.user.findUnique({ where: { id: old.id } })).rejects.toMatchObject({
+      code: 'KFE_UNKNOWN_KEY_PROVIDER',
+      model: 'User',
+      field: 'email',
+    })
   })
 })

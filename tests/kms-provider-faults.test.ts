@@ -96,18 +96,21 @@ describe('retries (the SDK standard mode, 3 attempts)', () => {
     expect(server.calls.GenerateDataKey).toBe(3)
   })
 
-  it.each(['ThrottlingException', 'KMSInternalException'] as const)('gives up after maxAttempts with reason unavailable (%s)', async (fault) => {
-    const p = provider({ client: client({ maxAttempts: 2 }) })
-    server.failNext(2, fault)
-    const err = await failure(p.generateDataKey())
-    expect(err.reason).toBe('unavailable')
-    expect(err.code).toBe('KFE_KEY_UNAVAILABLE')
-    expect(err.message).toContain(fault)
-    expect(err.message).toContain('after 2 attempts')
-    expect(server.calls.GenerateDataKey).toBe(2)
-    // the fault was transient: the next call goes through
-    await p.generateDataKey()
-  })
+  it.each(['ThrottlingException', 'KMSInternalException'] as const)(
+    'gives up after maxAttempts with reason unavailable (%s)',
+    async (fault) => {
+      const p = provider({ client: client({ maxAttempts: 2 }) })
+      server.failNext(2, fault)
+      const err = await failure(p.generateDataKey())
+      expect(err.reason).toBe('unavailable')
+      expect(err.code).toBe('KFE_KEY_UNAVAILABLE')
+      expect(err.message).toContain(fault)
+      expect(err.message).toContain('after 2 attempts')
+      expect(server.calls.GenerateDataKey).toBe(2)
+      // the fault was transient: the next call goes through
+      await p.generateDataKey()
+    },
+  )
 
   it('gives up on connections that keep dropping with reason unavailable', async () => {
     const p = provider({ client: client({ maxAttempts: 2 }) })
@@ -208,8 +211,12 @@ describe('configuration', () => {
     expect(() => new AwsKmsKeyProvider({ keyId: ' alias/x' })).toThrow(ConfigurationError)
     expect(() => new AwsKmsKeyProvider({ keyId: 'alias/x', client: c, requestTimeoutMs: 100 })).toThrow(/requestTimeoutMs/)
     expect(() => new AwsKmsKeyProvider({ keyId: 'alias/x', requestTimeoutMs: 0 })).toThrow(ConfigurationError)
-    expect(() => new AwsKmsKeyProvider({ keyId: 'alias/x', client: c, wrappedBlindIndexRootKey: 'not base64!' })).toThrow(ConfigurationError)
-    expect(() => new AwsKmsKeyProvider({ keyId: 'alias/x', client: c, encryptionContext: { a: 1 as unknown as string } })).toThrow(ConfigurationError)
+    expect(() => new AwsKmsKeyProvider({ keyId: 'alias/x', client: c, wrappedBlindIndexRootKey: 'not base64!' })).toThrow(
+      ConfigurationError,
+    )
+    expect(() => new AwsKmsKeyProvider({ keyId: 'alias/x', client: c, encryptionContext: { a: 1 as unknown as string } })).toThrow(
+      ConfigurationError,
+    )
     expect(() => new AwsKmsKeyProvider({ keyId: 'alias/x', client: c, id: '' })).toThrow(ConfigurationError)
   })
 

@@ -93,7 +93,7 @@ function providerSuite(name: string, open: () => Promise<KmsTarget>): void {
       }
     })
 
-    it("refuses a data key wrapped by another KMS key (wrong-key), unless that key is accepted", async () => {
+    it('refuses a data key wrapped by another KMS key (wrong-key), unless that key is accepted', async () => {
       const { plaintext, wrapped } = await provider(keyA.alias).generateDataKey()
       const pinned = await failure(provider(keyB.alias).unwrapDataKey(wrapped))
       expect(pinned.reason).toBe('wrong-key')
@@ -224,12 +224,23 @@ function providerSuite(name: string, open: () => Promise<KmsTarget>): void {
 
     it('describes the configured key', async () => {
       const d = await provider(keyA.alias, { acceptedKeyIds: [keyB.id] }).describe()
-      expect(d).toMatchObject({ providerId: 'aws-kms', keyId: keyA.alias, keyArn: keyA.arn, keyState: 'Enabled', enabled: true, keyManager: 'CUSTOMER', acceptedKeyIds: [keyB.id] })
+      expect(d).toMatchObject({
+        providerId: 'aws-kms',
+        keyId: keyA.alias,
+        keyArn: keyA.arn,
+        keyState: 'Enabled',
+        enabled: true,
+        keyManager: 'CUSTOMER',
+        acceptedKeyIds: [keyB.id],
+      })
     })
 
     it('never puts key bytes in error messages', async () => {
       const { plaintext, wrapped } = await provider(keyA.id).generateDataKey()
-      const errors = [await failure(provider(keyB.id).unwrapDataKey(wrapped)), await failure(provider(keyA.id, { encryptionContext: { x: 'y' } }).unwrapDataKey(wrapped))]
+      const errors = [
+        await failure(provider(keyB.id).unwrapDataKey(wrapped)),
+        await failure(provider(keyA.id, { encryptionContext: { x: 'y' } }).unwrapDataKey(wrapped)),
+      ]
       for (const err of errors) {
         const text = `${err.message} ${err.stack ?? ''}`
         for (const secret of [plaintext, wrapped]) {
@@ -268,8 +279,10 @@ if (!localstackEndpoint) {
     'LocalStack KMS suite skipped: KMS_ENDPOINT is not set. Run `docker compose up -d localstack` and `KMS_ENDPOINT=http://127.0.0.1:4566 npx jest tests/kms` to run it.',
   )
 }
-const describeOnLocalstack = localstackEndpoint ? providerSuite : (name: string, open: () => Promise<KmsTarget>) =>
-  describe['skip'](`${name} (skipped: set KMS_ENDPOINT to run)`, () => providerSuite(name, open))
+const describeOnLocalstack = localstackEndpoint
+  ? providerSuite
+  : (name: string, open: () => Promise<KmsTarget>) =>
+      describe['skip'](`${name} (skipped: set KMS_ENDPOINT to run)`, () => providerSuite(name, open))
 
 describeOnLocalstack('AwsKmsKeyProvider on LocalStack (KMS_ENDPOINT)', async () => {
   const client = new KMSClient({

@@ -70,7 +70,14 @@ it('names keys by ARN and dates in epoch seconds', async () => {
   expect(keyA.arn).toMatch(/^arn:aws:kms:us-east-1:111122223333:key\/[0-9a-f-]{36}$/)
   expect(keyA.arn.endsWith(keyA.id)).toBe(true)
   const { KeyMetadata } = await client.send(new DescribeKeyCommand({ KeyId: 'alias/a' }))
-  expect(KeyMetadata).toMatchObject({ KeyId: keyA.id, Arn: keyA.arn, KeyState: 'Enabled', Enabled: true, KeyManager: 'CUSTOMER', Description: 'server test' })
+  expect(KeyMetadata).toMatchObject({
+    KeyId: keyA.id,
+    Arn: keyA.arn,
+    KeyState: 'Enabled',
+    Enabled: true,
+    KeyManager: 'CUSTOMER',
+    Description: 'server test',
+  })
   expect(KeyMetadata!.CreationDate).toBeInstanceOf(Date)
   expect(Math.abs(KeyMetadata!.CreationDate!.getTime() - Date.now())).toBeLessThan(60_000)
 })
@@ -94,7 +101,10 @@ it('Decrypt finds the key in the blob, and a pinned KeyId in any form must match
     expect(Buffer.from(out.Plaintext!).toString()).toBe('hello')
     expect(out.KeyId).toBe(keyA.arn)
   }
-  expect(await awsError(client.send(new DecryptCommand({ CiphertextBlob, KeyId: keyB.id })))).toEqual({ name: 'IncorrectKeyException', status: 400 })
+  expect(await awsError(client.send(new DecryptCommand({ CiphertextBlob, KeyId: keyB.id })))).toEqual({
+    name: 'IncorrectKeyException',
+    status: 400,
+  })
   expect((await awsError(client.send(new DecryptCommand({ CiphertextBlob, KeyId: 'alias/none' })))).name).toBe('NotFoundException')
 })
 
@@ -104,20 +114,34 @@ it('authenticates the blob and its encryption context', async () => {
   await client.send(new DecryptCommand({ CiphertextBlob, EncryptionContext: { table: 'users' } }))
   const others: Array<Record<string, string> | undefined> = [undefined, { table: 'orders' }, { table: 'users', extra: '1' }]
   for (const context of others) {
-    expect((await awsError(client.send(new DecryptCommand({ CiphertextBlob, EncryptionContext: context })))).name).toBe('InvalidCiphertextException')
+    expect((await awsError(client.send(new DecryptCommand({ CiphertextBlob, EncryptionContext: context })))).name).toBe(
+      'InvalidCiphertextException',
+    )
   }
   for (const at of [0, 10, CiphertextBlob!.length - 1]) {
     const mangled = Buffer.from(CiphertextBlob!)
     mangled[at]! ^= 0x40
-    expect((await awsError(client.send(new DecryptCommand({ CiphertextBlob: mangled, EncryptionContext })))).name).toBe('InvalidCiphertextException')
+    expect((await awsError(client.send(new DecryptCommand({ CiphertextBlob: mangled, EncryptionContext })))).name).toBe(
+      'InvalidCiphertextException',
+    )
   }
-  expect((await awsError(client.send(new DecryptCommand({ CiphertextBlob: CiphertextBlob!.subarray(0, 20) })))).name).toBe('InvalidCiphertextException')
+  expect((await awsError(client.send(new DecryptCommand({ CiphertextBlob: CiphertextBlob!.subarray(0, 20) })))).name).toBe(
+    'InvalidCiphertextException',
+  )
 })
 
 it('ReEncrypt moves a blob to another key and names both keys by ARN', async () => {
-  const { CiphertextBlob } = await client.send(new EncryptCommand({ KeyId: keyA.id, Plaintext: Buffer.from('moved'), EncryptionContext: { a: '1' } }))
+  const { CiphertextBlob } = await client.send(
+    new EncryptCommand({ KeyId: keyA.id, Plaintext: Buffer.from('moved'), EncryptionContext: { a: '1' } }),
+  )
   const out = await client.send(
-    new ReEncryptCommand({ CiphertextBlob, SourceKeyId: 'alias/a', SourceEncryptionContext: { a: '1' }, DestinationKeyId: keyB.id, DestinationEncryptionContext: { b: '2' } }),
+    new ReEncryptCommand({
+      CiphertextBlob,
+      SourceKeyId: 'alias/a',
+      SourceEncryptionContext: { a: '1' },
+      DestinationKeyId: keyB.id,
+      DestinationEncryptionContext: { b: '2' },
+    }),
   )
   expect(out).toMatchObject({ KeyId: keyB.arn, SourceKeyId: keyA.arn })
   const back = await client.send(new DecryptCommand({ CiphertextBlob: out.CiphertextBlob, KeyId: keyB.arn, EncryptionContext: { b: '2' } }))
@@ -125,12 +149,17 @@ it('ReEncrypt moves a blob to another key and names both keys by ARN', async () 
 })
 
 it('refuses AWS managed aliases and keys pending deletion', async () => {
-  expect(await awsError(client.send(new GenerateDataKeyCommand({ KeyId: 'alias/aws/ebs', KeySpec: 'AES_256' })))).toEqual({ name: 'AccessDeniedException', status: 400 })
+  expect(await awsError(client.send(new GenerateDataKeyCommand({ KeyId: 'alias/aws/ebs', KeySpec: 'AES_256' })))).toEqual({
+    name: 'AccessDeniedException',
+    status: 400,
+  })
   const { KeyMetadata } = await client.send(new CreateKeyCommand({}))
   const out = await client.send(new ScheduleKeyDeletionCommand({ KeyId: KeyMetadata!.Arn, PendingWindowInDays: 7 }))
   expect(out.KeyState).toBe('PendingDeletion')
   expect(out.DeletionDate!.getTime() - Date.now()).toBeGreaterThan(6.9 * 86_400_000)
-  expect((await awsError(client.send(new GenerateDataKeyCommand({ KeyId: KeyMetadata!.KeyId, KeySpec: 'AES_256' })))).name).toBe('KMSInvalidStateException')
+  expect((await awsError(client.send(new GenerateDataKeyCommand({ KeyId: KeyMetadata!.KeyId, KeySpec: 'AES_256' })))).name).toBe(
+    'KMSInvalidStateException',
+  )
 })
 
 it('injects throttling (400) and internal errors (500), and counts every request', async () => {

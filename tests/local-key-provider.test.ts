@@ -37,7 +37,9 @@ describe('master keys', () => {
   })
 
   test('a previous key of the wrong length is refused, naming which one', () => {
-    expect(() => new LocalKeyProvider({ masterKey: newKey(), previousKeys: [newKey(), randomBytes(8)] })).toThrow(/previousKeys\[1\] must be 32 bytes/)
+    expect(() => new LocalKeyProvider({ masterKey: newKey(), previousKeys: [newKey(), randomBytes(8)] })).toThrow(
+      /previousKeys\[1\] must be 32 bytes/,
+    )
   })
 
   test('accepts the key as a Buffer or as base64 text (surrounding whitespace ignored), with the same result', async () => {
@@ -67,7 +69,10 @@ describe('data keys', () => {
     for (const at of [8, 20, 40, 67]) {
       const altered = Buffer.from(wrapped)
       altered[at]! ^= 1
-      await expect(provider.unwrapDataKey(altered)).rejects.toMatchObject({ reason: 'invalid-ciphertext', code: 'KFE_KEY_INVALID_CIPHERTEXT' })
+      await expect(provider.unwrapDataKey(altered)).rejects.toMatchObject({
+        reason: 'invalid-ciphertext',
+        code: 'KFE_KEY_INVALID_CIPHERTEXT',
+      })
     }
     await expect(provider.unwrapDataKey(wrapped.subarray(0, 67))).rejects.toMatchObject({ reason: 'invalid-ciphertext' })
     await expect(provider.unwrapDataKey(Buffer.alloc(0))).rejects.toBeInstanceOf(KeyProviderError)
@@ -171,7 +176,11 @@ describe('key material never shows when a provider is logged', () => {
     const current = randomBytes(32)
     const previous = randomBytes(32)
     const provider = new LocalKeyProvider({ masterKey: current, previousKeys: [previous.toString('base64')] })
-    const shown = [JSON.stringify(provider), require('node:util').inspect(provider, { depth: 10, showHidden: true }), String(provider)].join('\n')
+    const shown = [
+      JSON.stringify(provider),
+      require('node:util').inspect(provider, { depth: 10, showHidden: true }),
+      String(provider),
+    ].join('\n')
     for (const key of [current, previous]) {
       for (const form of [key.toString('base64'), key.toString('hex'), [...key].join(',')]) expect(shown).not.toContain(form)
     }

@@ -47,7 +47,8 @@ async function expectInvalid(run: () => PromiseLike<unknown>, model: string, fie
 describe('lone surrogates are refused, never stored as U+FFFD', () => {
   test.each(LONE.map((s) => [JSON.stringify(s), s]))('create with %s in an encrypted field without index', async (_n, value) => {
     await expectInvalid(() => prisma.user.create({ data: { email: 'ok@example.com', phone: value } }), 'User', 'phone')
-    if (supportsScalarLists()) await expectInvalid(() => prisma.user.create({ data: { email: 'ok@example.com', tags: ['fine', value] } }), 'User', 'tags')
+    if (supportsScalarLists())
+      await expectInvalid(() => prisma.user.create({ data: { email: 'ok@example.com', tags: ['fine', value] } }), 'User', 'tags')
   })
 
   test('create with a lone surrogate in a blind-indexed field', async () => {
@@ -74,7 +75,12 @@ describe('the core refuses them for every adapter', () => {
   test('EnvelopeEncryptor.encryptMany encrypts nothing when one value has a lone surrogate', async () => {
     const encryptor = new EnvelopeEncryptor({ keys })
     const ctx = fieldContext('User', 'email', 'users', 'email')
-    await expect(encryptor.encryptMany([{ value: 'fine', ctx }, { value: 'a\ud800b', ctx }])).rejects.toMatchObject({ code: 'KFE_INVALID_FIELD_VALUE', model: 'User', field: 'email' })
+    await expect(
+      encryptor.encryptMany([
+        { value: 'fine', ctx },
+        { value: 'a\ud800b', ctx },
+      ]),
+    ).rejects.toMatchObject({ code: 'KFE_INVALID_FIELD_VALUE', model: 'User', field: 'email' })
     expect(encryptor.stats().valuesEncrypted).toBe(0)
   })
 

@@ -42,7 +42,7 @@ describe('--version and --help', () => {
     }
   })
 
-  test('--help lists the exit codes; a command\'s --help also lists where the model, config and URL are looked for', async () => {
+  test("--help lists the exit codes; a command's --help also lists where the model, config and URL are looked for", async () => {
     const top = await runCli(['--help'])
     expect(top.code).toBe(0)
     for (const code of ['0', '1', '2', '130']) expect(top.stdout).toMatch(new RegExp(`^ {2}${code} +\\S`, 'm'))
@@ -74,7 +74,9 @@ describe('progress lines fit the terminal', () => {
     const short = formatProgressLine({ ...state, label: 'encrypt User.email', failed: 0 }, 80)
     expect(short).toMatch(/^encrypt User\.email {2}123456\/1000000 rows {3}12% {2}23\.5k rows\/s {2}ETA 1h02m \|█?░+\|$/)
     expect(formatProgressLine({ ...state, label: 'encrypt User.email' }, 200)).toMatch(/ETA 1h02m {2}3 failed \|█{5}░{35}\|$/)
-    expect(formatProgressLine({ ...state, label: 'encrypt User.email', done: 60, total: 60, failed: 0 }, 80)).toMatch(/60\/60 rows {2}100% .* \|█+\|$/)
+    expect(formatProgressLine({ ...state, label: 'encrypt User.email', done: 60, total: 60, failed: 0 }, 80)).toMatch(
+      /60\/60 rows {2}100% .* \|█+\|$/,
+    )
   })
 
   test('the command at 80 columns: every line fits, with rate and ETA', async () => {
@@ -88,7 +90,7 @@ describe('progress lines fit the terminal', () => {
 })
 
 describe('a resumed run shows the whole column', () => {
-  test('rows done by an earlier run count as done: the total is the column\'s, not what is left', async () => {
+  test("rows done by an earlier run count as done: the total is the column's, not what is left", async () => {
     // The first run covers half the key space, as an interrupted run would have.
     expect((await runCli(['encrypt', '--field', 'User.email', '--shard', '1/2', '--no-progress'], { env })).code).toBe(0)
     const [{ n }] = await db.sql<{ n: string }>("SELECT count(*)::text AS n FROM users WHERE email LIKE '$kfe$%'")
@@ -97,7 +99,9 @@ describe('a resumed run shows the whole column', () => {
     expect(already).toBeLessThan(SMALL_SEED.users)
 
     const lines = await runCli(['encrypt', '--field', 'User.email'], { env })
-    expect(lines.stdout).toContain(`[encrypt] User.email: ${SMALL_SEED.users - already} rows to read (${already} already done, of ${SMALL_SEED.users})`)
+    expect(lines.stdout).toContain(
+      `[encrypt] User.email: ${SMALL_SEED.users - already} rows to read (${already} already done, of ${SMALL_SEED.users})`,
+    )
 
     await db.sql("UPDATE users SET email = 'again.' || id || '@example.com'")
     expect((await runCli(['encrypt', '--field', 'User.email', '--shard', '2/2', '--no-progress'], { env })).code).toBe(0)
@@ -116,9 +120,15 @@ describe('the summary', () => {
     expect(run.code).toBe(0)
     expect(run.stdout).toMatch(/^column\s+rows\s+.*blind indexes filled\s+failed\s+conflicts retried\s+time\s+rows\/s$/m)
     // email has one blind index, phone none: 60 rows encrypted, 60 index values filled.
-    expect(run.stdout).toMatch(new RegExp(`^User\\.email\\s+${SMALL_SEED.users}\\s+${SMALL_SEED.users}\\s+${SMALL_SEED.users}\\s+0\\s+0\\s+[\\d.]+s\\s+\\d+$`, 'm'))
+    expect(run.stdout).toMatch(
+      new RegExp(`^User\\.email\\s+${SMALL_SEED.users}\\s+${SMALL_SEED.users}\\s+${SMALL_SEED.users}\\s+0\\s+0\\s+[\\d.]+s\\s+\\d+$`, 'm'),
+    )
     expect(run.stdout).toMatch(/^User\.phone\s+\d+\s+\d+\s+0\s+0\s+0\s/m)
-    expect(run.stdout).toMatch(new RegExp(`Done: \\d+ row\\(s\\) written in [\\d.]+s, ${SMALL_SEED.users} blind index value\\(s\\) filled \\(\\d+ rows read, \\d+ rows/s overall\\)\\.`))
+    expect(run.stdout).toMatch(
+      new RegExp(
+        `Done: \\d+ row\\(s\\) written in [\\d.]+s, ${SMALL_SEED.users} blind index value\\(s\\) filled \\(\\d+ rows read, \\d+ rows/s overall\\)\\.`,
+      ),
+    )
     const [{ n }] = await db.sql<{ n: string }>('SELECT count(*)::text AS n FROM users WHERE email_index IS NOT NULL')
     expect(Number(n)).toBe(SMALL_SEED.users)
   })
@@ -166,10 +176,15 @@ describe('prisma.config.ts', () => {
     const run = await runCli(['status', ...model, '--model', 'User', '--json', '--no-progress'], { env: keyOnly, cwd: dir })
     expect(run.stderr).toBe('')
     expect(run.code).toBe(0)
-    expect(JSON.parse(run.stdout)).toMatchObject({ columns: expect.arrayContaining([expect.objectContaining({ field: 'email', plaintext: SMALL_SEED.users })]) })
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      columns: expect.arrayContaining([expect.objectContaining({ field: 'email', plaintext: SMALL_SEED.users })]),
+    })
 
     // DATABASE_URL wins over prisma.config.ts.
-    const other = await runCli(['status', ...model, '--no-progress'], { env: { ...keyOnly, DATABASE_URL: 'mssql://127.0.0.1/x' }, cwd: dir })
+    const other = await runCli(['status', ...model, '--no-progress'], {
+      env: { ...keyOnly, DATABASE_URL: 'mssql://127.0.0.1/x' },
+      cwd: dir,
+    })
     expect(other).toMatchObject({ code: 2, stderr: expect.stringMatching(/unsupported database URL/) })
 
     // Without a URL anywhere, the message names prisma.config.ts too.
@@ -179,8 +194,14 @@ describe('prisma.config.ts', () => {
     expect(none).toMatchObject({ code: 2, stderr: expect.stringMatching(/no database: .*datasource\.url in prisma\.config\.ts/) })
 
     // A prisma.config.ts that throws (env() of an unset variable) is reported, not skipped.
-    writeFileSync(join(empty, 'prisma.config.ts'), "throw new Error('PrismaConfigEnvError: Missing required environment variable: DATABASE_URL')\n")
+    writeFileSync(
+      join(empty, 'prisma.config.ts'),
+      "throw new Error('PrismaConfigEnvError: Missing required environment variable: DATABASE_URL')\n",
+    )
     const broken = await runCli(['status', ...model], { env: keyOnly, cwd: empty })
-    expect(broken).toMatchObject({ code: 2, stderr: expect.stringMatching(/Prisma config .*prisma\.config\.ts could not be loaded: .*DATABASE_URL/) })
+    expect(broken).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/Prisma config .*prisma\.config\.ts could not be loaded: .*DATABASE_URL/),
+    })
   })
 })

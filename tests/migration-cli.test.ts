@@ -170,7 +170,9 @@ describe('kfe.config.ts and pglite: URLs', () => {
     expect(run.stderr).toBe('')
     expect(run.code).toBe(0)
     expect(JSON.parse(run.stdout)).toMatchObject({ ok: true, columns: [{ model: 'Comment', counts: { encrypted: 60 } }] })
-    const status = await runCli(['status', '--config', join(dir, 'kfe.config.ts'), '--model', 'Comment', '--check', '--no-progress'], { cwd: tmp })
+    const status = await runCli(['status', '--config', join(dir, 'kfe.config.ts'), '--model', 'Comment', '--check', '--no-progress'], {
+      cwd: tmp,
+    })
     expect(status.code).toBe(0)
   })
 
@@ -181,7 +183,9 @@ describe('kfe.config.ts and pglite: URLs', () => {
     await pg.exec(`INSERT INTO users (email, tags) SELECT 'p' || g || '@example.com', ARRAY['t'] FROM generate_series(1, 30) g`)
     await pg.close()
 
-    const run = await runCli(['encrypt', '--database-url', `pglite:${dir}`, '--model', 'User', '--no-progress'], { env: { KFE_LOCAL_MASTER_KEY: masterKey } })
+    const run = await runCli(['encrypt', '--database-url', `pglite:${dir}`, '--model', 'User', '--no-progress'], {
+      env: { KFE_LOCAL_MASTER_KEY: masterKey },
+    })
     expect(run.code).toBe(0)
     expect(run.stdout).toMatch(/encrypt on PGlite at /)
 

@@ -42,10 +42,26 @@ async function insertRows(table: string, columns: string[], rows: unknown[][]): 
 async function seed(users = USERS): Promise<void> {
   await emptyTables(db)
   const ids = Array.from({ length: users }, (_, k) => k + 1)
-  await insertRows('users', ['id', 'email', 'phone', 'avatar'], ids.map((i) => [i, email(i), phone(i), avatar(i)]))
-  await insertRows('posts', ['id', 'title', 'author_id'], [1, 2, 3].map((p) => [p, `title ${p}`, p]))
-  await insertRows('comments', ['post_id', 'seq', 'text'], [1, 2, 3].flatMap((p) => [1, 2, 3, 4, 5].map((s) => [p, s, `comment ${p}/${s}`])))
-  await insertRows('contacts', ['owner_id', 'seq', 'nickname'], [1, 2, 3, 4].flatMap((o) => [1, 2, 3].map((s) => [o, s, nickname(o, s)])))
+  await insertRows(
+    'users',
+    ['id', 'email', 'phone', 'avatar'],
+    ids.map((i) => [i, email(i), phone(i), avatar(i)]),
+  )
+  await insertRows(
+    'posts',
+    ['id', 'title', 'author_id'],
+    [1, 2, 3].map((p) => [p, `title ${p}`, p]),
+  )
+  await insertRows(
+    'comments',
+    ['post_id', 'seq', 'text'],
+    [1, 2, 3].flatMap((p) => [1, 2, 3, 4, 5].map((s) => [p, s, `comment ${p}/${s}`])),
+  )
+  await insertRows(
+    'contacts',
+    ['owner_id', 'seq', 'nickname'],
+    [1, 2, 3, 4].flatMap((o) => [1, 2, 3].map((s) => [o, s, nickname(o, s)])),
+  )
 }
 
 const base = () => ({ model: db.encryptionModel, keys, database: db.database, fields: FIELDS })
@@ -73,7 +89,13 @@ describe(`the migration functions on ${process.env.DATABASE_URL ? 'DATABASE_URL'
     const summary = await encryptColumns({ ...base(), batchSize: 7 })
     expect(summary).toMatchObject({ ok: true, failed: 0 })
     const counts = Object.fromEntries(summary.columns.map((c) => [`${c.model}.${c.field}`, c.counts.encrypted ?? 0]))
-    expect(counts).toEqual({ 'User.email': USERS, 'User.phone': (USERS * 2) / 3, 'User.avatar': USERS / 2, 'Comment.text': 15, 'Contact.nickname': 8 })
+    expect(counts).toEqual({
+      'User.email': USERS,
+      'User.phone': (USERS * 2) / 3,
+      'User.avatar': USERS / 2,
+      'Comment.text': 15,
+      'Contact.nickname': 8,
+    })
     const raw = await db.sql<{ email: string; email_index: string | null }>('SELECT email, email_index FROM users ORDER BY id')
     expect(raw.every((r) => r.email.startsWith('$kfe$') && r.email_index !== null)).toBe(true)
 
@@ -92,7 +114,11 @@ describe(`the migration functions on ${process.env.DATABASE_URL ? 'DATABASE_URL'
   })
 
   test('a dry run writes nothing (checksums unchanged); shards split the work with nothing left over', async () => {
-    const tables: Array<[string, string]> = [['users', 'id'], ['comments', 'post_id, seq'], ['contacts', 'owner_id, seq']]
+    const tables: Array<[string, string]> = [
+      ['users', 'id'],
+      ['comments', 'post_id, seq'],
+      ['contacts', 'owner_id, seq'],
+    ]
     const before = await Promise.all(tables.map(([t, o]) => db.checksum(t, o)))
     const dry = await encryptColumns({ ...base(), dryRun: true, batchSize: 11 })
     expect(dry.dryRun).toBe(true)
@@ -100,7 +126,8 @@ describe(`the migration functions on ${process.env.DATABASE_URL ? 'DATABASE_URL'
     expect(await Promise.all(tables.map(([t, o]) => db.checksum(t, o)))).toEqual(before)
 
     const written: number[] = []
-    for (const shard of ['1/3', '2/3', '3/3']) written.push((await encryptColumns({ ...base(), fields: ['User.email'], shard, batchSize: 9 })).written)
+    for (const shard of ['1/3', '2/3', '3/3'])
+      written.push((await encryptColumns({ ...base(), fields: ['User.email'], shard, batchSize: 9 })).written)
     expect(written.every((n) => n > 0 && n < USERS)).toBe(true)
     expect(written.reduce((a, b) => a + b, 0)).toBe(USERS)
     expect((await encryptionStatus({ ...base(), fields: ['User.email'] })).complete).toBe(true)
@@ -175,18 +202,26 @@ model Loose {
     expect(model.models.Legacy).toMatchObject({ primaryKey: ['region', 'num'], primaryKeyColumns: ['region', 'num'] })
     expect(model.models.Loose!.primaryKeyColumns).toEqual([])
 
-    await db.sql('CREATE TABLE legacy (region VARCHAR(16) NOT NULL, num INTEGER NOT NULL, secret TEXT, CONSTRAINT legacy_key UNIQUE (region, num))')
+    await db.sql(
+      'CREATE TABLE legacy (region VARCHAR(16) NOT NULL, num INTEGER NOT NULL, secret TEXT, CONSTRAINT legacy_key UNIQUE (region, num))',
+    )
     const rows = ['eu', 'us'].flatMap((region) => Array.from({ length: 25 }, (_, n) => [region, n, `secret ${region} ${n}`]))
     await insertRows('legacy', ['region', 'num', 'secret'], rows)
     const summary = await encryptColumns({ model, keys, database: db.database, models: ['Legacy'], batchSize: 7 })
     expect(summary).toMatchObject({ ok: true, written: 50 })
-    const stored = await db.sql<{ region: string; num: number; secret: string }>('SELECT region, num, secret FROM legacy ORDER BY region, num')
+    const stored = await db.sql<{ region: string; num: number; secret: string }>(
+      'SELECT region, num, secret FROM legacy ORDER BY region, num',
+    )
     expect(stored.every((r) => r.secret.startsWith('$kfe$'))).toBe(true)
     const back = await decryptColumns({ model, keys, database: db.database, models: ['Legacy'] })
     expect(back.written).toBe(50)
-    expect((await db.sql<{ secret: string }>('SELECT secret FROM legacy ORDER BY region, num')).map((r) => r.secret)).toEqual(rows.map((r) => r[2]))
+    expect((await db.sql<{ secret: string }>('SELECT secret FROM legacy ORDER BY region, num')).map((r) => r.secret)).toEqual(
+      rows.map((r) => r[2]),
+    )
 
-    await expect(encryptColumns({ model, keys, database: db.database, models: ['Loose'] })).rejects.toThrow(/Loose: the model has no primary key/)
+    await expect(encryptColumns({ model, keys, database: db.database, models: ['Loose'] })).rejects.toThrow(
+      /Loose: the model has no primary key/,
+    )
     await db.sql('DROP TABLE legacy')
   })
 })
@@ -219,7 +254,8 @@ describe('the CLI', () => {
         await new Promise((r) => setTimeout(r, randomInt(1, 5)))
       }
     })()
-    const encrypted = async () => (await db.sql<{ email: string }>('SELECT email FROM users')).filter((r) => r.email.startsWith('$kfe$')).length
+    const encrypted = async () =>
+      (await db.sql<{ email: string }>('SELECT email FROM users')).filter((r) => r.email.startsWith('$kfe$')).length
     let kills = 0
     try {
       for (let attempt = 0; kills < 2 && attempt < 6; attempt++) {
@@ -252,7 +288,8 @@ describe('the CLI', () => {
     const raw = await db.sql<{ email: string; phone: string | null }>('SELECT email, phone FROM users')
     expect(raw.every((r) => r.email.startsWith('$kfe$') && (r.phone === null || r.phone.startsWith('$kfe$')))).toBe(true)
     const strict = client()
-    for (const id of [1, 2, ROWS]) expect((await strict.user.findFirst({ where: { email: expected.get(id)!.email }, select: { id: true } }))?.id).toBe(id)
+    for (const id of [1, 2, ROWS])
+      expect((await strict.user.findFirst({ where: { email: expected.get(id)!.email }, select: { id: true } }))?.id).toBe(id)
     const check = await runCli(['status', '--check', ...common], { env })
     expect(check.code).toBe(0)
   })
@@ -264,7 +301,9 @@ describe('the CLI', () => {
     expect(unknown.code).toBe(2)
     expect(unknown.stdout + unknown.stderr).toMatch(/unsupported database URL mssql:\/\/sa:\*\*\*@127\.0\.0\.1:1433\/db/)
     expect(unknown.stdout + unknown.stderr).not.toContain('hunter2secret')
-    const missing = await encryptionStatus({ ...base(), database: db.database, model: renamedTable(db.encryptionModel) }).catch((e: unknown) => e)
+    const missing = await encryptionStatus({ ...base(), database: db.database, model: renamedTable(db.encryptionModel) }).catch(
+      (e: unknown) => e,
+    )
     expect(missing).toBeInstanceOf(ConfigurationError)
     expect((missing as Error).message).toMatch(/table .no_such_table. not found/)
   })
@@ -298,7 +337,14 @@ describe('a server that accepts the connection and never answers', () => {
   test('the CLI exits 2 within the timeout', async () => {
     const started = Date.now()
     const run = await runCli(
-      ['status', '--no-progress', '--encryption-model', db.encryptionModelModule, '--database-url', `mysql://root:pw0rdX@127.0.0.1:${port}/db?connect_timeout=1`],
+      [
+        'status',
+        '--no-progress',
+        '--encryption-model',
+        db.encryptionModelModule,
+        '--database-url',
+        `mysql://root:pw0rdX@127.0.0.1:${port}/db?connect_timeout=1`,
+      ],
       { env: { KFE_LOCAL_MASTER_KEY: LocalKeyProvider.generateMasterKey() } },
     )
     expect(run.code).toBe(2)

@@ -61,7 +61,11 @@ test('a data key re-wrapped by KMS (ReEncrypt) under another key: the rewritten 
   expect(takeApart(newText).header.equals(takeApart(text).header)).toBe(false)
 
   const bytesHeader = readHeader(bytes, avatar).header
-  const newBytes = withHeader(bytes, rewrappedHeader(bytesHeader, (await onB.rewrapDataKey(bytesHeader.wrappedKey)).wrapped), avatar) as Buffer
+  const newBytes = withHeader(
+    bytes,
+    rewrappedHeader(bytesHeader, (await onB.rewrapDataKey(bytesHeader.wrappedKey)).wrapped),
+    avatar,
+  ) as Buffer
 
   // Readable with key B alone: key A is out of the picture.
   const onlyB = new EnvelopeEncryptor({ keys: new AwsKmsKeyProvider({ keyId: b, client }) })
@@ -94,7 +98,12 @@ test('any other header change still fails: another data key, a foreign commitmen
   // The same value moved to another column.
   await expect(fresh().decrypt(one, phone)).rejects.toThrow(DecryptionFailedError)
   // And the untouched values still open.
-  expect(await fresh().decryptMany([{ value: one, ctx: email }, { value: two, ctx: email }])).toEqual(['first', 'second'])
+  expect(
+    await fresh().decryptMany([
+      { value: one, ctx: email },
+      { value: two, ctx: email },
+    ]),
+  ).toEqual(['first', 'second'])
 })
 
 function rewrappedHeaderWithCommitment(header: ReturnType<typeof readHeader>['header'], commitment: Buffer): Buffer {

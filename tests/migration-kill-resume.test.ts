@@ -73,7 +73,11 @@ test(`${ROWS} rows, a concurrent writer, ${KILLS} SIGKILLs at random points: eve
   // Progress over both columns, so kills also land in the second one.
   const encryptedCount = async (): Promise<number> =>
     Number(
-      (await db.sql<{ n: string }>(`SELECT (count(*) FILTER (WHERE left(email, 5) = '$kfe$') + count(*) FILTER (WHERE left(phone, 5) = '$kfe$'))::text AS n FROM users`))[0]!.n,
+      (
+        await db.sql<{ n: string }>(
+          `SELECT (count(*) FILTER (WHERE left(email, 5) = '$kfe$') + count(*) FILTER (WHERE left(phone, 5) = '$kfe$'))::text AS n FROM users`,
+        )
+      )[0]!.n,
     )
 
   let kills = 0
@@ -116,7 +120,9 @@ test(`${ROWS} rows, a concurrent writer, ${KILLS} SIGKILLs at random points: eve
 
   // Every value is encrypted, decrypts to exactly what it should (encrypted twice would decrypt to
   // a "$kfe$..." string), and every blind index matches its plaintext.
-  const raw = await db.sql<{ id: number; email: string; phone: string | null; email_index: string }>('SELECT id, email, phone, email_index FROM users ORDER BY id')
+  const raw = await db.sql<{ id: number; email: string; phone: string | null; email_index: string }>(
+    'SELECT id, email, phone, email_index FROM users ORDER BY id',
+  )
   expect(raw).toHaveLength(ROWS)
   const strict = db.prisma.$extends(fieldEncryption({ model: encryptionModel, keys }))
   const users = await strict.user.findMany({ select: { id: true, email: true, phone: true }, orderBy: { id: 'asc' } })
@@ -140,9 +146,12 @@ test(`${ROWS} rows, a concurrent writer, ${KILLS} SIGKILLs at random points: eve
 
 test('SIGINT stops after the batches in flight, prints the summary, exits 130; running again finishes the rest', async () => {
   await db.sql('TRUNCATE users RESTART IDENTITY CASCADE')
-  await db.sql(`INSERT INTO users (id, email, tags) SELECT g, 'stop.' || g || '@example.com', ARRAY[]::text[] FROM generate_series(1, 20000) g`)
+  await db.sql(
+    `INSERT INTO users (id, email, tags) SELECT g, 'stop.' || g || '@example.com', ARRAY[]::text[] FROM generate_series(1, 20000) g`,
+  )
   const env = { DATABASE_URL: await db.url(), KFE_LOCAL_MASTER_KEY: LocalKeyProvider.generateMasterKey() }
-  const encrypted = async () => Number((await db.sql<{ n: string }>(`SELECT count(*)::text AS n FROM users WHERE left(email, 5) = '$kfe$'`))[0]!.n)
+  const encrypted = async () =>
+    Number((await db.sql<{ n: string }>(`SELECT count(*)::text AS n FROM users WHERE left(email, 5) = '$kfe$'`))[0]!.n)
 
   const run = spawnCli(['encrypt', '--field', 'User.email', '--batch-size', '200'], env)
   let ended = false

@@ -107,7 +107,12 @@ describe('encrypt', () => {
   })
 
   test('a dry run writes nothing (table checksums unchanged) and says what it would do', async () => {
-    const tables: Array<[string, string]> = [['users', 'id'], ['comments', 'post_id, seq'], ['contacts', 'owner_id, seq'], ['profiles', 'id']]
+    const tables: Array<[string, string]> = [
+      ['users', 'id'],
+      ['comments', 'post_id, seq'],
+      ['contacts', 'owner_id, seq'],
+      ['profiles', 'id'],
+    ]
     const before = await Promise.all(tables.map(([t, o]) => db.checksum(t, o)))
     const summary = await encryptColumns({ ...base(), dryRun: true })
     expect(summary.dryRun).toBe(true)
@@ -143,7 +148,9 @@ describe('encrypt', () => {
   })
 
   test('shards k/n split the key space: together they encrypt every row, each row once', async () => {
-    const shards = await Promise.all([1, 2, 3].map((k) => encryptColumns({ ...base(), fields: ['User.email', 'Comment.text'], shard: `${k}/3`, batchSize: 8 })))
+    const shards = await Promise.all(
+      [1, 2, 3].map((k) => encryptColumns({ ...base(), fields: ['User.email', 'Comment.text'], shard: `${k}/3`, batchSize: 8 })),
+    )
     for (const field of ['email', 'text']) {
       const perShard = shards.map((s) => s.columns.find((c) => c.field === field)!.counts.encrypted ?? 0)
       expect(perShard.every((n) => n > 5)).toBe(true) // the hash spreads rows over the shards
@@ -216,7 +223,10 @@ describe('unreadable values', () => {
     await db.sql('UPDATE users SET phone = $1 WHERE id = 1', [flipByte(a!.phone, 'ciphertext') as string])
     await db.sql('UPDATE users SET phone = $1 WHERE id = 2', [b!.phone.slice(0, 20)])
     const elsewhere = new LocalKeyProvider({ masterKey: LocalKeyProvider.generateMasterKey(), id: 'elsewhere' })
-    const stranger = await new EnvelopeEncryptor({ keys: elsewhere }).encrypt('+33 6 00000004', fieldContext('User', 'phone', 'users', 'phone'))
+    const stranger = await new EnvelopeEncryptor({ keys: elsewhere }).encrypt(
+      '+33 6 00000004',
+      fieldContext('User', 'phone', 'users', 'phone'),
+    )
     await db.sql('UPDATE users SET phone = $1 WHERE id = 4', [stranger])
   }
 

@@ -12,7 +12,10 @@ describe("prisma-field-encryption's format", () => {
   // public example keys, not secrets of this project.
   test("reads @47ng/cloak's own known-answer vectors", () => {
     expect(pfeKeyFingerprint('k1.aesgcm256.Q46Y_L1Vx3KBVQ1POmtuGo2IdWalnbWQzxigxC-vEqo=')).toBe('1fb314a0')
-    const chain = new PfeKeychain(['k1.aesgcm256.2itF7YmMYIP4b9NNtKMhIx2axGi6aI50RcwGBiFq-VA=', 'k1.aesgcm256.CO6hoJ8l1nAmXpuCcuNg-l5g3Nn63X36lBwhsNepUEY='])
+    const chain = new PfeKeychain([
+      'k1.aesgcm256.2itF7YmMYIP4b9NNtKMhIx2axGi6aI50RcwGBiFq-VA=',
+      'k1.aesgcm256.CO6hoJ8l1nAmXpuCcuNg-l5g3Nn63X36lBwhsNepUEY=',
+    ])
     expect(chain.decrypt('v1.aesgcm256.710bb0e2.F5wkSytfdVv4xvtN.8uNajc7ufhVmMFpDdzWgKMKhOY4ZR2OSv1DFjvnm', at)).toBe('Hello, World !')
     expect(chain.decrypt('v1.aesgcm256.4eb11c57.UAuPXcQZV_e40NP6.OvVOoWCXhMB_G-giNtAbDYZI0sfJomHUAW0vpxKV', at)).toBe('Hello, World !') // made by WebCrypto
   })
@@ -56,7 +59,8 @@ describe('encrypt --from-pfe-key', () => {
   const keys = new LocalKeyProvider({ masterKey: LocalKeyProvider.generateMasterKey() })
   const oldKey = pfeKey()
   const olderKey = pfeKey()
-  const run = (pfeKeys?: string[]) => encryptColumns({ model: encryptionModel, keys, database: db.database, fields: ['User.email', 'User.phone'], pfeKeys })
+  const run = (pfeKeys?: string[]) =>
+    encryptColumns({ model: encryptionModel, keys, database: db.database, fields: ['User.email', 'User.phone'], pfeKeys })
 
   beforeAll(async () => {
     db = await createMigrationDatabase()
@@ -89,7 +93,9 @@ describe('encrypt --from-pfe-key', () => {
     const users = await prisma.user.findMany({ orderBy: { id: 'asc' }, select: { id: true, email: true, phone: true } })
     expect(users.map((u) => [u.email, u.phone])).toEqual(users.map((u) => [` Person${u.id}@Example.com`, `+1 555 ${u.id}`]))
     expect((await prisma.user.findFirst({ where: { email: 'person3@example.com' } }))?.id).toBe(3)
-    expect((await encryptionStatus({ model: encryptionModel, keys, database: db.database, fields: ['User.email', 'User.phone'] })).complete).toBe(true)
+    expect(
+      (await encryptionStatus({ model: encryptionModel, keys, database: db.database, fields: ['User.email', 'User.phone'] })).complete,
+    ).toBe(true)
   })
 
   test('without its key a prisma-field-encryption value is never taken for plaintext: the row fails and stays as it was', async () => {

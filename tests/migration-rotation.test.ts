@@ -29,7 +29,10 @@ beforeEach(async () => {
 })
 
 const localKey = () => LocalKeyProvider.generateMasterKey()
-const run = (keys: KeyProvider | KeyProvider[], extra: { blindIndex?: BlindIndexOptions; encryptor?: EnvelopeEncryptor } = {}): MigrationOptions => {
+const run = (
+  keys: KeyProvider | KeyProvider[],
+  extra: { blindIndex?: BlindIndexOptions; encryptor?: EnvelopeEncryptor } = {},
+): MigrationOptions => {
   const { encryptor, ...rest } = extra
   const settings = { model: encryptionModel, database: db.database, ...rest }
   return encryptor ? { ...settings, encryptor } : { ...settings, keys }
@@ -88,7 +91,14 @@ test('local key to another local key: status before and after, every value re-en
   expect(summary).toMatchObject({ ok: true, failed: 0, written: ENCRYPTED_ROWS })
   expect(summary.columns.every((c) => Object.keys(c.counts).every((k) => k === 'reencrypted'))).toBe(true)
 
-  expect(await statusTotals(rotated)).toEqual({ current: ENCRYPTED_ROWS, older: 0, plaintext: 0, unreadable: 0, staleOrMissingIndexes: 0, complete: true })
+  expect(await statusTotals(rotated)).toEqual({
+    current: ENCRYPTED_ROWS,
+    older: 0,
+    plaintext: 0,
+    unreadable: 0,
+    staleOrMissingIndexes: 0,
+    complete: true,
+  })
   // New data keys: no value keeps its old header.
   const after = await db.sql<{ email: string }>('SELECT email FROM users ORDER BY id')
   after.forEach((r, i) => expect(r.email.slice(0, 60)).not.toBe(before[i]!.email.slice(0, 60)))
@@ -110,7 +120,14 @@ test('local key to KMS: values move to the KMS provider (decrypt, encrypt under 
   const summary = await rotateColumns(run([kms, local]))
   expect(summary).toMatchObject({ ok: true, written: ENCRYPTED_ROWS })
   expect(server.calls.GenerateDataKey).toBe(1) // one KMS data key for the whole run (cache)
-  expect(await statusTotals([kms, local])).toEqual({ current: ENCRYPTED_ROWS, older: 0, plaintext: 0, unreadable: 0, staleOrMissingIndexes: 0, complete: true })
+  expect(await statusTotals([kms, local])).toEqual({
+    current: ENCRYPTED_ROWS,
+    older: 0,
+    plaintext: 0,
+    unreadable: 0,
+    staleOrMissingIndexes: 0,
+    complete: true,
+  })
   expect(await readUsers(new AwsKmsKeyProvider({ keyId, client, wrappedBlindIndexRootKey }))).toBe(60)
 })
 
@@ -123,11 +140,22 @@ test('one KMS key to another: only value headers change (ReEncrypt once per data
   await encryptColumns(run(onA, { encryptor: new EnvelopeEncryptor({ keys: onA, cache: { maxUses: 40 } }) }))
   const snapshot = await db.sql<{ id: number; email: string; phone: string | null }>('SELECT id, email, phone FROM users ORDER BY id')
   const dataKeys = new Set<string>()
-  const columns: Array<[string, string, string]> = [['users', 'email', 'email'], ['users', 'phone', 'phone'], ['users', 'tags', 'tags'], ['users', 'avatar', 'avatar'], ['profiles', 'biography', 'bio'], ['posts', 'body', 'body'], ['"Category"', 'secret_note', 'secretNote'], ['comments', 'text', 'text'], ['contacts', 'nickname', 'nickname']]
+  const columns: Array<[string, string, string]> = [
+    ['users', 'email', 'email'],
+    ['users', 'phone', 'phone'],
+    ['users', 'tags', 'tags'],
+    ['users', 'avatar', 'avatar'],
+    ['profiles', 'biography', 'bio'],
+    ['posts', 'body', 'body'],
+    ['"Category"', 'secret_note', 'secretNote'],
+    ['comments', 'text', 'text'],
+    ['contacts', 'nickname', 'nickname'],
+  ]
   for (const [table, column, field] of columns) {
     for (const r of await db.sql<{ v: unknown }>(`SELECT ${column} AS v FROM ${table} WHERE ${column} IS NOT NULL`)) {
       const kind = column === 'avatar' ? 'bytes' : 'text'
-      for (const v of Array.isArray(r.v) ? r.v : [r.v]) dataKeys.add(readHeader(v as string, fieldContext('X', field, table, column, kind)).headerId)
+      for (const v of Array.isArray(r.v) ? r.v : [r.v])
+        dataKeys.add(readHeader(v as string, fieldContext('X', field, table, column, kind)).headerId)
     }
   }
   expect(dataKeys.size).toBeGreaterThan(3)
@@ -160,7 +188,14 @@ test('one KMS key to another: only value headers change (ReEncrypt once per data
   })
 
   // Every value is current, but the configured root key is still wrapped by A: status says so.
-  expect(await statusTotals(onB)).toEqual({ current: ENCRYPTED_ROWS, older: 0, plaintext: 0, unreadable: 0, staleOrMissingIndexes: 0, complete: false })
+  expect(await statusTotals(onB)).toEqual({
+    current: ENCRYPTED_ROWS,
+    older: 0,
+    plaintext: 0,
+    unreadable: 0,
+    staleOrMissingIndexes: 0,
+    complete: false,
+  })
   expect((await encryptionStatus(run(onB))).blindIndexRootKey).toEqual({ providerId: 'aws-kms', current: false })
   // rotate re-wrapped it under B (the same root key: the indexes stay valid) and handed back the value to deploy.
   const rewrapped = summary.blindIndexRootKey!
@@ -181,7 +216,9 @@ test('one KMS key to another: only value headers change (ReEncrypt once per data
   expect(again.written).toBe(0)
   expect(again.blindIndexRootKey).toEqual({ providerId: 'aws-kms', current: true })
   // A deployment that kept the old wrapped root key: status says the root key cannot be moved any more, and why.
-  const stale = await encryptionStatus(run(new AwsKmsKeyProvider({ keyId: keyB, acceptedKeyIds: [keyA], client, wrappedBlindIndexRootKey })))
+  const stale = await encryptionStatus(
+    run(new AwsKmsKeyProvider({ keyId: keyB, acceptedKeyIds: [keyA], client, wrappedBlindIndexRootKey })),
+  )
   expect(stale.blindIndexRootKey).toEqual({ providerId: 'aws-kms', current: false })
   expect(stale.complete).toBe(false)
   // (rotate cannot even start there: it needs the root key to recompute indexes.)
@@ -218,7 +255,9 @@ test('--blind-indexes recomputes only the indexes; --verify-indexes also finds a
 
   const indexesOnly = await rotateColumns({ ...run(keys, { blindIndex }), indexesOnly: true })
   expect(indexesOnly.written).toBe(80)
-  expect(indexesOnly.columns.filter((c) => c.rows > 0).every((c) => Object.keys(c.counts).every((k) => k === 'reindexed' || k === 'current'))).toBe(true)
+  expect(
+    indexesOnly.columns.filter((c) => c.rows > 0).every((c) => Object.keys(c.counts).every((k) => k === 'reindexed' || k === 'current')),
+  ).toBe(true)
   expect(await statusTotals(keys, blindIndex)).toMatchObject({ older: ENCRYPTED_ROWS, staleOrMissingIndexes: 0 })
 
   // An index of the current version that does not match its value (e.g. a normalisation changed

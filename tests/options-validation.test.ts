@@ -47,7 +47,9 @@ describe('fieldEncryption options are validated at construction', () => {
   })
 
   test('a model of another shape', () => {
-    expect(configurationError(() => fieldEncryption(untyped({ model: { version: 2, models: {} }, keys }))).message).toMatch(/format version 1/)
+    expect(configurationError(() => fieldEncryption(untyped({ model: { version: 2, models: {} }, keys }))).message).toMatch(
+      /format version 1/,
+    )
     const broken = { version: 1, models: { User: { name: 'User' } } }
     expect(configurationError(() => fieldEncryption(untyped({ model: broken, keys }))).message).toMatch(/options\.model\.models\.User/)
   })
@@ -55,26 +57,40 @@ describe('fieldEncryption options are validated at construction', () => {
   test('no keys, empty keys, or something that is not a key provider', () => {
     expect(configurationError(() => fieldEncryption(untyped({ model: encryptionModel }))).message).toMatch(/options\.keys is required/)
     expect(configurationError(() => fieldEncryption(untyped({ model: encryptionModel, keys: [] }))).message).toMatch(/at least one/)
-    expect(configurationError(() => fieldEncryption(untyped({ model: encryptionModel, keys: [keys, {}] }))).message).toMatch(/options\.keys\[1\] is not a key provider/)
-    expect(configurationError(() => fieldEncryption(untyped({ model: encryptionModel, keys: 'base64key' }))).message).toMatch(/options\.keys is not a key provider/)
+    expect(configurationError(() => fieldEncryption(untyped({ model: encryptionModel, keys: [keys, {}] }))).message).toMatch(
+      /options\.keys\[1\] is not a key provider/,
+    )
+    expect(configurationError(() => fieldEncryption(untyped({ model: encryptionModel, keys: 'base64key' }))).message).toMatch(
+      /options\.keys is not a key provider/,
+    )
   })
 
   test('keys and an encryptor together, or an encryptor that is not one', () => {
     const encryptor = new EnvelopeEncryptor({ keys })
-    expect(configurationError(() => fieldEncryption(untyped({ model: encryptionModel, keys, encryptor }))).message).toMatch(/either keys .* or an encryptor/)
-    expect(configurationError(() => fieldEncryption(untyped({ model: encryptionModel, encryptor: {} }))).message).toMatch(/options\.encryptor must be an EnvelopeEncryptor/)
+    expect(configurationError(() => fieldEncryption(untyped({ model: encryptionModel, keys, encryptor }))).message).toMatch(
+      /either keys .* or an encryptor/,
+    )
+    expect(configurationError(() => fieldEncryption(untyped({ model: encryptionModel, encryptor: {} }))).message).toMatch(
+      /options\.encryptor must be an EnvelopeEncryptor/,
+    )
     expect(() => fieldEncryption({ model: encryptionModel, encryptor })).not.toThrow()
   })
 
   test('the options themselves missing', () => {
-    expect(configurationError(() => fieldEncryption(undefined as unknown as FieldEncryptionOptions)).message).toMatch(/expected an options object/)
+    expect(configurationError(() => fieldEncryption(undefined as unknown as FieldEncryptionOptions)).message).toMatch(
+      /expected an options object/,
+    )
   })
 })
 
 describe('the core encryptor validates its options (every adapter gets the same checks)', () => {
   test.each([
     ['cache.maxUses: 2.5', { keys, cache: { maxUses: 2.5 } }, /encryptor options\.cache\.maxUses must be a positive whole number/],
-    ['cache.decryptionKeyTtlMs: Infinity', { keys, cache: { decryptionKeyTtlMs: Infinity } }, /encryptor options\.cache\.decryptionKeyTtlMs/],
+    [
+      'cache.decryptionKeyTtlMs: Infinity',
+      { keys, cache: { decryptionKeyTtlMs: Infinity } },
+      /encryptor options\.cache\.decryptionKeyTtlMs/,
+    ],
     ['no keys', {}, /encryptor options\.keys is required/],
     ['keys: { id }', { keys: { id: 'x' } }, /encryptor options\.keys is not a key provider/],
   ])('%s', (_name, options, message) => {

@@ -18,14 +18,31 @@ interface PackedFile {
 let files: PackedFile[]
 
 beforeAll(() => {
-  const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+  const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   files = (JSON.parse(out) as Array<{ files: PackedFile[] }>)[0]!.files
 }, 60_000)
 
 test('ships LICENSE (MIT), the entry point, its types and the executable binary', () => {
   const paths = new Set(files.map((f) => f.path))
-  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { main: string; types: string; bin: Record<string, string>; license: string }
-  for (const p of ['LICENSE', 'README.md', 'package.json', pkg.main, pkg.types, 'dist/cli/main.js', 'dist/generator/generator-handler.js']) {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+    main: string
+    types: string
+    bin: Record<string, string>
+    license: string
+  }
+  for (const p of [
+    'LICENSE',
+    'README.md',
+    'package.json',
+    pkg.main,
+    pkg.types,
+    'dist/cli/main.js',
+    'dist/generator/generator-handler.js',
+  ]) {
     expect(paths).toContain(p)
   }
   expect(pkg.license).toBe('MIT')
@@ -48,7 +65,11 @@ test('ships no tests, sources, schemas, benchmarks, environment files or keys', 
   )
   expect(unwanted.map((f) => f.path)).toEqual([])
   // Every packed file is one of the few kinds a compiled library needs.
-  const odd = files.filter((f) => !/^dist\/.*\.(js|d\.ts|js\.map)$/.test(f.path) && !['LICENSE', 'README.md', 'package.json', 'bin/kms-field-encryption'].includes(f.path))
+  const odd = files.filter(
+    (f) =>
+      !/^dist\/.*\.(js|d\.ts|js\.map)$/.test(f.path) &&
+      !['LICENSE', 'README.md', 'package.json', 'bin/kms-field-encryption'].includes(f.path),
+  )
   expect(odd.map((f) => f.path)).toEqual([])
 })
 

@@ -37,32 +37,55 @@ beforeAll(() => {
   mkdirSync(join(folder, 'bare'))
   mkdirSync(join(folder, 'orms'))
   install(join(folder, 'bare'), [])
-  install(join(folder, 'orms'), ['@prisma/client', '.prisma', 'typeorm', 'reflect-metadata'].filter((d) => existsSync(join(modules, d))))
+  install(
+    join(folder, 'orms'),
+    ['@prisma/client', '.prisma', 'typeorm', 'reflect-metadata'].filter((d) => existsSync(join(modules, d))),
+  )
 })
 
 afterAll(() => rmSync(folder, { recursive: true, force: true }))
 
-const CORE_NAMES = ['EnvelopeEncryptor', 'LocalKeyProvider', 'AwsKmsKeyProvider', 'BlindIndexer', 'ConfigurationError', 'defineConfig', 'encryptColumns', 'fieldEncryption']
+const CORE_NAMES = [
+  'EnvelopeEncryptor',
+  'LocalKeyProvider',
+  'AwsKmsKeyProvider',
+  'BlindIndexer',
+  'ConfigurationError',
+  'defineConfig',
+  'encryptColumns',
+  'fieldEncryption',
+]
 
 test('the folder really lacks both ORMs (control)', () => {
-  const out = run(join(folder, 'bare'), 'control.cjs', `
+  const out = run(
+    join(folder, 'bare'),
+    'control.cjs',
+    `
     for (const m of ['@prisma/client', 'typeorm']) {
       try { require.resolve(m); console.log('found ' + m) } catch { console.log('missing ' + m) }
-    }`)
+    }`,
+  )
   expect(out.split('\n')).toEqual(['missing @prisma/client', 'missing typeorm'])
 })
 
 test('CommonJS: require the root without Prisma or TypeORM', () => {
-  const out = run(join(folder, 'bare'), 'root.cjs', `
+  const out = run(
+    join(folder, 'bare'),
+    'root.cjs',
+    `
     const kfe = require('kms-field-encryption')
     const names = ${JSON.stringify(CORE_NAMES)}
     const loaded = Object.keys(require.cache).filter((f) => /[\\\\/](@prisma|typeorm)[\\\\/]/.test(f))
-    console.log(JSON.stringify({ missing: names.filter((n) => !(n in kfe)), loaded, internals: ['KeyRing', 'ModelRegistry', 'DataKeyCache', 'storedIndexPrefix'].filter((n) => n in kfe) }))`)
+    console.log(JSON.stringify({ missing: names.filter((n) => !(n in kfe)), loaded, internals: ['KeyRing', 'ModelRegistry', 'DataKeyCache', 'storedIndexPrefix'].filter((n) => n in kfe) }))`,
+  )
   expect(JSON.parse(out)).toEqual({ missing: [], loaded: [], internals: [] })
 })
 
 test('CommonJS: a local key round-trips through the root, and fieldEncryption says Prisma is missing only when called', () => {
-  const out = run(join(folder, 'bare'), 'roundtrip.cjs', `
+  const out = run(
+    join(folder, 'bare'),
+    'roundtrip.cjs',
+    `
     const { EnvelopeEncryptor, LocalKeyProvider, fieldContext, fieldEncryption } = require('kms-field-encryption')
     const enc = new EnvelopeEncryptor({ keys: new LocalKeyProvider({ id: 'local', masterKey: Buffer.alloc(32, 7) }) })
     const ctx = fieldContext('User', 'email', 'users', 'email')
@@ -70,45 +93,65 @@ test('CommonJS: a local key round-trips through the root, and fieldEncryption sa
       let err
       try { fieldEncryption({ model: { version: 1, models: {} }, keys: [] }) } catch (e) { err = e.code }
       console.log(p + ' ' + err)
-    })`)
+    })`,
+  )
   expect(out).toBe('a@b.c MODULE_NOT_FOUND')
 })
 
 test('ESM: named imports from the root are detected through the CommonJS interop', () => {
-  const out = run(join(folder, 'bare'), 'root.mjs', `
+  const out = run(
+    join(folder, 'bare'),
+    'root.mjs',
+    `
     import { ${CORE_NAMES.join(', ')} } from 'kms-field-encryption'
     import * as all from 'kms-field-encryption'
-    console.log([${CORE_NAMES.join(', ')}].every((x) => typeof x === 'function') + ' ' + ('KeyRing' in all))`)
+    console.log([${CORE_NAMES.join(', ')}].every((x) => typeof x === 'function') + ' ' + ('KeyRing' in all))`,
+  )
   expect(out).toBe('true false')
 })
 
 test('deep imports are closed by the exports map; package.json stays readable', () => {
-  const out = run(join(folder, 'bare'), 'deep.cjs', `
+  const out = run(
+    join(folder, 'bare'),
+    'deep.cjs',
+    `
     let code
     try { require('kms-field-encryption/dist/keys/key-ring') } catch (e) { code = e.code }
-    console.log(code + ' ' + require('kms-field-encryption/package.json').name)`)
+    console.log(code + ' ' + require('kms-field-encryption/package.json').name)`,
+  )
   expect(out).toBe('ERR_PACKAGE_PATH_NOT_EXPORTED kms-field-encryption')
 })
 test('/prisma and /typeorm load where the ORMs are installed, with require and import', () => {
   const dir = join(folder, 'orms')
-  const cjs = run(dir, 'orms.cjs', `
+  const cjs = run(
+    dir,
+    'orms.cjs',
+    `
     require('reflect-metadata')
     const p = require('kms-field-encryption/prisma')
     const t = require('kms-field-encryption/typeorm')
-    console.log([p.fieldEncryption, t.Encrypted, t.BlindIndex, t.encryptDataSource, t.encryptionModelOf, t.blindIndexValues].map((f) => typeof f).join(','))`)
+    console.log([p.fieldEncryption, t.Encrypted, t.BlindIndex, t.encryptDataSource, t.encryptionModelOf, t.blindIndexValues].map((f) => typeof f).join(','))`,
+  )
   expect(cjs).toBe('function,function,function,function,function,function')
-  const esm = run(dir, 'orms.mjs', `
+  const esm = run(
+    dir,
+    'orms.mjs',
+    `
     import 'reflect-metadata'
     import { fieldEncryption } from 'kms-field-encryption/prisma'
     import { Encrypted, BlindIndex, encryptDataSource, encryptionModelOf } from 'kms-field-encryption/typeorm'
-    console.log([fieldEncryption, Encrypted, BlindIndex, encryptDataSource, encryptionModelOf].map((f) => typeof f).join(','))`)
+    console.log([fieldEncryption, Encrypted, BlindIndex, encryptDataSource, encryptionModelOf].map((f) => typeof f).join(','))`,
+  )
   expect(esm).toBe('function,function,function,function,function')
 })
 
 test('the built TypeORM adapter encrypts and finds by blind index (CommonJS consumer, decorators applied by hand)', () => {
   const dir = join(folder, 'orms')
   if (!existsSync(join(dir, 'node_modules', 'sql.js'))) symlinkSync(join(modules, 'sql.js'), join(dir, 'node_modules', 'sql.js'), 'dir')
-  const out = run(dir, 'typeorm-roundtrip.cjs', `
+  const out = run(
+    dir,
+    'typeorm-roundtrip.cjs',
+    `
     require('reflect-metadata')
     const { DataSource, Entity, Column, PrimaryGeneratedColumn } = require('typeorm')
     const { LocalKeyProvider } = require('kms-field-encryption')
@@ -126,6 +169,7 @@ test('the built TypeORM adapter encrypts and finds by blind index (CommonJS cons
       const found = await ds.getRepository(Person).findOneBy({ email: 'pat@example.com' })
       console.log(raw.email.slice(0, 5) + ' ' + found.email)
       await ds.destroy()
-    })()`)
+    })()`,
+  )
   expect(out).toBe('$kfe$ Pat@Example.com')
 })

@@ -7,7 +7,14 @@
  */
 import { fieldContext } from '../src/cipher/field-context'
 import { EnvelopeEncryptor } from '../src/engine/envelope-encryptor'
-import { ConfigurationError, DecryptionFailedError, NotEncryptedError, PfeKeyRequiredError, UnknownKeyProviderError, pfeKeysFromEnv } from '../src'
+import {
+  ConfigurationError,
+  DecryptionFailedError,
+  NotEncryptedError,
+  PfeKeyRequiredError,
+  UnknownKeyProviderError,
+  pfeKeysFromEnv,
+} from '../src'
 import { encryptedClient } from './support/encrypted-client'
 import { testLocalKeys } from './support/keys'
 import { pfeEncrypt, pfeKey } from './support/migration-pfe-values'
@@ -19,27 +26,40 @@ const email = fieldContext('User', 'email', 'users', 'email')
 const avatar = fieldContext('User', 'avatar', 'users', 'avatar', 'bytes')
 const key = pfeKey()
 const olderKey = pfeKey()
-const refusal = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as Error)
+const refusal = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: unknown) => e as Error,
+  )
 
 describe('the encryptor', () => {
-  it.each([[true], [false], [{ User: ['email'] }]])('readPlaintext %j without pfeKeys: a PFE value is refused, not returned', async (readPlaintext) => {
-    const value = pfeEncrypt('ada@example.com', key)
-    const enc = new EnvelopeEncryptor({ keys, readPlaintext })
-    for (const attempt of [enc.decrypt(value, email), enc.decryptMany([{ value, ctx: email }])]) {
-      const err = await refusal(attempt)
-      expect(err).toBeInstanceOf(PfeKeyRequiredError)
-      expect(err).toMatchObject({ code: 'KFE_PFE_KEY_REQUIRED', model: 'User', field: 'email' })
-      expect(err!.message).not.toContain(value.slice(13))
-    }
-    const [settled] = await enc.decryptManySettled([{ value, ctx: email }])
-    expect(settled).toMatchObject({ ok: false, error: { code: 'KFE_PFE_KEY_REQUIRED' } })
-  })
+  it.each([[true], [false], [{ User: ['email'] }]])(
+    'readPlaintext %j without pfeKeys: a PFE value is refused, not returned',
+    async (readPlaintext) => {
+      const value = pfeEncrypt('ada@example.com', key)
+      const enc = new EnvelopeEncryptor({ keys, readPlaintext })
+      for (const attempt of [enc.decrypt(value, email), enc.decryptMany([{ value, ctx: email }])]) {
+        const err = await refusal(attempt)
+        expect(err).toBeInstanceOf(PfeKeyRequiredError)
+        expect(err).toMatchObject({ code: 'KFE_PFE_KEY_REQUIRED', model: 'User', field: 'email' })
+        expect(err!.message).not.toContain(value.slice(13))
+      }
+      const [settled] = await enc.decryptManySettled([{ value, ctx: email }])
+      expect(settled).toMatchObject({ ok: false, error: { code: 'KFE_PFE_KEY_REQUIRED' } })
+    },
+  )
 
   it('with pfeKeys: PFE values (any of its keys) read as their plaintext, beside our values and plaintext', async () => {
     const enc = new EnvelopeEncryptor({ keys, readPlaintext: true, pfeKeys: [key, olderKey] })
     const ours = await enc.encrypt('ours@example.com', email)
     const values = [pfeEncrypt('ada@example.com', key), ours, 'legacy@example.com', pfeEncrypt('ünï ✓', olderKey), pfeEncrypt('', key)]
-    expect(await enc.decryptMany(values.map((value) => ({ value, ctx: email })))).toEqual(['ada@example.com', 'ours@example.com', 'legacy@example.com', 'ünï ✓', ''])
+    expect(await enc.decryptMany(values.map((value) => ({ value, ctx: email })))).toEqual([
+      'ada@example.com',
+      'ours@example.com',
+      'legacy@example.com',
+      'ünï ✓',
+      '',
+    ])
     expect(await enc.decrypt(values[0], email)).toBe('ada@example.com')
     // without readPlaintext, PFE values still read (they are authenticated), plaintext does not
     const strict = new EnvelopeEncryptor({ keys, pfeKeys: [key] })
@@ -65,7 +85,10 @@ describe('the encryptor', () => {
   })
 
   it("pfeKeysFromEnv reads PFE's own variables only when called, and refuses an environment without them", () => {
-    expect(pfeKeysFromEnv({ PRISMA_FIELD_ENCRYPTION_KEY: key, PRISMA_FIELD_DECRYPTION_KEYS: `${olderKey}, ${key}` })).toEqual([key, olderKey])
+    expect(pfeKeysFromEnv({ PRISMA_FIELD_ENCRYPTION_KEY: key, PRISMA_FIELD_DECRYPTION_KEYS: `${olderKey}, ${key}` })).toEqual([
+      key,
+      olderKey,
+    ])
     expect(pfeKeysFromEnv({ PRISMA_FIELD_DECRYPTION_KEYS: olderKey })).toEqual([olderKey])
     expect(() => pfeKeysFromEnv({})).toThrow(ConfigurationError)
   })
@@ -89,9 +112,16 @@ describe('through Prisma, the documented migration step', () => {
     await db.sql('UPDATE users SET email = $1, phone = $2 WHERE id = $3', [pfeEncrypt('ada@example.com', key), 'legacy phone', user.id])
 
     const { prisma: migrating } = encryptedClient(db, { keys, readPlaintext: true })
-    await expect(migrating.user.findUniqueOrThrow({ where: { id: user.id } })).rejects.toMatchObject({ code: 'KFE_PFE_KEY_REQUIRED', field: 'email' })
+    await expect(migrating.user.findUniqueOrThrow({ where: { id: user.id } })).rejects.toMatchObject({
+      code: 'KFE_PFE_KEY_REQUIRED',
+      field: 'email',
+    })
 
-    const { prisma: app } = encryptedClient(db, { keys, readPlaintext: true, pfeKeys: pfeKeysFromEnv({ PRISMA_FIELD_ENCRYPTION_KEY: key }) })
+    const { prisma: app } = encryptedClient(db, {
+      keys,
+      readPlaintext: true,
+      pfeKeys: pfeKeysFromEnv({ PRISMA_FIELD_ENCRYPTION_KEY: key }),
+    })
     const read = await app.user.findUniqueOrThrow({ where: { id: user.id } })
     expect(read).toMatchObject({ email: 'ada@example.com', phone: 'legacy phone' })
     await app.user.update({ where: { id: user.id }, data: { email: read.email } })

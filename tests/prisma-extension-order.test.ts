@@ -85,7 +85,9 @@ describe('what the order rule allows', () => {
       name: 'observer',
       query: { $allModels: { $allOperations: ({ operation, args, query }) => (seen.push(operation), query(args)) } },
     })
-    const prisma = db.prisma.$extends(fieldEncryption({ model: encryptionModel, keys, allowQueryExtensionsAfter: ['observer'] })).$extends(observer)
+    const prisma = db.prisma
+      .$extends(fieldEncryption({ model: encryptionModel, keys, allowQueryExtensionsAfter: ['observer'] }))
+      .$extends(observer)
     await expect(prisma.user.count()).resolves.toBeGreaterThan(0)
     expect(seen).toEqual(['count'])
     // Still guarded after it.
@@ -99,6 +101,9 @@ describe('what the order rule allows', () => {
       return tx.user.count()
     })
     expect(n).toBeGreaterThan(1)
-    await expect(prisma.$transaction([prisma.user.count(), prisma.user.findFirst({ where: { email: 'tx@x' } })])).resolves.toEqual([n, expect.objectContaining({ email: 'tx@x' })])
+    await expect(prisma.$transaction([prisma.user.count(), prisma.user.findFirst({ where: { email: 'tx@x' } })])).resolves.toEqual([
+      n,
+      expect.objectContaining({ email: 'tx@x' }),
+    ])
   })
 })

@@ -24,7 +24,12 @@ beforeAll(async () => {
   ;({ prisma, recorder } = encryptedClient(db))
   await truncateTables(db)
   const user = await prisma.user.create({
-    data: { email: 'guard@example.com', phone: '+1 555 0100', profile: { create: { bio: 'bio' } }, posts: { create: { title: 'p', body: 'body', comments: { create: { seq: 1, text: 'c' } } } } },
+    data: {
+      email: 'guard@example.com',
+      phone: '+1 555 0100',
+      profile: { create: { bio: 'bio' } },
+      posts: { create: { title: 'p', body: 'body', comments: { create: { seq: 1, text: 'c' } } } },
+    },
     include: { posts: true },
   })
   userId = user.id
@@ -58,20 +63,71 @@ describe('a value of the wrong type is refused and nothing is written', () => {
 
   const cases: Array<[string, () => PromiseLike<unknown>, string, string]> = [
     ['number for a String', () => prisma.user.create({ data: { email: bad<string>(42) } }), 'User', 'email'],
-    ['object for a String?', () => prisma.user.create({ data: { email: 'x', phone: bad<string>({ toString: () => 'x' }) } }), 'User', 'phone'],
+    [
+      'object for a String?',
+      () => prisma.user.create({ data: { email: 'x', phone: bad<string>({ toString: () => 'x' }) } }),
+      'User',
+      'phone',
+    ],
     ['Buffer for a String', () => prisma.user.create({ data: { email: bad<string>(Buffer.from('x')) } }), 'User', 'email'],
     ['number in a String[]', () => prisma.user.create({ data: { email: 'x', tags: bad<string[]>(['ok', 7]) } }), 'User', 'tags'],
     ['string for a String[]', () => prisma.user.create({ data: { email: 'x', tags: bad<string[]>('not a list') } }), 'User', 'tags'],
-    ['string for Bytes', () => prisma.user.create({ data: { email: 'x', avatar: bad<Uint8Array<ArrayBuffer>>('not bytes') } }), 'User', 'avatar'],
-    ['number array for Bytes', () => prisma.user.create({ data: { email: 'x', avatar: bad<Uint8Array<ArrayBuffer>>([1, 2, 3]) } }), 'User', 'avatar'],
+    [
+      'string for Bytes',
+      () => prisma.user.create({ data: { email: 'x', avatar: bad<Uint8Array<ArrayBuffer>>('not bytes') } }),
+      'User',
+      'avatar',
+    ],
+    [
+      'number array for Bytes',
+      () => prisma.user.create({ data: { email: 'x', avatar: bad<Uint8Array<ArrayBuffer>>([1, 2, 3]) } }),
+      'User',
+      'avatar',
+    ],
     ['bad item in createMany', () => prisma.user.createMany({ data: [{ email: 'fine' }, { email: bad<string>(true) }] }), 'User', 'email'],
-    ['bad value in a nested create', () => prisma.user.create({ data: { email: 'x', posts: { create: [{ title: 't', body: bad<string>(1) }] } } }), 'Post', 'body'],
-    ['bad value at depth 3', () => prisma.user.update({ where: { id: userId }, data: { phone: 'new', posts: { update: { where: { id: postId }, data: { comments: { create: { seq: 2, text: bad<string>(['c']) } } } } } } }), 'Comment', 'text'],
+    [
+      'bad value in a nested create',
+      () => prisma.user.create({ data: { email: 'x', posts: { create: [{ title: 't', body: bad<string>(1) }] } } }),
+      'Post',
+      'body',
+    ],
+    [
+      'bad value at depth 3',
+      () =>
+        prisma.user.update({
+          where: { id: userId },
+          data: {
+            phone: 'new',
+            posts: { update: { where: { id: postId }, data: { comments: { create: { seq: 2, text: bad<string>(['c']) } } } } },
+          },
+        }),
+      'Comment',
+      'text',
+    ],
     ['bad { set }', () => prisma.user.update({ where: { id: userId }, data: { phone: { set: bad<string>(5) } } }), 'User', 'phone'],
     ['bad { push }', () => prisma.user.update({ where: { id: userId }, data: { tags: { push: bad<string>(5) } } }), 'User', 'tags'],
-    ['unknown field operation', () => prisma.user.update({ where: { id: userId }, data: { phone: bad<string>({ increment: 1 }) } }), 'User', 'phone'],
-    ['bad value in upsert update', () => prisma.user.upsert({ where: { id: userId }, create: { email: 'c' }, update: { phone: bad<string>(1) } }), 'User', 'phone'],
-    ['bad value in a nested upsert', () => prisma.user.update({ where: { id: userId }, data: { profile: { upsert: { create: { bio: 'ok' }, update: { bio: bad<string>(1) } } } } }), 'Profile', 'bio'],
+    [
+      'unknown field operation',
+      () => prisma.user.update({ where: { id: userId }, data: { phone: bad<string>({ increment: 1 }) } }),
+      'User',
+      'phone',
+    ],
+    [
+      'bad value in upsert update',
+      () => prisma.user.upsert({ where: { id: userId }, create: { email: 'c' }, update: { phone: bad<string>(1) } }),
+      'User',
+      'phone',
+    ],
+    [
+      'bad value in a nested upsert',
+      () =>
+        prisma.user.update({
+          where: { id: userId },
+          data: { profile: { upsert: { create: { bio: 'ok' }, update: { bio: bad<string>(1) } } } },
+        }),
+      'Profile',
+      'bio',
+    ],
   ]
 
   skipListCases(cases)
@@ -91,7 +147,9 @@ describe('a value of the wrong type is refused and nothing is written', () => {
   })
 
   test('the message names the type, never the value', async () => {
-    await expect(prisma.user.create({ data: { email: 'x', phone: bad<string>(123456789) } })).rejects.toThrow(/User\.phone: expected a string, got number/)
+    await expect(prisma.user.create({ data: { email: 'x', phone: bad<string>(123456789) } })).rejects.toThrow(
+      /User\.phone: expected a string, got number/,
+    )
     await expect(prisma.user.create({ data: { email: 'x', phone: bad<string>(123456789) } })).rejects.not.toThrow(/123456789/)
   })
 })
@@ -102,7 +160,12 @@ describe('queries that would compare or order ciphertext are refused before reac
     ['findMany where equals', () => prisma.user.findMany({ where: { phone: '+1 555 0100' } }), 'User', 'phone'],
     ['findFirst where contains', () => prisma.post.findFirst({ where: { body: { contains: 'b' } } }), 'Post', 'body'],
     ['findUnique where with an extra filter', () => prisma.user.findUnique({ where: { id: userId, phone: 'x' } }), 'User', 'phone'],
-    ['findUniqueOrThrow by composite key and text', () => prisma.comment.findUniqueOrThrow({ where: { postId_seq: { postId, seq: 1 }, text: 'c' } }), 'Comment', 'text'],
+    [
+      'findUniqueOrThrow by composite key and text',
+      () => prisma.comment.findUniqueOrThrow({ where: { postId_seq: { postId, seq: 1 }, text: 'c' } }),
+      'Comment',
+      'text',
+    ],
     ['count where', () => prisma.profile.count({ where: { bio: { startsWith: 'b' } } }), 'Profile', 'bio'],
     ['aggregate where', () => prisma.post.aggregate({ where: { body: { not: 'x' } }, _count: true }), 'Post', 'body'],
     ['null check mixed with a value', () => prisma.post.findMany({ where: { body: { not: null, equals: 'x' } } }), 'Post', 'body'],
@@ -110,15 +173,30 @@ describe('queries that would compare or order ciphertext are refused before reac
     ['groupBy where', () => prisma.user.groupBy({ by: ['name'], where: { tags: { has: 'x' } } }), 'User', 'tags'],
     ['update where', () => prisma.user.update({ where: { id: userId, phone: 'x' }, data: { name: 'n' } }), 'User', 'phone'],
     ['updateMany where', () => prisma.comment.updateMany({ where: { text: 'c' }, data: { seq: 5 } }), 'Comment', 'text'],
-    ['updateManyAndReturn where', () => prisma.user.updateManyAndReturn({ where: { tags: { hasSome: ['x'] } }, data: { name: 'n' } }), 'User', 'tags'],
-    ['upsert where', () => prisma.profile.upsert({ where: { id: 1, bio: 'b' }, create: { bio: 'b', userId }, update: {} }), 'Profile', 'bio'],
+    [
+      'updateManyAndReturn where',
+      () => prisma.user.updateManyAndReturn({ where: { tags: { hasSome: ['x'] } }, data: { name: 'n' } }),
+      'User',
+      'tags',
+    ],
+    [
+      'upsert where',
+      () => prisma.profile.upsert({ where: { id: 1, bio: 'b' }, create: { bio: 'b', userId }, update: {} }),
+      'Profile',
+      'bio',
+    ],
     ['delete where', () => prisma.post.delete({ where: { id: postId, body: 'body' } }), 'Post', 'body'],
     ['deleteMany where', () => prisma.user.deleteMany({ where: { tags: { hasSome: ['a'] } } }), 'User', 'tags'],
     // logical operators
     ['inside AND', () => prisma.user.findMany({ where: { AND: [{ id: userId }, { phone: 'x' }] } }), 'User', 'phone'],
     ['inside OR', () => prisma.post.findMany({ where: { OR: [{ title: 'p' }, { body: 'x' }] } }), 'Post', 'body'],
     ['inside NOT', () => prisma.user.findMany({ where: { NOT: { tags: { has: 'x' } } } }), 'User', 'tags'],
-    ['inside NOT inside OR', () => prisma.user.findMany({ where: { OR: [{ NOT: [{ name: 'a' }, { phone: { in: ['x'] } }] }] } }), 'User', 'phone'],
+    [
+      'inside NOT inside OR',
+      () => prisma.user.findMany({ where: { OR: [{ NOT: [{ name: 'a' }, { phone: { in: ['x'] } }] }] } }),
+      'User',
+      'phone',
+    ],
     // relation filters
     ['some', () => prisma.user.findMany({ where: { posts: { some: { body: 'x' } } } }), 'Post', 'body'],
     ['every', () => prisma.post.findMany({ where: { comments: { every: { text: { endsWith: 'x' } } } } }), 'Comment', 'text'],
@@ -126,27 +204,114 @@ describe('queries that would compare or order ciphertext are refused before reac
     ['is', () => prisma.post.findMany({ where: { author: { is: { phone: 'x' } } } }), 'User', 'phone'],
     ['isNot', () => prisma.user.findMany({ where: { profile: { isNot: { bio: 'x' } } } }), 'Profile', 'bio'],
     ['to-one shorthand', () => prisma.profile.findMany({ where: { user: { phone: 'x' } } }), 'User', 'phone'],
-    ['relation filter at depth 3', () => prisma.user.findMany({ where: { posts: { some: { comments: { some: { text: 'x' } } } } } }), 'Comment', 'text'],
-    ['relation filter inside OR inside a relation filter', () => prisma.comment.findMany({ where: { post: { is: { OR: [{ title: 'p' }, { author: { profile: { bio: 'x' } } }] } } } }), 'Profile', 'bio'],
+    [
+      'relation filter at depth 3',
+      () => prisma.user.findMany({ where: { posts: { some: { comments: { some: { text: 'x' } } } } } }),
+      'Comment',
+      'text',
+    ],
+    [
+      'relation filter inside OR inside a relation filter',
+      () => prisma.comment.findMany({ where: { post: { is: { OR: [{ title: 'p' }, { author: { profile: { bio: 'x' } } }] } } } }),
+      'Profile',
+      'bio',
+    ],
     // nested reads
     ['include where', () => prisma.user.findMany({ include: { posts: { where: { body: { contains: 'x' } } } } }), 'Post', 'body'],
-    ['include where at depth 2', () => prisma.user.findMany({ include: { posts: { include: { comments: { where: { text: 'x' } } } } } }), 'Comment', 'text'],
+    [
+      'include where at depth 2',
+      () => prisma.user.findMany({ include: { posts: { include: { comments: { where: { text: 'x' } } } } } }),
+      'Comment',
+      'text',
+    ],
     ['select where', () => prisma.user.findMany({ select: { reports: { where: { phone: 'x' } } } }), 'User', 'phone'],
-    ['_count select where', () => prisma.user.findMany({ select: { _count: { select: { posts: { where: { body: 'x' } } } } } }), 'Post', 'body'],
-    ['_count where inside an include', () => prisma.user.findMany({ include: { posts: { include: { _count: { select: { comments: { where: { text: 'x' } } } } } } } }), 'Comment', 'text'],
+    [
+      '_count select where',
+      () => prisma.user.findMany({ select: { _count: { select: { posts: { where: { body: 'x' } } } } } }),
+      'Post',
+      'body',
+    ],
+    [
+      '_count where inside an include',
+      () => prisma.user.findMany({ include: { posts: { include: { _count: { select: { comments: { where: { text: 'x' } } } } } } } }),
+      'Comment',
+      'text',
+    ],
     ['Fluent API arguments', () => prisma.user.findUnique({ where: { id: userId } }).posts({ where: { body: 'x' } }), 'Post', 'body'],
-    ['include where in a write', () => prisma.user.update({ where: { id: userId }, data: { name: 'n' }, include: { posts: { where: { body: 'x' } } } }), 'Post', 'body'],
+    [
+      'include where in a write',
+      () => prisma.user.update({ where: { id: userId }, data: { name: 'n' }, include: { posts: { where: { body: 'x' } } } }),
+      'Post',
+      'body',
+    ],
     // nested-write filters
-    ['connect', () => prisma.user.update({ where: { id: userId }, data: { posts: { connect: { id: postId, body: 'x' } } } }), 'Post', 'body'],
+    [
+      'connect',
+      () => prisma.user.update({ where: { id: userId }, data: { posts: { connect: { id: postId, body: 'x' } } } }),
+      'Post',
+      'body',
+    ],
     ['set', () => prisma.user.update({ where: { id: userId }, data: { posts: { set: [{ id: postId, body: 'x' }] } } }), 'Post', 'body'],
-    ['disconnect', () => prisma.user.update({ where: { id: userId }, data: { reports: { disconnect: { id: 1, phone: 'x' } } } }), 'User', 'phone'],
-    ['nested update where', () => prisma.user.update({ where: { id: userId }, data: { posts: { update: { where: { id: postId, body: 'x' }, data: { title: 't' } } } } }), 'Post', 'body'],
-    ['nested to-one update where', () => prisma.user.update({ where: { id: userId }, data: { profile: { update: { where: { bio: 'x' }, data: { bio: 'y' } } } } }), 'Profile', 'bio'],
-    ['nested updateMany where', () => prisma.post.update({ where: { id: postId }, data: { comments: { updateMany: { where: { text: 'x' }, data: { seq: 3 } } } } }), 'Comment', 'text'],
-    ['nested deleteMany', () => prisma.user.update({ where: { id: userId }, data: { posts: { deleteMany: { body: 'x' } } } }), 'Post', 'body'],
-    ['nested delete', () => prisma.post.update({ where: { id: postId }, data: { comments: { delete: { postId_seq: { postId, seq: 1 }, text: 'x' } } } }), 'Comment', 'text'],
-    ['nested upsert where', () => prisma.user.update({ where: { id: userId }, data: { posts: { upsert: { where: { id: postId, body: 'x' }, create: { title: 't' }, update: {} } } } }), 'Post', 'body'],
-    ['nested connectOrCreate where', () => prisma.user.update({ where: { id: userId }, data: { profile: { connectOrCreate: { where: { userId, bio: 'x' }, create: { bio: 'y' } } } } }), 'Profile', 'bio'],
+    [
+      'disconnect',
+      () => prisma.user.update({ where: { id: userId }, data: { reports: { disconnect: { id: 1, phone: 'x' } } } }),
+      'User',
+      'phone',
+    ],
+    [
+      'nested update where',
+      () =>
+        prisma.user.update({
+          where: { id: userId },
+          data: { posts: { update: { where: { id: postId, body: 'x' }, data: { title: 't' } } } },
+        }),
+      'Post',
+      'body',
+    ],
+    [
+      'nested to-one update where',
+      () => prisma.user.update({ where: { id: userId }, data: { profile: { update: { where: { bio: 'x' }, data: { bio: 'y' } } } } }),
+      'Profile',
+      'bio',
+    ],
+    [
+      'nested updateMany where',
+      () => prisma.post.update({ where: { id: postId }, data: { comments: { updateMany: { where: { text: 'x' }, data: { seq: 3 } } } } }),
+      'Comment',
+      'text',
+    ],
+    [
+      'nested deleteMany',
+      () => prisma.user.update({ where: { id: userId }, data: { posts: { deleteMany: { body: 'x' } } } }),
+      'Post',
+      'body',
+    ],
+    [
+      'nested delete',
+      () => prisma.post.update({ where: { id: postId }, data: { comments: { delete: { postId_seq: { postId, seq: 1 }, text: 'x' } } } }),
+      'Comment',
+      'text',
+    ],
+    [
+      'nested upsert where',
+      () =>
+        prisma.user.update({
+          where: { id: userId },
+          data: { posts: { upsert: { where: { id: postId, body: 'x' }, create: { title: 't' }, update: {} } } },
+        }),
+      'Post',
+      'body',
+    ],
+    [
+      'nested connectOrCreate where',
+      () =>
+        prisma.user.update({
+          where: { id: userId },
+          data: { profile: { connectOrCreate: { where: { userId, bio: 'x' }, create: { bio: 'y' } } } },
+        }),
+      'Profile',
+      'bio',
+    ],
     // ordering, distinct, grouping, cursor, aggregates
     ['orderBy', () => prisma.user.findMany({ orderBy: { phone: 'asc' } }), 'User', 'phone'],
     ['orderBy in a list', () => prisma.post.findMany({ orderBy: [{ id: 'asc' }, { body: 'desc' }] }), 'Post', 'body'],
@@ -171,8 +336,16 @@ describe('queries that would compare or order ciphertext are refused before reac
   })
 
   test('the same queries on non-encrypted fields go through (the guards are specific)', async () => {
-    await prisma.user.findMany({ where: { AND: [{ id: userId }, { name: null }] }, orderBy: { createdAt: 'asc' }, distinct: ['name'], cursor: { id: userId } })
-    await prisma.user.findMany({ where: { posts: { some: { comments: { some: { seq: 1 } } } } }, include: { posts: { where: { title: 'p' }, orderBy: { title: 'asc' } } } })
+    await prisma.user.findMany({
+      where: { AND: [{ id: userId }, { name: null }] },
+      orderBy: { createdAt: 'asc' },
+      distinct: ['name'],
+      cursor: { id: userId },
+    })
+    await prisma.user.findMany({
+      where: { posts: { some: { comments: { some: { seq: 1 } } } } },
+      include: { posts: { where: { title: 'p' }, orderBy: { title: 'asc' } } },
+    })
     await prisma.post.groupBy({ by: ['title'], _min: { id: true }, orderBy: { title: 'asc' }, having: { id: { _max: { gt: 0 } } } })
     await prisma.user.update({ where: { id: userId }, data: { posts: { connect: { id: postId, title: 'p' } } } })
     expect(recorder.queries.map((q) => q.operation)).toEqual(['findMany', 'findMany', 'groupBy', 'update'])
@@ -180,7 +353,10 @@ describe('queries that would compare or order ciphertext are refused before reac
 
   test('an encrypted field set to undefined is no filter (as Prisma reads it) and goes through', async () => {
     const optionalPhone: string | undefined = undefined
-    const found = await prisma.user.findMany({ where: { phone: optionalPhone, id: userId, posts: { some: { body: undefined } } }, orderBy: { phone: undefined } })
+    const found = await prisma.user.findMany({
+      where: { phone: optionalPhone, id: userId, posts: { some: { body: undefined } } },
+      orderBy: { phone: undefined },
+    })
     expect(found.map((u) => u.phone)).toEqual(['+1 555 0100'])
     expect(recorder.queries).toHaveLength(1)
   })

@@ -49,11 +49,20 @@ describe('having on a blind index column takes only stored index values', () => 
     ['a bare plaintext', () => prisma.user.groupBy({ by: ['emailIndex'], having: { emailIndex: 'having@example.com' } })],
     ['equals plaintext', () => prisma.user.groupBy({ by: ['emailIndex'], having: { emailIndex: { equals: 'having@example.com' } } })],
     ['contains', () => prisma.user.groupBy({ by: ['emailIndex'], having: { emailIndex: { contains: 'having' } } })],
-    ['in with a plaintext', () => prisma.user.groupBy({ by: ['emailIndex'], having: { emailIndex: { in: [stored, 'having@example.com'] } } })],
-    ['_min equals plaintext', () => prisma.user.groupBy({ by: ['name'], having: { emailIndex: { _min: { equals: 'having@example.com' } } } })],
+    [
+      'in with a plaintext',
+      () => prisma.user.groupBy({ by: ['emailIndex'], having: { emailIndex: { in: [stored, 'having@example.com'] } } }),
+    ],
+    [
+      '_min equals plaintext',
+      () => prisma.user.groupBy({ by: ['name'], having: { emailIndex: { _min: { equals: 'having@example.com' } } } }),
+    ],
     ['_max contains', () => prisma.user.groupBy({ by: ['name'], having: { emailIndex: { _max: { contains: 'having' } } } })],
     ['_min gt', () => prisma.user.groupBy({ by: ['name'], having: { emailIndex: { _min: { gt: 'h' } } } })],
-    ['inside OR', () => prisma.user.groupBy({ by: ['emailIndex'], having: { OR: [{ name: 'Ann' }, { emailIndex: 'having@example.com' }] } })],
+    [
+      'inside OR',
+      () => prisma.user.groupBy({ by: ['emailIndex'], having: { OR: [{ name: 'Ann' }, { emailIndex: 'having@example.com' }] } }),
+    ],
     ['inside NOT', () => prisma.user.groupBy({ by: ['emailIndex'], having: { NOT: { emailIndex: { not: 'having@example.com' } } } })],
   ]
   test.each(refused)('%s is refused', async (_name, query) => {
@@ -76,7 +85,12 @@ describe('field references to encrypted fields or blind indexes are refused', ()
     ['plain equals encrypted (no index)', () => prisma.user.findMany({ where: { name: { equals: f().phone } } }), 'User', 'phone'],
     ['plain equals blind index', () => prisma.user.findMany({ where: { name: { equals: f().emailIndex } } }), 'User', 'emailIndex'],
     ['nested in not', () => prisma.user.findMany({ where: { NOT: { name: { not: { gte: f().phone } } } } }), 'User', 'phone'],
-    ['in a relation filter', () => prisma.user.findMany({ where: { posts: { some: { title: { equals: prisma.post.fields.body } } } } }), 'Post', 'body'],
+    [
+      'in a relation filter',
+      () => prisma.user.findMany({ where: { posts: { some: { title: { equals: prisma.post.fields.body } } } } }),
+      'Post',
+      'body',
+    ],
     ['in count', () => prisma.user.count({ where: { name: { gt: f().phone } } }), 'User', 'phone'],
     ['in updateMany', () => prisma.user.updateMany({ where: { name: { equals: f().email } }, data: { name: 'x' } }), 'User', 'email'],
     ['encrypted equals plain (reverse)', () => prisma.user.findMany({ where: { phone: { equals: f().name } } }), 'User', 'phone'],
@@ -93,9 +107,8 @@ describe('field references to encrypted fields or blind indexes are refused', ()
   })
 
   test('references between plain columns still run', async () => {
-    await expect(prisma.user.findMany({ where: { name: { equals: f().name } }, select: { name: true }, orderBy: { id: 'asc' } })).resolves.toEqual([
-      { name: 'Ann' },
-      { name: 'Bob' },
-    ])
+    await expect(
+      prisma.user.findMany({ where: { name: { equals: f().name } }, select: { name: true }, orderBy: { id: 'asc' } }),
+    ).resolves.toEqual([{ name: 'Ann' }, { name: 'Bob' }])
   })
 })

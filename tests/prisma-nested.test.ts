@@ -40,8 +40,15 @@ const secret = (label: string) => {
 describe('nested writes', () => {
   test('create at depth 3 (user > posts > comments, categories, profile, self relation)', async () => {
     const s = {
-      email: secret('email'), bio: secret('bio'), body: secret('body'), text1: secret('comment-1'), text2: secret('comment-2'),
-      note: secret('note'), reportEmail: secret('report'), managerEmail: secret('manager'), reportBio: secret('report-bio'),
+      email: secret('email'),
+      bio: secret('bio'),
+      body: secret('body'),
+      text1: secret('comment-1'),
+      text2: secret('comment-2'),
+      note: secret('note'),
+      reportEmail: secret('report'),
+      managerEmail: secret('manager'),
+      reportBio: secret('report-bio'),
     }
     const user = await prisma.user.create({
       data: {
@@ -50,12 +57,19 @@ describe('nested writes', () => {
         manager: { create: { email: s.managerEmail } },
         reports: { create: [{ email: s.reportEmail, profile: { create: { bio: s.reportBio } } }] },
         posts: {
-          create: [{
-            title: 'first',
-            body: s.body,
-            comments: { create: [{ seq: 1, text: s.text1 }, { seq: 2, text: s.text2 }] },
-            categories: { create: [{ name: 'cat-a', secretNote: s.note }] },
-          }],
+          create: [
+            {
+              title: 'first',
+              body: s.body,
+              comments: {
+                create: [
+                  { seq: 1, text: s.text1 },
+                  { seq: 2, text: s.text2 },
+                ],
+              },
+              categories: { create: [{ name: 'cat-a', secretNote: s.note }] },
+            },
+          ],
         },
       },
       include: {
@@ -108,7 +122,10 @@ describe('nested writes', () => {
   })
 
   test('upsert under a to-one and a to-many relation, both branches', async () => {
-    const user = await prisma.user.create({ data: { email: secret('up-email'), posts: { create: { title: 'existing', body: secret('up-old') } } }, include: { posts: true } })
+    const user = await prisma.user.create({
+      data: { email: secret('up-email'), posts: { create: { title: 'existing', body: secret('up-old') } } },
+      include: { posts: true },
+    })
     const created = { bio: secret('up-bio-created'), body: secret('up-body-created') }
     const unused = { bio: secret('up-bio-unused'), body: secret('up-body-unused') }
     const updatedBody = secret('up-body-updated')
@@ -141,7 +158,12 @@ describe('nested writes', () => {
       data: {
         email: secret('u-email'),
         profile: { create: { bio: secret('u-bio-0') } },
-        posts: { create: [{ title: 'a', body: secret('u-a'), comments: { create: { seq: 1, text: secret('u-c') } } }, { title: 'b', body: secret('u-b') }] },
+        posts: {
+          create: [
+            { title: 'a', body: secret('u-a'), comments: { create: { seq: 1, text: secret('u-c') } } },
+            { title: 'b', body: secret('u-b') },
+          ],
+        },
       },
       include: { posts: { orderBy: { id: 'asc' } } },
     })
@@ -152,27 +174,52 @@ describe('nested writes', () => {
       data: {
         profile: { update: { bio: s.bio1 } },
         posts: {
-          update: [{ where: { id: a!.id }, data: { body: s.a, comments: { update: { where: { postId_seq: { postId: a!.id, seq: 1 } }, data: { text: s.text } } } } }],
+          update: [
+            {
+              where: { id: a!.id },
+              data: { body: s.a, comments: { update: { where: { postId_seq: { postId: a!.id, seq: 1 } }, data: { text: s.text } } } },
+            },
+          ],
           updateMany: { where: { title: 'b' }, data: { body: s.b } },
         },
       },
     })
-    let read = await prisma.user.findUniqueOrThrow({ where: { id: user.id }, include: { profile: true, posts: { orderBy: { id: 'asc' }, include: { comments: true } } } })
+    let read = await prisma.user.findUniqueOrThrow({
+      where: { id: user.id },
+      include: { profile: true, posts: { orderBy: { id: 'asc' }, include: { comments: true } } },
+    })
     expect(read.profile?.bio).toBe(s.bio1)
     expect(read.posts.map((p) => p.body)).toEqual([s.a, s.b])
     expect(read.posts[0]?.comments[0]?.text).toBe(s.text)
     expect(b!.id).toBe(read.posts[1]!.id)
 
     await prisma.user.update({ where: { id: user.id }, data: { profile: { update: { data: { bio: s.bio2 } } } } })
-    read = await prisma.user.findUniqueOrThrow({ where: { id: user.id }, include: { profile: true, posts: { include: { comments: true } } } })
+    read = await prisma.user.findUniqueOrThrow({
+      where: { id: user.id },
+      include: { profile: true, posts: { include: { comments: true } } },
+    })
     expect(read.profile?.bio).toBe(s.bio2)
   })
 
   test('set, connect and disconnect keep relations and values intact', async () => {
-    const user = await prisma.user.create({ data: { email: secret('set-email'), posts: { create: [{ title: '1', body: secret('set-1') }, { title: '2', body: secret('set-2') }] } }, include: { posts: { orderBy: { id: 'asc' } } } })
+    const user = await prisma.user.create({
+      data: {
+        email: secret('set-email'),
+        posts: {
+          create: [
+            { title: '1', body: secret('set-1') },
+            { title: '2', body: secret('set-2') },
+          ],
+        },
+      },
+      include: { posts: { orderBy: { id: 'asc' } } },
+    })
     const other = await prisma.user.create({ data: { email: secret('set-other') } })
     const cat = await prisma.category.create({ data: { name: 'c', secretNote: secret('set-note') } })
-    await prisma.post.update({ where: { id: user.posts[0]!.id }, data: { author: { connect: { id: other.id } }, categories: { connect: [{ id: cat.id }] } } })
+    await prisma.post.update({
+      where: { id: user.posts[0]!.id },
+      data: { author: { connect: { id: other.id } }, categories: { connect: [{ id: cat.id }] } },
+    })
     await prisma.category.update({ where: { id: cat.id }, data: { posts: { set: [{ id: user.posts[1]!.id }] } } })
     const read = await prisma.category.findUniqueOrThrow({ where: { id: cat.id }, include: { posts: { include: { author: true } } } })
     expect(read.posts.map((p) => [p.body, p.author.email])).toEqual([[user.posts[1]!.body, user.email]])
@@ -197,7 +244,18 @@ describe('nested writes', () => {
   })
 
   test('nested deletes', async () => {
-    const user = await prisma.user.create({ data: { email: secret('del'), profile: { create: { bio: secret('del-bio') } }, posts: { create: [{ title: 'keep', body: secret('keep') }, { title: 'drop', body: secret('drop') }] } } })
+    const user = await prisma.user.create({
+      data: {
+        email: secret('del'),
+        profile: { create: { bio: secret('del-bio') } },
+        posts: {
+          create: [
+            { title: 'keep', body: secret('keep') },
+            { title: 'drop', body: secret('drop') },
+          ],
+        },
+      },
+    })
     const after = await prisma.user.update({
       where: { id: user.id },
       data: { profile: { delete: true }, posts: { deleteMany: { title: 'drop' } } },
@@ -213,16 +271,35 @@ describe('nested reads', () => {
   let s: Record<string, string>
   beforeEach(async () => {
     s = {
-      email: secret('r-email'), bio: secret('r-bio'), body: secret('r-body'), text: secret('r-text'), note: secret('r-note'),
-      report: secret('r-report'), reportOfReport: secret('r-report-2'), reportBody: secret('r-report-body'),
+      email: secret('r-email'),
+      bio: secret('r-bio'),
+      body: secret('r-body'),
+      text: secret('r-text'),
+      note: secret('r-note'),
+      report: secret('r-report'),
+      reportOfReport: secret('r-report-2'),
+      reportBody: secret('r-report-body'),
     }
     const user = await prisma.user.create({
       data: {
         email: s.email!,
         ...withTags([s.email!]),
         profile: { create: { bio: s.bio! } },
-        posts: { create: { title: 'p', body: s.body!, comments: { create: { seq: 7, text: s.text! } }, categories: { create: { name: 'n', secretNote: s.note! } } } },
-        reports: { create: { email: s.report!, posts: { create: { title: 'rp', body: s.reportBody! } }, reports: { create: { email: s.reportOfReport! } } } },
+        posts: {
+          create: {
+            title: 'p',
+            body: s.body!,
+            comments: { create: { seq: 7, text: s.text! } },
+            categories: { create: { name: 'n', secretNote: s.note! } },
+          },
+        },
+        reports: {
+          create: {
+            email: s.report!,
+            posts: { create: { title: 'rp', body: s.reportBody! } },
+            reports: { create: { email: s.reportOfReport! } },
+          },
+        },
       },
     })
     userId = user.id
@@ -254,16 +331,27 @@ describe('nested reads', () => {
   test('select at any depth', async () => {
     const user = await prisma.user.findUniqueOrThrow({
       where: { id: userId },
-      select: { email: true, posts: { select: { body: true, comments: { select: { text: true } }, categories: { select: { secretNote: true } } } }, profile: { select: { bio: true } } },
+      select: {
+        email: true,
+        posts: { select: { body: true, comments: { select: { text: true } }, categories: { select: { secretNote: true } } } },
+        profile: { select: { bio: true } },
+      },
     })
-    expect(user).toEqual({ email: s.email, profile: { bio: s.bio }, posts: [{ body: s.body, comments: [{ text: s.text }], categories: [{ secretNote: s.note }] }] })
+    expect(user).toEqual({
+      email: s.email,
+      profile: { bio: s.bio },
+      posts: [{ body: s.body, comments: [{ text: s.text }], categories: [{ secretNote: s.note }] }],
+    })
   })
 
   test('omit in nested reads, and _count', async () => {
     const user = await prisma.user.findUniqueOrThrow({
       where: { id: userId },
       omit: supportsScalarLists() ? { tags: true } : { phone: true },
-      include: { posts: { omit: { body: true }, include: { comments: true, _count: { select: { comments: true } } } }, _count: { select: { posts: true, reports: { where: { name: null } } } } },
+      include: {
+        posts: { omit: { body: true }, include: { comments: true, _count: { select: { comments: true } } } },
+        _count: { select: { posts: true, reports: { where: { name: null } } } },
+      },
     })
     expect(user.email).toBe(s.email)
     expect(supportsScalarLists() ? 'tags' in user : 'phone' in user).toBe(false)
@@ -278,11 +366,18 @@ describe('nested reads', () => {
     expect(posts?.map((p) => p.body)).toEqual([s.body])
     const profile = await prisma.user.findUnique({ where: { id: userId } }).profile()
     expect(profile?.bio).toBe(s.bio)
-    const chained = await prisma.post.findFirst({ where: { title: 'p' } }).author().posts()
+    const chained = await prisma.post
+      .findFirst({ where: { title: 'p' } })
+      .author()
+      .posts()
     expect(chained?.map((p) => p.body)).toEqual([s.body])
     const withArgs = await prisma.user.findUniqueOrThrow({ where: { id: userId } }).posts({ include: { comments: true, categories: true } })
     expect(withArgs.map((p) => [p.comments[0]?.text, p.categories[0]?.secretNote])).toEqual([[s.text, s.note]])
-    const fromComment = await prisma.comment.findFirst({ where: { seq: 7 } }).post().author().profile()
+    const fromComment = await prisma.comment
+      .findFirst({ where: { seq: 7 } })
+      .post()
+      .author()
+      .profile()
     expect(fromComment?.bio).toBe(s.bio)
     const reportsOfReports = await prisma.user.findUnique({ where: { id: userId } }).reports({ include: { reports: true } })
     expect(reportsOfReports?.[0]?.reports.map((r) => r.email)).toEqual([s.reportOfReport])
@@ -315,10 +410,12 @@ describe('$transaction', () => {
     expect(await prisma.user.findUnique({ where: { id } })).toMatchObject({ email, phone })
 
     const lost = secret('itx-lost')
-    await expect(prisma.$transaction(async (tx) => {
-      await tx.user.create({ data: { email: lost } })
-      throw new Error('roll back')
-    })).rejects.toThrow('roll back')
+    await expect(
+      prisma.$transaction(async (tx) => {
+        await tx.user.create({ data: { email: lost } })
+        throw new Error('roll back')
+      }),
+    ).rejects.toThrow('roll back')
     expect(await prisma.user.count()).toBe(1)
   })
 })
@@ -331,8 +428,19 @@ describe('composite key model', () => {
     expect((await prisma.comment.create({ data: { postId: post.id, seq: 1, text: t1 } })).text).toBe(t1)
     expect((await prisma.comment.findUniqueOrThrow({ where: key })).text).toBe(t1)
     expect((await prisma.comment.update({ where: key, data: { text: t2 } })).text).toBe(t2)
-    expect((await prisma.comment.upsert({ where: key, create: { postId: post.id, seq: 1, text: secret('ck-unused') }, update: { text: t3 } })).text).toBe(t3)
-    expect((await prisma.comment.upsert({ where: { postId_seq: { postId: post.id, seq: 2 } }, create: { postId: post.id, seq: 2, text: t4 }, update: {} })).text).toBe(t4)
+    expect(
+      (await prisma.comment.upsert({ where: key, create: { postId: post.id, seq: 1, text: secret('ck-unused') }, update: { text: t3 } }))
+        .text,
+    ).toBe(t3)
+    expect(
+      (
+        await prisma.comment.upsert({
+          where: { postId_seq: { postId: post.id, seq: 2 } },
+          create: { postId: post.id, seq: 2, text: t4 },
+          update: {},
+        })
+      ).text,
+    ).toBe(t4)
     const [row] = await db.sql<{ text: string }>('SELECT text FROM comments WHERE post_id = $1 AND seq = 1', [post.id])
     expect(row!.text.startsWith('$kfe$')).toBe(true)
     expect((await prisma.comment.delete({ where: key })).text).toBe(t3)

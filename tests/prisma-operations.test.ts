@@ -124,7 +124,13 @@ describe('writes', () => {
   })
 
   test('updateMany writes ciphertext to every matched row', async () => {
-    await prisma.user.createMany({ data: [{ email: secret('um-1'), name: 'group' }, { email: secret('um-2'), name: 'group' }, { email: secret('um-3'), name: 'other' }] })
+    await prisma.user.createMany({
+      data: [
+        { email: secret('um-1'), name: 'group' },
+        { email: secret('um-2'), name: 'group' },
+        { email: secret('um-3'), name: 'other' },
+      ],
+    })
     const phone = secret('um-phone')
     const result = await prisma.user.updateMany({ where: { name: 'group' }, data: { phone } })
     expect(result.count).toBe(2)
@@ -167,7 +173,11 @@ describe('writes', () => {
     const existing = await prisma.user.create({ data: { email: secret('upsert-old') } })
     const email = secret('upsert-update')
     const created = secret('upsert-unused')
-    const user = await prisma.user.upsert({ where: { id: existing.id }, create: { email: created }, update: { email, ...withTags({ push: 'pushed' }) } })
+    const user = await prisma.user.upsert({
+      where: { id: existing.id },
+      create: { email: created },
+      update: { email, ...withTags({ push: 'pushed' }) },
+    })
     expect(user).toMatchObject({ id: existing.id, email, ...withTags(['pushed']) })
     const row = await storedUser(existing.id)
     expectCiphertextOf(row.email, email)
@@ -184,7 +194,13 @@ describe('writes', () => {
   })
 
   test('deleteMany', async () => {
-    await prisma.user.createMany({ data: [{ email: secret('dm-1'), name: 'x' }, { email: secret('dm-2'), name: 'x' }, { email: secret('dm-3'), name: 'y' }] })
+    await prisma.user.createMany({
+      data: [
+        { email: secret('dm-1'), name: 'x' },
+        { email: secret('dm-2'), name: 'x' },
+        { email: secret('dm-3'), name: 'y' },
+      ],
+    })
     expect((await prisma.user.deleteMany({ where: { name: 'x' } })).count).toBe(2)
     expect(await prisma.user.count()).toBe(1)
   })
@@ -197,12 +213,22 @@ describe('reads', () => {
     emails = [secret('read-1'), secret('read-2'), secret('read-3')]
     ids = []
     for (const [i, email] of emails.entries()) {
-      ids.push((await prisma.user.create({ data: { email, phone: i === 1 ? null : `${email}-phone`, name: i < 2 ? 'pair' : 'single', ...withTags([email, 'x']) } })).id)
+      ids.push(
+        (
+          await prisma.user.create({
+            data: { email, phone: i === 1 ? null : `${email}-phone`, name: i < 2 ? 'pair' : 'single', ...withTags([email, 'x']) },
+          })
+        ).id,
+      )
     }
   })
 
   test('findUnique and findUniqueOrThrow', async () => {
-    expect(await prisma.user.findUnique({ where: { id: ids[0]! } })).toMatchObject({ email: emails[0], phone: `${emails[0]}-phone`, ...withTags([emails[0], 'x']) })
+    expect(await prisma.user.findUnique({ where: { id: ids[0]! } })).toMatchObject({
+      email: emails[0],
+      phone: `${emails[0]}-phone`,
+      ...withTags([emails[0], 'x']),
+    })
     expect(await prisma.user.findUniqueOrThrow({ where: { id: ids[1]! } })).toMatchObject({ email: emails[1], phone: null })
     expect(await prisma.user.findUnique({ where: { id: -1 } })).toBeNull()
     await expect(prisma.user.findUniqueOrThrow({ where: { id: -1 } })).rejects.toMatchObject({ code: 'P2025' })

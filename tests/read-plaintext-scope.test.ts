@@ -18,7 +18,11 @@ const body = fieldContext('Post', 'body', 'posts', 'body')
 const bio = fieldContext('Profile', 'bio', 'profiles', 'biography')
 const avatar = fieldContext('User', 'avatar', 'users', 'avatar', 'bytes')
 
-const refusal = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e)
+const refusal = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
 
 describe('the encryptor', () => {
   it('{ User: true, Post: ["body"] }: plaintext of User and Post.body passes, of Profile.bio is refused', async () => {
@@ -32,8 +36,18 @@ describe('the encryptor', () => {
     expect(err).toMatchObject({ code: 'KFE_NOT_ENCRYPTED', model: 'Profile', field: 'bio' })
     // batches decide per value, and encrypted values still decrypt everywhere
     const sealed = await enc.encrypt('sealed', bio)
-    expect(await enc.decryptMany([{ value: 'a', ctx: email }, { value: sealed, ctx: bio }])).toEqual(['a', 'sealed'])
-    await expect(enc.decryptMany([{ value: 'a', ctx: email }, { value: 'b', ctx: bio }])).rejects.toBeInstanceOf(NotEncryptedError)
+    expect(
+      await enc.decryptMany([
+        { value: 'a', ctx: email },
+        { value: sealed, ctx: bio },
+      ]),
+    ).toEqual(['a', 'sealed'])
+    await expect(
+      enc.decryptMany([
+        { value: 'a', ctx: email },
+        { value: 'b', ctx: bio },
+      ]),
+    ).rejects.toBeInstanceOf(NotEncryptedError)
     expect(enc.readsPlaintext(email)).toBe(true)
     expect(enc.readsPlaintext(bio)).toBe(false)
   })
@@ -74,8 +88,15 @@ describe('through Prisma', () => {
     const { prisma } = encryptedClient(db, { keys, readPlaintext: { User: ['phone'] } })
     const user = await prisma.user.create({ data: { email: 'enc@example.com' } })
     await db.sql(`UPDATE users SET phone = 'legacy phone' WHERE id = $1`, [user.id])
-    expect(await prisma.user.findUniqueOrThrow({ where: { id: user.id } })).toMatchObject({ email: 'enc@example.com', phone: 'legacy phone' })
+    expect(await prisma.user.findUniqueOrThrow({ where: { id: user.id } })).toMatchObject({
+      email: 'enc@example.com',
+      phone: 'legacy phone',
+    })
     await db.sql(`UPDATE users SET email = 'planted@example.com' WHERE id = $1`, [user.id])
-    await expect(prisma.user.findUniqueOrThrow({ where: { id: user.id } })).rejects.toMatchObject({ code: 'KFE_NOT_ENCRYPTED', model: 'User', field: 'email' })
+    await expect(prisma.user.findUniqueOrThrow({ where: { id: user.id } })).rejects.toMatchObject({
+      code: 'KFE_NOT_ENCRYPTED',
+      model: 'User',
+      field: 'email',
+    })
   })
 })

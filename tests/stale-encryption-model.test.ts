@@ -84,5 +84,7 @@ test('a failed run of our generator leaves a module that throws, not the older m
 test('a model without a schema hash, or a client whose schema cannot be read, is refused', () => {
   const { schemaHash: _dropped, ...old } = model('encryption-v1').encryptionModel as { schemaHash: string }
   expect(() => extend('client-v1', old)).toThrow(/carries no schema hash .*run `prisma generate`/)
-  expect(() => checkClientSchema({}, model('encryption-v1').encryptionModel as never)).toThrow(/cannot read the schema this Prisma client was generated from/)
+  expect(() => checkClientSchema({}, model('encryption-v1').encryptionModel as never)).toThrow(
+    /cannot read the schema this Prisma client was generated from/,
+  )
 })

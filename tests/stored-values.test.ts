@@ -36,13 +36,19 @@ beforeEach(async () => {
 })
 
 async function storedUser(id: number): Promise<{ email: string; phone: string | null; tags: string[] | null; avatar: Uint8Array | null }> {
-  const [row] = await db.sql<{ email: string; phone: string | null; tags: string[] | null; avatar: Uint8Array | null }>(`SELECT email, phone${TAGS_COLUMN}, avatar FROM users WHERE id = $1`, [id])
+  const [row] = await db.sql<{ email: string; phone: string | null; tags: string[] | null; avatar: Uint8Array | null }>(
+    `SELECT email, phone${TAGS_COLUMN}, avatar FROM users WHERE id = $1`,
+    [id],
+  )
   return row!
 }
 
 describe('values', () => {
   test('null stays null: stored NULL, read null', async () => {
-    const user = await prisma.user.create({ data: { email: 'x', phone: null, avatar: null, posts: { create: { title: 't', body: null } } }, include: { posts: true } })
+    const user = await prisma.user.create({
+      data: { email: 'x', phone: null, avatar: null, posts: { create: { title: 't', body: null } } },
+      include: { posts: true },
+    })
     expect(user).toMatchObject({ phone: null, avatar: null })
     expect(user.posts[0]!.body).toBeNull()
     expect(await storedUser(user.id)).toMatchObject({ phone: null, avatar: null })
@@ -63,7 +69,17 @@ describe('values', () => {
   })
 
   test('unicode round-trips exactly (emoji, ZWJ sequences, CJK, combining marks, RTL, NUL)', async () => {
-    const samples = ['😀', '👩‍👩‍👧‍👦 family', '中文字符と日本語のテキスト', 'e\u0301 vs \u00e9', 'Z\u0351\u0362a\u0353lgo', 'مرحبا بالعالم', 'tab\tnew\nline', 'nul \u0000 inside', '\u{10FFFF}\u{1F9EA}']
+    const samples = [
+      '😀',
+      '👩‍👩‍👧‍👦 family',
+      '中文字符と日本語のテキスト',
+      'e\u0301 vs \u00e9',
+      'Z\u0351\u0362a\u0353lgo',
+      'مرحبا بالعالم',
+      'tab\tnew\nline',
+      'nul \u0000 inside',
+      '\u{10FFFF}\u{1F9EA}',
+    ]
     const user = await prisma.user.create({ data: { email: samples[0]!, phone: samples[3]!, ...withTags(samples) } })
     const read = await prisma.user.findUniqueOrThrow({ where: { id: user.id } })
     if (supportsScalarLists()) expect(read.tags).toEqual(samples)
@@ -116,23 +132,58 @@ describe('a dump of every table after a varied workload', () => {
     const avatar = Buffer.from(s('avatar-bytes'))
     const user = await prisma.user.create({
       data: {
-        email: s('email'), phone: s('phone'), ...withTags([s('tag-1'), s('tag-2')]), avatar,
+        email: s('email'),
+        phone: s('phone'),
+        ...withTags([s('tag-1'), s('tag-2')]),
+        avatar,
         profile: { create: { bio: s('bio') } },
         reports: { create: [{ email: s('report-email'), ...withTags({ set: [s('report-tag')] }) }] },
-        posts: { create: [{ title: 'visible title', body: s('body'), comments: { create: [{ seq: 1, text: s('comment') }] }, categories: { create: { name: 'visible name', secretNote: s('note') } } }] },
+        posts: {
+          create: [
+            {
+              title: 'visible title',
+              body: s('body'),
+              comments: { create: [{ seq: 1, text: s('comment') }] },
+              categories: { create: { name: 'visible name', secretNote: s('note') } },
+            },
+          ],
+        },
       },
       include: { posts: true },
     })
     await prisma.user.createMany({ data: [{ email: s('many-1') }, { email: s('many-2'), ...withTags([s('many-tag')]) }] })
     if (supportsManyAndReturn()) await prisma.user.createManyAndReturn({ data: [{ email: s('cmar'), phone: s('cmar-phone') }] })
     else await prisma.user.create({ data: { email: s('cmar'), phone: s('cmar-phone') } })
-    await prisma.user.update({ where: { id: user.id }, data: { ...withTags({ push: s('pushed') }), phone: s('phone-2'), posts: { update: { where: { id: user.posts[0]!.id }, data: { body: s('body-2') } } } } })
+    await prisma.user.update({
+      where: { id: user.id },
+      data: {
+        ...withTags({ push: s('pushed') }),
+        phone: s('phone-2'),
+        posts: { update: { where: { id: user.posts[0]!.id }, data: { body: s('body-2') } } },
+      },
+    })
     await prisma.user.updateMany({ where: { name: null, id: { not: user.id } }, data: { phone: s('updatemany-phone') } })
     await prisma.user.upsert({ where: { id: 999 }, create: { email: s('upsert-created') }, update: {} })
     await prisma.user.upsert({ where: { id: user.id }, create: { email: s('upsert-unused') }, update: { email: s('upsert-updated') } })
-    await prisma.post.create({ data: { title: 't2', body: s('post-2'), author: { connect: { id: user.id } }, categories: { connectOrCreate: { where: { name: 'visible name' }, create: { name: 'visible name', secretNote: s('note-unused') } } } } })
-    await prisma.comment.upsert({ where: { postId_seq: { postId: user.posts[0]!.id, seq: 2 } }, create: { postId: user.posts[0]!.id, seq: 2, text: s('comment-2') }, update: {} })
-    await prisma.$transaction([prisma.category.create({ data: { name: 'second', secretNote: s('tx-note') } }), prisma.auditLog.create({ data: { message: 'plain audit message' } })])
+    await prisma.post.create({
+      data: {
+        title: 't2',
+        body: s('post-2'),
+        author: { connect: { id: user.id } },
+        categories: {
+          connectOrCreate: { where: { name: 'visible name' }, create: { name: 'visible name', secretNote: s('note-unused') } },
+        },
+      },
+    })
+    await prisma.comment.upsert({
+      where: { postId_seq: { postId: user.posts[0]!.id, seq: 2 } },
+      create: { postId: user.posts[0]!.id, seq: 2, text: s('comment-2') },
+      update: {},
+    })
+    await prisma.$transaction([
+      prisma.category.create({ data: { name: 'second', secretNote: s('tx-note') } }),
+      prisma.auditLog.create({ data: { message: 'plain audit message' } }),
+    ])
     await prisma.$transaction(async (tx) => {
       await tx.profile.update({ where: { userId: user.id }, data: { bio: s('bio-2') } })
     })
@@ -166,13 +217,21 @@ describe('an altered value is refused with a typed error that names the field an
     const cold = encryptedClient(db, { keys }).prisma
     const errors: unknown[] = []
     for (const client of [prisma, cold]) {
-      const result = await client.user.findUniqueOrThrow({ where: { id: user.id } }).then((u) => u.email, (e: unknown) => e)
+      const result = await client.user.findUniqueOrThrow({ where: { id: user.id } }).then(
+        (u) => u.email,
+        (e: unknown) => e,
+      )
       errors.push(result)
     }
     return errors
   }
 
-  function expectTypedRefusal(error: unknown, type: abstract new (...args: never[]) => FieldEncryptionError, field = 'email', model = 'User'): void {
+  function expectTypedRefusal(
+    error: unknown,
+    type: abstract new (...args: never[]) => FieldEncryptionError,
+    field = 'email',
+    model = 'User',
+  ): void {
     expect(error).toBeInstanceOf(type)
     expect(error).toMatchObject({ model, field })
     expect((error as Error).message).toContain(`${model}.${field}`)
@@ -201,7 +260,8 @@ describe('an altered value is refused with a typed error that names the field an
   })
 
   test('the high bit of a provider id character (which ASCII decoding would drop)', async () => {
-    for (const error of await readAltered((v) => flipByte(v, 'providerId', 2, 0x80) as string)) expectTypedRefusal(error, MalformedCiphertextError)
+    for (const error of await readAltered((v) => flipByte(v, 'providerId', 2, 0x80) as string))
+      expectTypedRefusal(error, MalformedCiphertextError)
   })
 
   test('a key-provider refusal says which: wrong key or failed authentication', async () => {
@@ -229,11 +289,19 @@ describe('an altered value is refused with a typed error that names the field an
 
   test('an altered Bytes value (bytes form)', async () => {
     const avatar = Buffer.from('tamper-target avatar bytes')
-    for (const [region, type] of [['version', MalformedCiphertextError], ['commitment', DecryptionFailedError], ['iv', DecryptionFailedError], ['tag', DecryptionFailedError]] as const) {
+    for (const [region, type] of [
+      ['version', MalformedCiphertextError],
+      ['commitment', DecryptionFailedError],
+      ['iv', DecryptionFailedError],
+      ['tag', DecryptionFailedError],
+    ] as const) {
       const user = await prisma.user.create({ data: { email: `b-${region}`, avatar } })
       const stored = (await storedUser(user.id)).avatar!
       await db.sql('UPDATE users SET avatar = $1 WHERE id = $2', [flipByte(stored, region), user.id])
-      const error = await prisma.user.findUniqueOrThrow({ where: { id: user.id } }).then((u) => u.avatar, (e: unknown) => e)
+      const error = await prisma.user.findUniqueOrThrow({ where: { id: user.id } }).then(
+        (u) => u.avatar,
+        (e: unknown) => e,
+      )
       expectTypedRefusal(error, type, 'avatar')
       expect((error as Error).message).not.toContain('avatar bytes')
     }
@@ -261,14 +329,22 @@ describe('a value moved to another column is refused (the cipher binds table and
   listTest('into a list column of the same table', async () => {
     const user = await prisma.user.create({ data: { email: 'moved-into-list', tags: ['t'] } })
     await db.sql('UPDATE users SET tags = ARRAY[email] WHERE id = $1', [user.id])
-    await expect(prisma.user.findUniqueOrThrow({ where: { id: user.id } })).rejects.toMatchObject({ code: 'KFE_DECRYPTION_FAILED', model: 'User', field: 'tags' })
+    await expect(prisma.user.findUniqueOrThrow({ where: { id: user.id } })).rejects.toMatchObject({
+      code: 'KFE_DECRYPTION_FAILED',
+      model: 'User',
+      field: 'tags',
+    })
   })
 
   test('to a column of another table', async () => {
     const user = await prisma.user.create({ data: { email: 'e', posts: { create: { title: 't', body: 'moved body' } } } })
     await prisma.category.create({ data: { name: 'c', secretNote: 'note' } })
     await db.sql('UPDATE "Category" SET secret_note = (SELECT body FROM posts LIMIT 1)')
-    await expect(prisma.category.findMany()).rejects.toMatchObject({ code: 'KFE_DECRYPTION_FAILED', model: 'Category', field: 'secretNote' })
+    await expect(prisma.category.findMany()).rejects.toMatchObject({
+      code: 'KFE_DECRYPTION_FAILED',
+      model: 'Category',
+      field: 'secretNote',
+    })
     await prisma.profile.create({ data: { bio: 'b', userId: user.id } })
     await db.sql('UPDATE profiles SET biography = (SELECT body FROM posts LIMIT 1)')
     await expect(prisma.profile.findMany()).rejects.toMatchObject({ code: 'KFE_DECRYPTION_FAILED', model: 'Profile', field: 'bio' })

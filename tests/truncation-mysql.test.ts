@@ -18,14 +18,21 @@ import { testDatabaseKind } from './support/test-database-kind'
  * Runs with DATABASE_URL=mysql://...; a private database, dropped after.
  */
 const onMysql = testDatabaseKind() === 'mysql'
-const describeMysql = onMysql ? describe : (name: string, fn: () => void) => describe.skip(`${name} [skipped on ${testDatabaseKind()}: MySQL only]`, fn)
+const describeMysql = onMysql
+  ? describe
+  : (name: string, fn: () => void) => describe.skip(`${name} [skipped on ${testDatabaseKind()}: MySQL only]`, fn)
 
 describeMysql('a value the database truncates', () => {
   const database = `kfe_trunc_${randomBytes(6).toString('hex')}`
   let admin: mariadb.Connection
   const clients: PrismaClient[] = []
   const client = (sqlMode: string) => {
-    const config = { ...mysqlConfig(process.env.DATABASE_URL!), database, connectionLimit: 2, initSql: `SET SESSION sql_mode = '${sqlMode}'` }
+    const config = {
+      ...mysqlConfig(process.env.DATABASE_URL!),
+      database,
+      connectionLimit: 2,
+      initSql: `SET SESSION sql_mode = '${sqlMode}'`,
+    }
     const prisma = new PrismaClient({ adapter: new PrismaMariaDb(config) })
     clients.push(prisma)
     return prisma.$extends(fieldEncryption({ model: encryptionModel, keys: testLocalKeys() }))
@@ -59,7 +66,10 @@ describeMysql('a value the database truncates', () => {
 
     const ok = await prisma.user.create({ data: { email: 'b@example.com', phone: 'short' } })
     await expect(prisma.user.update({ where: { id: ok.id }, data: { phone } })).rejects.toBeInstanceOf(StoredValueMismatchError)
-    await expect(prisma.user.update({ where: { id: ok.id }, data: { avatar: randomBytes(200) } })).rejects.toMatchObject({ code: 'KFE_STORED_VALUE_MISMATCH', field: 'avatar' })
+    await expect(prisma.user.update({ where: { id: ok.id }, data: { avatar: randomBytes(200) } })).rejects.toMatchObject({
+      code: 'KFE_STORED_VALUE_MISMATCH',
+      field: 'avatar',
+    })
   })
 
   test('strict (STRICT_TRANS_TABLES): the database refuses the value and stores nothing', async () => {
@@ -69,4 +79,3 @@ describeMysql('a value the database truncates', () => {
     expect(await admin.query('SELECT id FROM users')).toHaveLength(0)
   })
 })
-

@@ -15,7 +15,9 @@ import { createTestDatabase, type TestDatabase } from './support/test-database'
 class CrossUser {
   @PrimaryGeneratedColumn() id!: number
   @Encrypted() @Column('text') email!: string
-  @BlindIndex('email', { normalize: ['lowercase', 'trim'] }) @Column('text', { name: 'email_index', nullable: true, unique: true }) emailIndex?: string | null
+  @BlindIndex('email', { normalize: ['lowercase', 'trim'] })
+  @Column('text', { name: 'email_index', nullable: true, unique: true })
+  emailIndex?: string | null
   @Encrypted() @Column('text', { nullable: true }) phone?: string | null
   @Column('text', { nullable: true }) name?: string | null
 }
@@ -53,7 +55,10 @@ async function carry(id: number, from: 'prisma' | 'typeorm'): Promise<void> {
   const read = from === 'prisma' ? db.sql.bind(db) : typeormSql
   const write = from === 'prisma' ? typeormSql : db.sql.bind(db)
   const [row] = await read(`SELECT ${COLUMNS.join(', ')} FROM users WHERE id = $1`, [id])
-  await write(`INSERT INTO users (${COLUMNS.join(', ')}) VALUES ($1, $2, $3, $4, $5)`, COLUMNS.map((c) => row![c]))
+  await write(
+    `INSERT INTO users (${COLUMNS.join(', ')}) VALUES ($1, $2, $3, $4, $5)`,
+    COLUMNS.map((c) => row![c]),
+  )
 }
 
 test('a row written through Prisma reads through TypeORM, and its blind index finds it', async () => {

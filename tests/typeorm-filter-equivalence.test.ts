@@ -17,7 +17,8 @@ beforeAll(async () => {
   db = await createTypeOrmDatabase(ENTITIES)
   const repo = db.dataSource.getRepository(User)
   // The index is unique: one row per normalised value; the pool queries them in other spellings.
-  for (const email of ['Ann@Example.com', ' BOB@example.com', 'zoë@example.com', 'carl@example.com']) await repo.save(repo.create({ email, emailTwin: normal(email) }))
+  for (const email of ['Ann@Example.com', ' BOB@example.com', 'zoë@example.com', 'carl@example.com'])
+    await repo.save(repo.create({ email, emailTwin: normal(email) }))
 })
 afterAll(() => db.close())
 

@@ -11,7 +11,9 @@ let bob: User
 
 beforeAll(async () => {
   db = await createTypeOrmDatabase(ENTITIES)
-  ann = await users().save(users().create({ email: 'Ann@Example.com', phone: '111', name: 'ann', posts: [{ title: 't1', body: 'first' } as Post] }))
+  ann = await users().save(
+    users().create({ email: 'Ann@Example.com', phone: '111', name: 'ann', posts: [{ title: 't1', body: 'first' } as Post] }),
+  )
   bob = await users().save(users().create({ email: 'bob@example.com', phone: null, name: 'bob' }))
   await users().save(users().create({ email: 'cy@example.com', phone: '333', name: 'cy' }))
 })
@@ -67,7 +69,10 @@ test.each([
 ])('%s on an encrypted field is refused before any SQL is sent', async (_label, run) => {
   db.capture.clear()
   // Query builder methods refuse as they are called (synchronously); the others reject.
-  const err = await (async () => run())().then(() => undefined, (e: unknown) => e)
+  const err = await (async () => run())().then(
+    () => undefined,
+    (e: unknown) => e,
+  )
   expect(err).toBeInstanceOf(UnsupportedEncryptedFieldQueryError)
   // Refused by the adapter while the query is built, not only by the driver guard behind it.
   expect((err as UnsupportedEncryptedFieldQueryError).operator).not.toBe('unencrypted value')

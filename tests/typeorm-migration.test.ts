@@ -33,7 +33,8 @@ test('encryptColumns encrypts plaintext rows described by TypeORM entities; Type
 
     const rows = (await pg.query<Record<string, unknown>>('SELECT id, email, email_index, phone FROM mig_users ORDER BY id')).rows
     expect(rows.every((r) => String(r.email).startsWith('$kfe$'))).toBe(true)
-    for (const r of rows) await ds.query('INSERT INTO mig_users (id, email, email_index, phone) VALUES (?, ?, ?, ?)', [r.id, r.email, r.email_index, r.phone])
+    for (const r of rows)
+      await ds.query('INSERT INTO mig_users (id, email, email_index, phone) VALUES (?, ?, ?, ?)', [r.id, r.email, r.email_index, r.phone])
     await encryptDataSource(ds, { keys })
     const found = await ds.getRepository(MigUser).findOneBy({ email: 'old@example.com' })
     expect(found).toMatchObject({ email: 'Old@Example.com', phone: '111' })

@@ -27,7 +27,9 @@ test('encryptionModelOf describes the entities as the Prisma generator does (dat
       tags: { type: 'String', isList: true },
       avatar: { type: 'Bytes', isList: false },
     },
-    blindIndexes: { emailIndex: { name: 'emailIndex', column: 'email_index', source: 'email', normalize: ['lowercase', 'trim'], isUnique: true } },
+    blindIndexes: {
+      emailIndex: { name: 'emailIndex', column: 'email_index', source: 'email', normalize: ['lowercase', 'trim'], isUnique: true },
+    },
     relations: { posts: { target: 'Post', isList: true }, profile: { target: 'Profile', isList: false } },
   })
   expect(model.models.Profile!.encryptedFields.bio!.column).toBe('biography')
@@ -56,17 +58,43 @@ test('naming strategies are followed: the AAD binds the database names', async (
 })
 
 describe('declarations that cannot be honoured fail at set-up, naming Entity.property', () => {
-  @Entity() class IntColumn { @PrimaryGeneratedColumn() id!: number; @Encrypted() @Column('integer') n!: number }
-  @Entity() class UniqueEncrypted { @PrimaryGeneratedColumn() id!: number; @Encrypted() @Column('text', { unique: true }) email!: string }
-  @Entity() class NoSource { @PrimaryGeneratedColumn() id!: number; @BlindIndex('email') @Column('text') emailIndex!: string }
-  @Entity() class PlainSource { @PrimaryGeneratedColumn() id!: number; @Column('text') email!: string; @BlindIndex('email') @Column('text') idx!: string }
-  @Entity() class BadNormalize {
+  @Entity()
+  class IntColumn {
+    @PrimaryGeneratedColumn() id!: number
+    @Encrypted() @Column('integer') n!: number
+  }
+  @Entity()
+  class UniqueEncrypted {
+    @PrimaryGeneratedColumn() id!: number
+    @Encrypted() @Column('text', { unique: true }) email!: string
+  }
+  @Entity()
+  class NoSource {
+    @PrimaryGeneratedColumn() id!: number
+    @BlindIndex('email') @Column('text') emailIndex!: string
+  }
+  @Entity()
+  class PlainSource {
+    @PrimaryGeneratedColumn() id!: number
+    @Column('text') email!: string
+    @BlindIndex('email') @Column('text') idx!: string
+  }
+  @Entity()
+  class BadNormalize {
     @PrimaryGeneratedColumn() id!: number
     @Encrypted() @Column('text') email!: string
     @BlindIndex('email', { normalize: ['lowercase', 'uppercase'] }) @Column('text') idx!: string
   }
-  @Entity() class Transformed { @PrimaryGeneratedColumn() id!: number; @Encrypted() @Column('text', { transformer: { to: (v) => v, from: (v) => v } }) s!: string }
-  @Entity() class NotAColumn { @PrimaryGeneratedColumn() id!: number; @Encrypted() loose?: string }
+  @Entity()
+  class Transformed {
+    @PrimaryGeneratedColumn() id!: number
+    @Encrypted() @Column('text', { transformer: { to: (v) => v, from: (v) => v } }) s!: string
+  }
+  @Entity()
+  class NotAColumn {
+    @PrimaryGeneratedColumn() id!: number
+    @Encrypted() loose?: string
+  }
 
   test.each([
     [IntColumn, 'IntColumn.n: column type', /cannot hold ciphertext/],
@@ -78,7 +106,10 @@ describe('declarations that cannot be honoured fail at set-up, naming Entity.pro
     [NotAColumn, 'NotAColumn.loose: ', /must be on a column/],
   ])('%p', async (entity, prefix, problem) => {
     const ds = await open([entity])
-    const err = await encryptDataSource(ds, { keys: testLocalKeys() }).then(() => undefined, (e: unknown) => e)
+    const err = await encryptDataSource(ds, { keys: testLocalKeys() }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
     expect(err).toBeInstanceOf(SchemaAnnotationError)
     expect((err as Error).message.startsWith(prefix)).toBe(true)
     expect((err as Error).message).toMatch(problem)
@@ -87,7 +118,11 @@ describe('declarations that cannot be honoured fail at set-up, naming Entity.pro
 })
 
 test('set-up needs an initialized DataSource and happens once', async () => {
-  @Entity() class Once { @PrimaryGeneratedColumn() id!: number; @Encrypted() @Column('text') s!: string }
+  @Entity()
+  class Once {
+    @PrimaryGeneratedColumn() id!: number
+    @Encrypted() @Column('text') s!: string
+  }
   const fresh = new DataSource({ type: 'sqljs', entities: [Once] })
   await expect(encryptDataSource(fresh, { keys: testLocalKeys() })).rejects.toThrow(/initialize/)
   const ds = await open([Once])

@@ -42,7 +42,7 @@ test('the file runs on the TypeORM line its Jest project names', () => {
   if (line !== '0.3') expect(resolved).toMatch(/node_modules[\\/]typeorm[\\/]/)
 })
 
-test('save() with cascades encrypts every encrypted column, fills the blind index, and leaves plaintext in the caller\'s objects', async () => {
+test("save() with cascades encrypts every encrypted column, fills the blind index, and leaves plaintext in the caller's objects", async () => {
   const email = secret('Ann') + '@Example.com'
   const phone = secret('phone')
   const bio = secret('bio')
@@ -50,7 +50,15 @@ test('save() with cascades encrypts every encrypted column, fills the blind inde
   const tags = [secret('tag'), secret('tag')]
   const avatar = Buffer.from(secret('avatar'))
   const name = control()
-  const user = users().create({ email, phone, name, tags, avatar, profile: { bio } as Profile, posts: [{ title: control(), body } as Post] })
+  const user = users().create({
+    email,
+    phone,
+    name,
+    tags,
+    avatar,
+    profile: { bio } as Profile,
+    posts: [{ title: control(), body } as Post],
+  })
   await users().save(user)
   expect(user).toMatchObject({ email, phone, tags, profile: { bio }, posts: [{ body }] })
   expect(user.avatar).toEqual(avatar)
@@ -179,7 +187,7 @@ test('null clears an encrypted value and its blind index; wrong types are refuse
   expect(statements().filter((q) => /INSERT/i.test(q))).toEqual([])
 })
 
-test('a write the database rejects leaves the caller\'s objects in plaintext too', async () => {
+test("a write the database rejects leaves the caller's objects in plaintext too", async () => {
   const email = secret('dup') + '@x.io'
   await users().insert({ email })
   const again = { email, phone: secret('dup-phone') }
@@ -199,13 +207,19 @@ test('writing a blind index directly is refused', async () => {
 test('paths the adapter cannot see (listeners off) are refused at the driver, never sent in plaintext', async () => {
   const email = secret('nolisten') + '@x.io'
   await expect(users().save(users().create({ email }), { listeners: false })).rejects.toBeInstanceOf(UnsupportedEncryptedFieldQueryError)
-  await expect(db.dataSource.createQueryBuilder().insert().into(User).values({ email }).callListeners(false).execute()).rejects.toBeInstanceOf(
-    UnsupportedEncryptedFieldQueryError,
-  )
+  await expect(
+    db.dataSource.createQueryBuilder().insert().into(User).values({ email }).callListeners(false).execute(),
+  ).rejects.toBeInstanceOf(UnsupportedEncryptedFieldQueryError)
   const user = await users().save(users().create({ email: secret('x') + '@x.io' }))
-  await expect(db.dataSource.createQueryBuilder().update(User).set({ phone: secret('nolisten') }).whereInIds(user.id).callListeners(false).execute()).rejects.toBeInstanceOf(
-    UnsupportedEncryptedFieldQueryError,
-  )
+  await expect(
+    db.dataSource
+      .createQueryBuilder()
+      .update(User)
+      .set({ phone: secret('nolisten') })
+      .whereInIds(user.id)
+      .callListeners(false)
+      .execute(),
+  ).rejects.toBeInstanceOf(UnsupportedEncryptedFieldQueryError)
 })
 
 test('getRawMany and query() return the stored values as they are', async () => {

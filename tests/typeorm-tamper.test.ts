@@ -31,14 +31,24 @@ test('a flipped character in the body is an authentication failure', async () =>
 test('a truncated value is malformed or fails authentication', async () => {
   const u = await fresh()
   await put(u.id, 'email', (await stored(u.id, 'email')).slice(0, 60))
-  const err = await users().findOneBy({ id: u.id }).then(() => undefined, (e: unknown) => e)
+  const err = await users()
+    .findOneBy({ id: u.id })
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    )
   expect(err instanceof MalformedCiphertextError || err instanceof DecryptionFailedError).toBe(true)
 })
 
 test('a value moved from another column of the table is refused (the AAD binds the column)', async () => {
   const u = await fresh()
   await put(u.id, 'email', await stored(u.id, 'phone'))
-  const err = await users().findOneBy({ id: u.id }).then(() => undefined, (e: unknown) => e)
+  const err = await users()
+    .findOneBy({ id: u.id })
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    )
   expect(err).toBeInstanceOf(DecryptionFailedError)
   expect((err as FieldEncryptionError).field).toBe('email')
 })
@@ -59,6 +69,11 @@ test('a plaintext put in an encrypted column is refused, not passed through', as
 test('the error never carries the plaintext', async () => {
   const u = await users().save(users().create({ email: 'who@x.io', phone: 'very-secret-phone' }))
   await put(u.id, 'email', await stored(u.id, 'phone'))
-  const err = (await users().findOneBy({ id: u.id }).then(() => undefined, (e: unknown) => e)) as Error
+  const err = (await users()
+    .findOneBy({ id: u.id })
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as Error
   expect(err.message + JSON.stringify(err)).not.toMatch(/very-secret-phone|who@x\.io/)
 })

@@ -28,7 +28,11 @@ test('findUnique, update, upsert and delete by the encrypted field, typed, throu
   expect(picked).toEqual({ name: 'Ada' })
   const updated = await prisma.user.update({ where: uniqueBy.User.email(prisma.user, 'ADA@example.com'), data: { name: 'Ada L.' } })
   expect(updated.name).toBe('Ada L.')
-  const upserted = await prisma.user.upsert({ where: uniqueBy.User.email(prisma.user, 'grace@example.com'), create: { email: 'grace@example.com' }, update: {} })
+  const upserted = await prisma.user.upsert({
+    where: uniqueBy.User.email(prisma.user, 'grace@example.com'),
+    create: { email: 'grace@example.com' },
+    update: {},
+  })
   expect(upserted.id).not.toBe(ada.id)
   await prisma.user.delete({ where: uniqueBy.User.email(prisma.user, 'grace@example.com') })
   expect(await prisma.user.findUnique({ where: uniqueBy.User.email(prisma.user, 'grace@example.com') })).toBeNull()

@@ -9,7 +9,10 @@ describe('WrittenValues', () => {
 
   async function written() {
     const encryptor = new EnvelopeEncryptor({ keys: testLocalKeys() })
-    const items = [{ value: 'ada@example.com', ctx: email }, { value: '+1 555 0100', ctx: phone }]
+    const items = [
+      { value: 'ada@example.com', ctx: email },
+      { value: '+1 555 0100', ctx: phone },
+    ]
     const stored = await encryptor.encryptMany(items)
     return { encryptor, stored: stored as string[], known: new WrittenValues(items, stored) }
   }
@@ -17,7 +20,10 @@ describe('WrittenValues', () => {
   test('values this query wrote come back without a decryption', async () => {
     const { encryptor, stored, known } = await written()
     const before = encryptor.stats().valuesDecrypted
-    const out = await known.decryptMany(encryptor, [{ value: stored[0], ctx: email }, { value: stored[1], ctx: phone }])
+    const out = await known.decryptMany(encryptor, [
+      { value: stored[0], ctx: email },
+      { value: stored[1], ctx: phone },
+    ])
     expect(out).toEqual(['ada@example.com', '+1 555 0100'])
     expect(encryptor.stats().valuesDecrypted).toBe(before)
   })

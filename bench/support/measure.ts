@@ -17,7 +17,13 @@ export type Work = () => unknown
  */
 export const clock: { name: 'wall' | 'cpu'; now: () => number } =
   process.env.BENCH_CLOCK === 'cpu'
-    ? { name: 'cpu', now: () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000 } }
+    ? {
+        name: 'cpu',
+        now: () => {
+          const u = process.cpuUsage()
+          return (u.user + u.system) / 1000
+        },
+      }
     : { name: 'wall', now: () => performance.now() }
 
 /** The middle value (mean of the two middle values for an even count). */
@@ -53,7 +59,11 @@ export async function microsPerOp(work: Work, iterations: number): Promise<numbe
  * order rotates each round (and reverses every other round), so no side always runs first or
  * right after the same other side. `sample` returns one measurement (any unit, lower is better).
  */
-export async function interleave<S extends string>(rounds: number, sides: readonly S[], sample: (side: S) => Promise<number>): Promise<Record<S, number[]>> {
+export async function interleave<S extends string>(
+  rounds: number,
+  sides: readonly S[],
+  sample: (side: S) => Promise<number>,
+): Promise<Record<S, number[]>> {
   const out = Object.fromEntries(sides.map((s) => [s, [] as number[]])) as Record<S, number[]>
   for (let r = 0; r < rounds; r++) {
     const shift = r % sides.length
@@ -96,12 +106,32 @@ export function printRatioTable(title: string, labels: { baseline: string; subje
   const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2))
   const spread = (xs: readonly number[]) => `${fmt(Math.min(...xs))}..${fmt(Math.max(...xs))}`
   const table = [
-    ['case', 'unit', `${labels.baseline} (median)`, `${labels.subject} (median)`, 'ratio', 'target', '', `${labels.baseline} range`, `${labels.subject} range`],
+    [
+      'case',
+      'unit',
+      `${labels.baseline} (median)`,
+      `${labels.subject} (median)`,
+      'ratio',
+      'target',
+      '',
+      `${labels.baseline} range`,
+      `${labels.subject} range`,
+    ],
     ...rows.map((row, i) => {
       const r = results[i]!
       const target = r.target === undefined ? '' : `≤ ${r.target}×`
       const status = r.target === undefined ? 'info' : r.met ? 'ok' : 'MISSED'
-      return [r.name, row.unit, fmt(r.baseline), fmt(r.subject), `${r.ratio.toFixed(2)}×`, target, status, spread(row.baseline), spread(row.subject)]
+      return [
+        r.name,
+        row.unit,
+        fmt(r.baseline),
+        fmt(r.subject),
+        `${r.ratio.toFixed(2)}×`,
+        target,
+        status,
+        spread(row.baseline),
+        spread(row.subject),
+      ]
     }),
   ]
   const widths = table[0]!.map((_, c) => Math.max(...table.map((line) => line[c]!.length)))

@@ -27,7 +27,8 @@ export class BlindIndexBatch {
 
   /** Queues a plaintext. Its ticket holds the hashes once `resolve` has run. */
   request(field: BlindIndexField, value: unknown, purpose: BlindIndexPurpose): BlindIndexTicket {
-    if (typeof value !== 'string') throw new InvalidFieldValueError({ model: field.model, field: field.source }, 'a string', describeType(value))
+    if (typeof value !== 'string')
+      throw new InvalidFieldValueError({ model: field.model, field: field.source }, 'a string', describeType(value))
     const ticket: BlindIndexTicket = { field, purpose, hashes: [] }
     this.tickets.push({ ticket, value })
     return ticket

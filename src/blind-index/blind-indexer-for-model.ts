@@ -18,7 +18,11 @@ export interface BlindIndexerChoice {
  * `@blindIndex` fields (root key defaulting to the primary provider's, provider calls reported
  * to the encryptor's `onEvent`), or undefined when the model has no blind index.
  */
-export function blindIndexerForModel(model: EncryptionModel, choice: BlindIndexerChoice, encryptor: EnvelopeEncryptor): BlindIndexer | undefined {
+export function blindIndexerForModel(
+  model: EncryptionModel,
+  choice: BlindIndexerChoice,
+  encryptor: EnvelopeEncryptor,
+): BlindIndexer | undefined {
   if (choice.blindIndexer) return choice.blindIndexer
   const fields = blindIndexFieldsOf(model)
   if (fields.length === 0) return undefined

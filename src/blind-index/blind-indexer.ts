@@ -69,21 +69,29 @@ export class BlindIndexer {
     this.version = checkConfigVersion(options.version ?? 1, 'blindIndex.version')
     const currentLoad = rootKeyLoader(options.rootKey, 'blindIndex.rootKey', options.providerTimeoutMs, options.onEvent)
     const current: VersionState = { version: this.version, load: currentLoad, normalize: new Map() }
-    const previous = options.previous === undefined ? [] : Array.isArray(options.previous) ? options.previous : [options.previous as PreviousBlindIndexVersion]
+    const previous =
+      options.previous === undefined
+        ? []
+        : Array.isArray(options.previous)
+          ? options.previous
+          : [options.previous as PreviousBlindIndexVersion]
     this.states = [current]
     previous.forEach((p, i) => {
       const label = `blindIndex.previous[${i}]`
       const version = checkConfigVersion(p?.version, `${label}.version`)
-      if (this.states.some((s) => s.version === version)) throw new ConfigurationError(`${label}: index version ${version} is configured twice`)
+      if (this.states.some((s) => s.version === version))
+        throw new ConfigurationError(`${label}: index version ${version} is configured twice`)
       const normalize = new Map<string, readonly BlindIndexNormalization[]>()
       for (const [name, steps] of Object.entries(p.normalize ?? {})) {
-        if (!this.byName.has(name)) throw new ConfigurationError(`${label}.normalize: '${name}' is not a blind index (write it as Model.indexField)`)
+        if (!this.byName.has(name))
+          throw new ConfigurationError(`${label}.normalize: '${name}' is not a blind index (write it as Model.indexField)`)
         const list: readonly BlindIndexNormalization[] = Array.isArray(steps) ? steps : []
         const problem = Array.isArray(steps) ? normalizationProblem(list) : 'must be a list'
         if (problem) throw new ConfigurationError(`${label}.normalize['${name}']: ${problem}`)
         normalize.set(name, [...list])
       }
-      const load = p.rootKey === undefined ? current.load : rootKeyLoader(p.rootKey, `${label}.rootKey`, options.providerTimeoutMs, options.onEvent)
+      const load =
+        p.rootKey === undefined ? current.load : rootKeyLoader(p.rootKey, `${label}.rootKey`, options.providerTimeoutMs, options.onEvent)
       this.states.push({ version, load, normalize })
     })
     this.versions = this.states.map((s) => s.version)
@@ -174,7 +182,8 @@ export class BlindIndexer {
 
   private computeFor(state: VersionState, field: BlindIndexField, value: string): string {
     if (!this.ready || !state.root) throw new Error('blind index root keys are not loaded: await load() first')
-    if (!isWellFormed(value)) throw new InvalidFieldValueError({ model: field.model, field: field.source }, 'well-formed Unicode text', LONE_SURROGATE)
+    if (!isWellFormed(value))
+      throw new InvalidFieldValueError({ model: field.model, field: field.source }, 'well-formed Unicode text', LONE_SURROGATE)
     const name = blindIndexName(field)
     const steps = state.normalize.get(name) ?? field.normalize
     const keyId = `${state.version}\u0000${field.table}\u0000${field.column}`
@@ -191,7 +200,10 @@ export class BlindIndexer {
  * The index options with their root key decided: `blindIndex.rootKey` when given, otherwise the
  * primary key provider (its `blindIndexRootKey()`). The one place that default is written.
  */
-export function withDefaultRootKey<T extends BlindIndexOptions>(options: T | undefined, primary: RootKeySource): T & { rootKey: RootKeySource } {
+export function withDefaultRootKey<T extends BlindIndexOptions>(
+  options: T | undefined,
+  primary: RootKeySource,
+): T & { rootKey: RootKeySource } {
   return { ...(options as T), rootKey: options?.rootKey ?? primary }
 }
 

@@ -14,7 +14,11 @@ const STEPS: Record<BlindIndexNormalization, (s: string) => string> = {
   spaces: (s) => s.replace(/\s+/gu, ' '),
   // Canonical decomposition, drop non-spacing marks (accents, cedillas...), recompose:
   // "Ångström" -> "Angstrom". Spacing marks (e.g. Indic vowel signs) are kept.
-  diacritics: (s) => s.normalize('NFD').replace(/\p{Mn}/gu, '').normalize('NFC'),
+  diacritics: (s) =>
+    s
+      .normalize('NFD')
+      .replace(/\p{Mn}/gu, '')
+      .normalize('NFC'),
 }
 
 /**

@@ -28,7 +28,12 @@ export type RootKeyLoader = (() => Promise<Buffer>) & { forget?: () => void }
  * A key provider's `blindIndexRootKey()` is cut after `timeoutMs` (default {@link DEFAULT_PROVIDER_TIMEOUT_MS}, 10 s), like every
  * other provider call, and reported to `onEvent` as an `unwrapRootKey` event.
  */
-export function rootKeyLoader(source: RootKeySource, label: string, timeoutMs = DEFAULT_PROVIDER_TIMEOUT_MS, onEvent?: EncryptionEventListener): RootKeyLoader {
+export function rootKeyLoader(
+  source: RootKeySource,
+  label: string,
+  timeoutMs = DEFAULT_PROVIDER_TIMEOUT_MS,
+  onEvent?: EncryptionEventListener,
+): RootKeyLoader {
   if (typeof source === 'string') {
     const key = Buffer.from(source.trim(), 'base64')
     checkLength(key, label)
@@ -45,11 +50,15 @@ export function rootKeyLoader(source: RootKeySource, label: string, timeoutMs = 
   if (source && typeof source === 'object') {
     const provider = source
     if (typeof provider.blindIndexRootKey !== 'function') {
-      throw new ConfigurationError(`${label}: key provider '${provider.id ?? '?'}' has no blind-index root key (blindIndexRootKey); pass blindIndex.rootKey explicitly`)
+      throw new ConfigurationError(
+        `${label}: key provider '${provider.id ?? '?'}' has no blind-index root key (blindIndexRootKey); pass blindIndex.rootKey explicitly`,
+      )
     }
     const id = provider.id ?? 'unknown'
     const load: RootKeyLoader = async () => {
-      const key = await reportProviderCall('unwrapRootKey', id, onEvent, () => withDeadline(id, timeoutMs, () => provider.blindIndexRootKey!()))
+      const key = await reportProviderCall('unwrapRootKey', id, onEvent, () =>
+        withDeadline(id, timeoutMs, () => provider.blindIndexRootKey!()),
+      )
       if (!(key instanceof Uint8Array) || key.length < ROOT_KEY_MIN_BYTES) {
         throw new KeyProviderError(id, 'misconfigured', `the blind-index root key must have at least ${ROOT_KEY_MIN_BYTES} bytes`)
       }
@@ -63,7 +72,9 @@ export function rootKeyLoader(source: RootKeySource, label: string, timeoutMs = 
 
 function checkLength(key: Buffer, label: string): Buffer {
   if (key.length < ROOT_KEY_MIN_BYTES) {
-    throw new ConfigurationError(`${label} must have at least ${ROOT_KEY_MIN_BYTES} bytes (base64 of 32 random bytes); it has ${key.length}`)
+    throw new ConfigurationError(
+      `${label} must have at least ${ROOT_KEY_MIN_BYTES} bytes (base64 of 32 random bytes); it has ${key.length}`,
+    )
   }
   return key
 }

@@ -22,7 +22,8 @@ export async function keygen(flags: KeygenFlags, io: CliIo): Promise<number> {
   if (!kmsKeyId) {
     const key = LocalKeyProvider.generateMasterKey()
     io.stdout.write(flags.json ? `${JSON.stringify({ localMasterKey: key })}\n` : `${key}\n`)
-    if (!flags.json) io.stderr.write('A new local master key. Keep it in your secret manager (never in git) and set it as KFE_LOCAL_MASTER_KEY.\n')
+    if (!flags.json)
+      io.stderr.write('A new local master key. Keep it in your secret manager (never in git) and set it as KFE_LOCAL_MASTER_KEY.\n')
     return 0
   }
   const clientConfig = kmsClientConfig(flags.kmsRegion ?? io.env.KFE_KMS_REGION, flags.kmsEndpoint)

@@ -7,8 +7,10 @@ if (process.env.PRISMA_GENERATOR_INVOCATION) {
   require('../generator/generator-handler').runGenerator()
 } else {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  require('./program').runProgram(process.argv).catch((err: unknown) => {
-    console.error(err instanceof Error ? err.message : String(err))
-    process.exitCode = 1
-  })
+  require('./program')
+    .runProgram(process.argv)
+    .catch((err: unknown) => {
+      console.error(err instanceof Error ? err.message : String(err))
+      process.exitCode = 1
+    })
 }

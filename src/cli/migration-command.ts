@@ -4,7 +4,14 @@ import type { OperationName } from '../migration/column-operation'
 import type { MigrationProgress } from '../migration/migration-progress'
 import type { MigrationSummary } from '../migration/migration-summary'
 import { redactUrl } from '../migration/open-database'
-import { decryptColumns, encryptColumns, encryptionStatus, parseShard, rotateColumns, type MigrationOptions } from '../migration/run-migration'
+import {
+  decryptColumns,
+  encryptColumns,
+  encryptionStatus,
+  parseShard,
+  rotateColumns,
+  type MigrationOptions,
+} from '../migration/run-migration'
 import type { CliIo } from './cli-io'
 import { ProgressBars } from './progress-bars'
 import { ProgressLines } from './progress-lines'
@@ -56,7 +63,8 @@ export async function runMigrationCommand(operation: OperationName, flags: Migra
   const controller = new AbortController()
   const stopSignals = io.handleSignals ? onStopSignals(controller, io) : () => undefined
   const progressStream = flags.json ? io.stderr : io.stdout
-  const bars = flags.progress !== false && progressStream.isTTY ? new ProgressBars(operation, progressStream as NodeJS.WriteStream) : undefined
+  const bars =
+    flags.progress !== false && progressStream.isTTY ? new ProgressBars(operation, progressStream as NodeJS.WriteStream) : undefined
   const progress: MigrationProgress | undefined =
     flags.progress === false ? undefined : (bars ?? new ProgressLines(operation, (line) => progressStream.write(`${line}\n`)))
 
@@ -104,7 +112,9 @@ export async function runMigrationCommand(operation: OperationName, flags: Migra
 function onStopSignals(controller: AbortController, io: CliIo): () => void {
   const handler = (signal: NodeJS.Signals): void => {
     if (controller.signal.aborted) process.exit(EXIT_INTERRUPTED)
-    io.stderr.write(`\n${signal}: finishing the batches in flight, then stopping (again to stop at once; either way, run the command again to resume)\n`)
+    io.stderr.write(
+      `\n${signal}: finishing the batches in flight, then stopping (again to stop at once; either way, run the command again to resume)\n`,
+    )
     controller.abort()
   }
   process.on('SIGINT', handler)

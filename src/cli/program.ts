@@ -43,12 +43,19 @@ export async function runProgram(argv: string[], io: CliIo = processIo()): Promi
     cmd.addHelpText('after', `\n${WHERE_HELP}\n\n${EXIT_CODES_HELP}`)
     cmd.action(async (flags: MigrationFlags & { kmsAcceptedKeyId?: string[]; fromPfeKey?: string[] }) => {
       const { kmsAcceptedKeyId, fromPfeKey, ...rest } = flags
-      exitCode = await runMigrationCommand(name, { ...rest, kmsAcceptedKeyIds: kmsAcceptedKeyId?.length ? kmsAcceptedKeyId : undefined, pfeKeys: fromPfeKey }, io)
+      exitCode = await runMigrationCommand(
+        name,
+        { ...rest, kmsAcceptedKeyIds: kmsAcceptedKeyId?.length ? kmsAcceptedKeyId : undefined, pfeKeys: fromPfeKey },
+        io,
+      )
     })
     return cmd
   }
 
-  migration('status', 'count, per encrypted column, values that are NULL, plaintext, encrypted under the current key or an older one, or unreadable; blind indexes current, stale or missing')
+  migration(
+    'status',
+    'count, per encrypted column, values that are NULL, plaintext, encrypted under the current key or an older one, or unreadable; blind indexes current, stale or missing',
+  )
     .option('--no-verify', 'read headers only; do not decrypt every value to find unreadable ones')
     .option('--check', 'exit 1 unless every value and blind index is current (for scripts and CI)')
   migration('encrypt', 'encrypt every plaintext value of the annotated columns (or --model/--field), filling blind indexes')
@@ -57,7 +64,10 @@ export async function runProgram(argv: string[], io: CliIo = processIo()): Promi
   migration('rotate', 'bring every encrypted value and blind index to the current key (KMS key change: re-wrap only, via ReEncrypt)')
     .option('--dry-run', 'decide everything, write nothing, report what would be done')
     .option('--blind-indexes', 'only recompute blind indexes (missing, or of another index version); leave values as they are')
-    .option('--verify-indexes', 'decrypt every row and recompute any index that does not match (a normalisation changed without a new version)')
+    .option(
+      '--verify-indexes',
+      'decrypt every row and recompute any index that does not match (a normalisation changed without a new version)',
+    )
   migration('decrypt', 'write the plaintext back in place of every encrypted value (leaving the library, or disaster recovery)')
     .option('--dry-run', 'decrypt everything to check it can be, write nothing')
     .option('-y, --yes', 'do not ask for confirmation')
@@ -124,7 +134,13 @@ function packageVersion(): string {
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), ...value.split(',').map((s) => s.trim()).filter(Boolean)]
+  return [
+    ...(previous ?? []),
+    ...value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  ]
 }
 
 function positiveInt(value: string): number {

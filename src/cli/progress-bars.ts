@@ -39,7 +39,14 @@ export class ProgressBars implements MigrationProgress {
   }
 
   columnStarted(target: ColumnTarget, total: number, alreadyDone = 0): void {
-    const payload: BarPayload = { label: `${this.operation} ${target.model}.${target.field}`, alreadyDone, started: performance.now(), failed: 0, rate: 0, finished: false }
+    const payload: BarPayload = {
+      label: `${this.operation} ${target.model}.${target.field}`,
+      alreadyDone,
+      started: performance.now(),
+      failed: 0,
+      rate: 0,
+      finished: false,
+    }
     const bar = this.multibar.create(Math.max(alreadyDone + total, 1), alreadyDone, payload)
     this.bars.set(target, { bar, payload })
   }
@@ -71,6 +78,9 @@ export class ProgressBars implements MigrationProgress {
     const fresh = value - p.alreadyDone
     const left = Math.max(0, total - value)
     const eta = p.finished || left === 0 ? 0 : p.rate > 0 && fresh > 0 ? left / p.rate : undefined
-    return formatProgressLine({ label: p.label, done: value, total, rate: p.rate, etaSeconds: eta, failed: p.failed }, this.stream.columns || 80)
+    return formatProgressLine(
+      { label: p.label, done: value, total, rate: p.rate, etaSeconds: eta, failed: p.failed },
+      this.stream.columns || 80,
+    )
   }
 }

@@ -18,7 +18,9 @@ export class ProgressLines implements MigrationProgress {
   columnStarted(target: ColumnTarget, total: number, alreadyDone = 0): void {
     const now = performance.now()
     this.columns.set(target, { started: now, lastLine: now, alreadyDone })
-    this.write(`[${this.operation}] ${name(target)}: ${total} rows to read${alreadyDone > 0 ? ` (${alreadyDone} already done, of ${alreadyDone + total})` : ''}`)
+    this.write(
+      `[${this.operation}] ${name(target)}: ${total} rows to read${alreadyDone > 0 ? ` (${alreadyDone} already done, of ${alreadyDone + total})` : ''}`,
+    )
   }
 
   rowsDone(target: ColumnTarget, done: number, total: number, failed: number): void {
@@ -32,14 +34,18 @@ export class ProgressLines implements MigrationProgress {
     const eta = rate > 0 ? Math.max(0, (total - done) / rate) : 0
     const whole = c.alreadyDone + total
     const pct = whole > 0 ? Math.floor((100 * (c.alreadyDone + done)) / whole) : 100
-    this.write(`[${this.operation}] ${name(target)}: ${c.alreadyDone + done}/${whole} rows (${pct}%), ${Math.round(rate)} rows/s, ETA ${formatSeconds(eta)}, ${failed} failed`)
+    this.write(
+      `[${this.operation}] ${name(target)}: ${c.alreadyDone + done}/${whole} rows (${pct}%), ${Math.round(rate)} rows/s, ETA ${formatSeconds(eta)}, ${failed} failed`,
+    )
   }
 
   columnFinished(target: ColumnTarget, summary: ColumnSummary): void {
     const counts = Object.entries(summary.counts).map(([k, v]) => `${k} ${v}`)
     if (summary.failed) counts.push(`failed ${summary.failed}`)
     if (summary.conflicts) counts.push(`conflicts retried ${summary.conflicts}`)
-    this.write(`[${this.operation}] ${name(target)}: done, ${summary.rows} rows in ${formatSeconds(summary.durationMs / 1000)}${counts.length ? ` (${counts.join(', ')})` : ''}`)
+    this.write(
+      `[${this.operation}] ${name(target)}: done, ${summary.rows} rows in ${formatSeconds(summary.durationMs / 1000)}${counts.length ? ` (${counts.join(', ')})` : ''}`,
+    )
   }
 }
 

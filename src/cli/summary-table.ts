@@ -8,13 +8,20 @@ export function renderTable(header: readonly string[], rows: ReadonlyArray<reado
   const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)))
   const numeric = header.map((_, i) => rows.length > 0 && rows.every((r) => typeof r[i] === 'number'))
   return cells
-    .map((r) => r.map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd())
+    .map((r) =>
+      r
+        .map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+    )
     .join('\n')
 }
 
 /** What the summary reads of the encryption model (the generated `as const` one fits). */
 interface ModelIndexes {
-  readonly models: { readonly [model: string]: { readonly blindIndexes: { readonly [index: string]: { readonly source: string } } } | undefined }
+  readonly models: {
+    readonly [model: string]: { readonly blindIndexes: { readonly [index: string]: { readonly source: string } } } | undefined
+  }
 }
 
 /**
@@ -26,8 +33,18 @@ export function renderMigrationSummary(s: MigrationSummary, model?: ModelIndexes
   const indexesOf = (c: ColumnSummary): number =>
     Object.values(model?.models[c.model]?.blindIndexes ?? {}).filter((b) => b.source === c.field).length
   const showIndexes = s.operation === 'encrypt' && s.columns.some((c) => indexesOf(c) > 0)
-  const filled = (c: ColumnSummary): number => indexesOf(c) * ((c.counts['encrypted'] ?? 0) + (c.counts['converted from prisma-field-encryption'] ?? 0))
-  const header = ['column', 'rows', ...outcomes, ...(showIndexes ? ['blind indexes filled'] : []), 'failed', 'conflicts retried', 'time', 'rows/s']
+  const filled = (c: ColumnSummary): number =>
+    indexesOf(c) * ((c.counts['encrypted'] ?? 0) + (c.counts['converted from prisma-field-encryption'] ?? 0))
+  const header = [
+    'column',
+    'rows',
+    ...outcomes,
+    ...(showIndexes ? ['blind indexes filled'] : []),
+    'failed',
+    'conflicts retried',
+    'time',
+    'rows/s',
+  ]
   const rows = s.columns.map((c) => [
     `${c.model}.${c.field}`,
     c.rows,
@@ -61,7 +78,8 @@ export function renderMigrationSummary(s: MigrationSummary, model?: ModelIndexes
       '',
     )
   }
-  if (rootKey?.failure) lines.push(`The blind-index root key could not be re-wrapped: ${rootKey.failure.message} [${rootKey.failure.reason}]`, '')
+  if (rootKey?.failure)
+    lines.push(`The blind-index root key could not be re-wrapped: ${rootKey.failure.message} [${rootKey.failure.reason}]`, '')
   const read = s.columns.reduce((n, c) => n + c.rows, 0)
   const verdict = s.interrupted
     ? 'Interrupted: run the same command again to finish (rows already done are skipped).'
@@ -101,7 +119,10 @@ export function renderStatus(r: StatusReport): string {
   const reasons = r.columns.flatMap((c) => c.unreadableReasons.map((f) => ({ c, f })))
   if (reasons.length > 0) {
     lines.push('Unreadable values:')
-    for (const { c, f } of reasons) lines.push(`  ${c.model}.${c.field}  ${f.reason}  ${f.count} (e.g. key ${f.sampleKeys.map((k) => k.join('/')).join(', ')}): ${f.message}`)
+    for (const { c, f } of reasons)
+      lines.push(
+        `  ${c.model}.${c.field}  ${f.reason}  ${f.count} (e.g. key ${f.sampleKeys.map((k) => k.join('/')).join(', ')}): ${f.message}`,
+      )
     lines.push('')
   }
   lines.push(r.complete ? 'Complete: every value is encrypted under the current key and every blind index is current.' : nextSteps(r))
@@ -113,7 +134,8 @@ function nextSteps(r: StatusReport): string {
   const steps: string[] = []
   if (sum((c) => c.plaintext) > 0) steps.push('`encrypt` for plaintext values')
   if (sum((c) => c.prismaFieldEncryption) > 0) steps.push('`encrypt --from-pfe-key` for prisma-field-encryption values')
-  if (sum((c) => c.older + c.blindIndexes.reduce((n, b) => n + b.stale + b.missing, 0)) > 0) steps.push('`rotate` for older values and stale or missing blind indexes')
+  if (sum((c) => c.older + c.blindIndexes.reduce((n, b) => n + b.stale + b.missing, 0)) > 0)
+    steps.push('`rotate` for older values and stale or missing blind indexes')
   if (sum((c) => c.unreadable) > 0) steps.push('a look at the unreadable values (wrong or missing key, or altered data)')
   if (r.blindIndexRootKey?.current === false) steps.push('`rotate` to re-wrap the blind-index root key, wrapped under an older key')
   return `Not complete: ${steps.join('; ')}.`

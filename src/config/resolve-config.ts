@@ -56,13 +56,18 @@ export const MODEL_LOCATIONS = ['prisma/generated/encryption', 'src/generated/en
  *             KFE_KMS_WRAPPED_ROOT_KEY), and KFE_LOCAL_MASTER_KEY (+ KFE_LOCAL_PREVIOUS_KEYS): primary when
  *             there is no KMS key, else kept to read values not yet moved to KMS
  */
-export async function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Promise<ResolvedConfig> {
+export async function resolveConfig(
+  flags: ConfigFlags,
+  env: NodeJS.ProcessEnv = process.env,
+  cwd = process.cwd(),
+): Promise<ResolvedConfig> {
   const configFile = flags.config ? resolve(cwd, flags.config) : findModule(cwd, CONFIG_NAMES)
   let config: KfeConfig = {}
   if (configFile) {
     const mod = await loadUserModule(configFile, 'config file')
     const exported = (mod.default ?? mod.config ?? mod) as KfeConfig
-    if (typeof exported !== 'object' || exported === null) throw new ConfigurationError(`config file ${configFile} must export a config object (export default defineConfig({...}))`)
+    if (typeof exported !== 'object' || exported === null)
+      throw new ConfigurationError(`config file ${configFile} must export a config object (export default defineConfig({...}))`)
     config = exported
   }
   const base = configFile ? dirname(configFile) : cwd
@@ -122,7 +127,12 @@ async function resolveKeys(config: KfeConfig, flags: ConfigFlags, env: NodeJS.Pr
   const kmsKeyId = flags.kmsKeyId ?? env.KFE_KMS_KEY_ID
   if (kmsKeyId) {
     const clientConfig = kmsClientConfig(flags.kmsRegion ?? env.KFE_KMS_REGION, flags.kmsEndpoint)
-    const accepted = flags.kmsAcceptedKeyIds ?? (env.KFE_KMS_ACCEPTED_KEY_IDS ?? '').split(',').map((s) => s.trim()).filter(Boolean)
+    const accepted =
+      flags.kmsAcceptedKeyIds ??
+      (env.KFE_KMS_ACCEPTED_KEY_IDS ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
     const wrappedRoot = flags.kmsWrappedRootKey ?? env.KFE_KMS_WRAPPED_ROOT_KEY
     providers.push(
       new AwsKmsKeyProvider({
@@ -135,7 +145,9 @@ async function resolveKeys(config: KfeConfig, flags: ConfigFlags, env: NodeJS.Pr
   }
   if (env.KFE_LOCAL_MASTER_KEY) providers.push(LocalKeyProvider.fromEnv(env))
   if (providers.length === 0) {
-    throw new ConfigurationError('no key provider: set KFE_LOCAL_MASTER_KEY, pass --kms-key-id (or KFE_KMS_KEY_ID), or set keys in kfe.config.ts')
+    throw new ConfigurationError(
+      'no key provider: set KFE_LOCAL_MASTER_KEY, pass --kms-key-id (or KFE_KMS_KEY_ID), or set keys in kfe.config.ts',
+    )
   }
   return providers
 }

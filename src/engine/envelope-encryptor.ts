@@ -120,9 +120,10 @@ export class EnvelopeEncryptor {
         for (let i = done; i < done + take; i++) {
           const { ctx } = items[i]!
           const body = seal(entry.key, plaintexts[i]!, entry.aadFor(ctx), ivs)
-          out[i] = ctx.kind === 'text'
-            ? TEXT_PREFIX + entry.headerText + body.toString('base64url')
-            : Buffer.concat([BYTES_PREFIX, entry.header, body])
+          out[i] =
+            ctx.kind === 'text'
+              ? TEXT_PREFIX + entry.headerText + body.toString('base64url')
+              : Buffer.concat([BYTES_PREFIX, entry.header, body])
         }
       } finally {
         entry.release()
@@ -258,7 +259,11 @@ export class EnvelopeEncryptor {
    * ReEncrypt per data key, whose result is not stored); pass one `currency` to classify many
    * values with one call per data key. Throws for a malformed value or a provider that fails.
    */
-  async classify(value: unknown, ctx: FieldContext, currency: DataKeyCurrency = new DataKeyCurrency(this.keyRing, this.timeoutMs)): Promise<ValueState> {
+  async classify(
+    value: unknown,
+    ctx: FieldContext,
+    currency: DataKeyCurrency = new DataKeyCurrency(this.keyRing, this.timeoutMs),
+  ): Promise<ValueState> {
     if (!looksEncrypted(value)) return 'plaintext'
     const { headerId, header } = readHeader(value, ctx)
     return (await currency.of(headerId, header, locate(ctx))).state
@@ -311,9 +316,11 @@ export class EnvelopeEncryptor {
    * by concurrent callers and kept a few seconds by the cache, names this caller's field.
    */
   private keyFor(id: string, split: SplitEnvelope, ctx: FieldContext): Promise<DataKeyEntry> {
-    return this.cache.forDecryption(id, () => this.loadDataKey(split, ctx)).catch((err: unknown) => {
-      throw relocated(err, ctx)
-    })
+    return this.cache
+      .forDecryption(id, () => this.loadDataKey(split, ctx))
+      .catch((err: unknown) => {
+        throw relocated(err, ctx)
+      })
   }
 
   private async loadDataKey(split: SplitEnvelope, ctx: FieldContext): Promise<DataKeyEntry> {
@@ -338,7 +345,14 @@ export class EnvelopeEncryptor {
       derived.encryptionKey.fill(0)
       throw new DecryptionFailedError(at, 'key commitment mismatch: the value was altered')
     }
-    return new DataKeyEntry(provider.id, header.wrappedKey, Buffer.from(headerBytes), split.headerId, derived.encryptionKey, header.commitment)
+    return new DataKeyEntry(
+      provider.id,
+      header.wrappedKey,
+      Buffer.from(headerBytes),
+      split.headerId,
+      derived.encryptionKey,
+      header.commitment,
+    )
   }
 
   private async callProvider<T>(type: EncryptionEvent['type'], provider: KeyProvider, call: () => Promise<T>): Promise<T> {

@@ -7,10 +7,7 @@ export const DEFAULT_PROVIDER_TIMEOUT_MS = 10_000
 export async function withDeadline<T>(providerId: string, timeoutMs: number, call: () => Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new KeyProviderError(providerId, 'unavailable', `no answer within ${timeoutMs} ms`)),
-      timeoutMs,
-    )
+    timer = setTimeout(() => reject(new KeyProviderError(providerId, 'unavailable', `no answer within ${timeoutMs} ms`)), timeoutMs)
     timer.unref()
   })
   try {

@@ -28,10 +28,14 @@ export function openValue(entry: DataKeyEntry, split: SplitEnvelope, ctx: FieldC
 export function relocated(err: unknown, ctx: FieldContext): unknown {
   if (!(err instanceof FieldEncryptionError) || (err.model === ctx.model && err.field === ctx.field)) return err
   const before = err.model && err.field ? `${err.model}.${err.field}` : undefined
-  const copy = Object.assign(Object.create(Object.getPrototypeOf(err) as object) as FieldEncryptionError, err, { model: ctx.model, field: ctx.field })
+  const copy = Object.assign(Object.create(Object.getPrototypeOf(err) as object) as FieldEncryptionError, err, {
+    model: ctx.model,
+    field: ctx.field,
+  })
   const message = before && err.message.startsWith(before) ? `${ctx.model}.${ctx.field}${err.message.slice(before.length)}` : err.message
   Object.defineProperty(copy, 'message', { value: message, writable: true, configurable: true, enumerable: false })
-  if (err.cause !== undefined) Object.defineProperty(copy, 'cause', { value: err.cause, writable: true, configurable: true, enumerable: false })
+  if (err.cause !== undefined)
+    Object.defineProperty(copy, 'cause', { value: err.cause, writable: true, configurable: true, enumerable: false })
   Object.defineProperty(copy, 'stack', { value: err.stack, writable: true, configurable: true, enumerable: false })
   return copy
 }
@@ -50,4 +54,3 @@ export function toPlainBytes(value: unknown, ctx: FieldContext): Buffer {
   if (!(value instanceof Uint8Array)) throw new InvalidFieldValueError(locate(ctx), 'a Uint8Array', describeType(value))
   return Buffer.from(value.buffer, value.byteOffset, value.byteLength)
 }
-

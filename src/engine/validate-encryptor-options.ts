@@ -22,7 +22,9 @@ export function validateEncryptorOptions(options: unknown, label = 'encryptor op
 
 function validateKeys(keys: unknown, label: string): void {
   if (keys === undefined || keys === null) {
-    throw new ConfigurationError(`${label}.keys is required: a KeyProvider (e.g. LocalKeyProvider.fromEnv()) or a list of them${label.startsWith('fieldEncryption') ? ', or pass an encryptor' : ''}`)
+    throw new ConfigurationError(
+      `${label}.keys is required: a KeyProvider (e.g. LocalKeyProvider.fromEnv()) or a list of them${label.startsWith('fieldEncryption') ? ', or pass an encryptor' : ''}`,
+    )
   }
   const list = Array.isArray(keys) ? keys : [keys]
   if (list.length === 0) throw new ConfigurationError(`${label}.keys must name at least one key provider`)
@@ -37,7 +39,9 @@ function validateKeys(keys: unknown, label: string): void {
       typeof provider.generateDataKey === 'function' &&
       typeof provider.unwrapDataKey === 'function'
     if (!isProvider) {
-      throw new ConfigurationError(`${at} is not a key provider (an object with id, generateDataKey() and unwrapDataKey()), got ${describe(p)}`)
+      throw new ConfigurationError(
+        `${at} is not a key provider (an object with id, generateDataKey() and unwrapDataKey()), got ${describe(p)}`,
+      )
     }
   })
 }
@@ -53,7 +57,8 @@ function validateCache(cache: unknown, label: string): void {
   if (c.maxDecryptionKeys !== undefined) positiveInteger(c.maxDecryptionKeys, `${label}.cache.maxDecryptionKeys`)
   if (c.maxUses !== undefined) {
     positiveInteger(c.maxUses, `${label}.cache.maxUses`)
-    if ((c.maxUses as number) > MAX_USES_LIMIT) throw new ConfigurationError(`${label}.cache.maxUses must be at most 2^32 (random 96-bit IVs)`)
+    if ((c.maxUses as number) > MAX_USES_LIMIT)
+      throw new ConfigurationError(`${label}.cache.maxUses must be at most 2^32 (random 96-bit IVs)`)
   }
 }
 

@@ -10,4 +10,3 @@ export const LONE_SURROGATE = 'a string with a lone UTF-16 surrogate (not valid 
 export function isWellFormed(text: string): boolean {
   return (text as string & { isWellFormed(): boolean }).isWellFormed()
 }
-

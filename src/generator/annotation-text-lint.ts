@@ -66,31 +66,43 @@ export function lintAnnotationText(datamodel: string): void {
         : nextDeclaration(lines, i, block)
     const model = block?.kind === 'model' ? block.name : target.model
     if (LOOKALIKE_AT.test(comment.text)) {
-      const problem = 'this is not the ASCII @ sign (a fullwidth or small look-alike), so nothing would be encrypted: type @encrypted with a plain @'
+      const problem =
+        'this is not the ASCII @ sign (a fullwidth or small look-alike), so nothing would be encrypted: type @encrypted with a plain @'
       fail(line, problem, model, target.field)
     }
     if (SPACED_AT.test(comment.text)) fail(line, 'no space may follow @: write @encrypted or @blindIndex(...)', model, target.field)
     if (!comment.doc) {
       if (ANY_AT_ANNOTATION.test(comment.text) || BARE_WORD.test(comment.text)) {
-        const problem = 'a // comment is dropped by Prisma, so nothing would be encrypted: write the annotation as a /// comment (three slashes)'
+        const problem =
+          'a // comment is dropped by Prisma, so nothing would be encrypted: write the annotation as a /// comment (three slashes)'
         fail(line, problem, model, target.field)
       }
       continue
     }
-    if (BARE_WORD.test(comment.text)) fail(line, 'the annotation needs its @: write /// @encrypted (or /// @blindIndex(sourceField))', model, target.field)
+    if (BARE_WORD.test(comment.text))
+      fail(line, 'the annotation needs its @: write /// @encrypted (or /// @blindIndex(sourceField))', model, target.field)
     if (!VALID_ANNOTATION.test(comment.text)) continue // other look-alikes (@Encrypted...) are reported per field from the DMMF
     if (fieldHere || target.field) continue
-    fail(line, `${target.what}: Prisma does not attach it to a field, so nothing would be encrypted; put it on the line right above the field (or at the end of the field's line)`, model)
+    fail(
+      line,
+      `${target.what}: Prisma does not attach it to a field, so nothing would be encrypted; put it on the line right above the field (or at the end of the field's line)`,
+      model,
+    )
   }
 }
 
 /** What the comment at `index` documents: the next declaration, skipping blank and comment lines. */
-function nextDeclaration(lines: Line[], index: number, block: { kind: string; name: string } | undefined): { field?: string; model?: string; what: string } {
+function nextDeclaration(
+  lines: Line[],
+  index: number,
+  block: { kind: string; name: string } | undefined,
+): { field?: string; model?: string; what: string } {
   for (let j = index + 1; j < lines.length; j++) {
     const code = lines[j]!.code
     if (code === '') continue
     const start = BLOCK_START.exec(code)
-    if (start) return { model: start[1] === 'model' ? start[2] : undefined, what: `it sits above ${start[1]} ${start[2]}, not above a field` }
+    if (start)
+      return { model: start[1] === 'model' ? start[2] : undefined, what: `it sits above ${start[1]} ${start[2]}, not above a field` }
     if (code.startsWith('}')) return { what: `it sits at the end of ${block ? `${block.kind} ${block.name}` : 'a block'}, above no field` }
     if (code.startsWith('@@')) return { what: 'it sits above a block attribute (@@...), not above a field' }
     if (block?.kind === 'model' && FIELD_LINE.test(code)) return { field: code.split(/\s+/)[0], what: '' }

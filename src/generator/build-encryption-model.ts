@@ -29,7 +29,10 @@ export function buildEncryptionModel(datamodel: DMMF.Datamodel, provider: string
 
 function describeModel(model: DMMF.Model, provider: string): ModelDescription {
   if (model.documentation && /@(encrypted|blindIndex)\b/.test(model.documentation)) {
-    throw new SchemaAnnotationError({ model: model.name }, 'an annotation above the model is not attached to any field, so nothing would be encrypted; put it on the line right above the field')
+    throw new SchemaAnnotationError(
+      { model: model.name },
+      'an annotation above the model is not attached to any field, so nothing would be encrypted; put it on the line right above the field',
+    )
   }
   const columnOf = (f: DMMF.Field) => f.dbName ?? f.name
   const byName = new Map(model.fields.map((f) => [f.name, f]))
@@ -60,11 +63,18 @@ function describeModel(model: DMMF.Model, provider: string): ModelDescription {
       if (field.isId) throw new SchemaAnnotationError(at, '@encrypted cannot be used on an @id field')
       if (primaryKey.includes(field.name)) throw new SchemaAnnotationError(at, '@encrypted cannot be used on a primary key field')
       if (field.isUnique || uniqueSingles.has(field.name)) {
-        throw new SchemaAnnotationError(at, 'an encrypted field cannot be @unique (random IVs make every ciphertext different); put @unique on its @blindIndex field instead')
+        throw new SchemaAnnotationError(
+          at,
+          'an encrypted field cannot be @unique (random IVs make every ciphertext different); put @unique on its @blindIndex field instead',
+        )
       }
-      if (field.hasDefaultValue) throw new SchemaAnnotationError(at, 'an encrypted field cannot have @default (the database would store the default unencrypted)')
+      if (field.hasDefaultValue)
+        throw new SchemaAnnotationError(at, 'an encrypted field cannot have @default (the database would store the default unencrypted)')
       if (model.fields.some((f) => f.relationFromFields?.includes(field.name))) {
-        throw new SchemaAnnotationError(at, 'a relation scalar (foreign key) cannot be @encrypted: `connect` makes Prisma copy the referenced value into it in clear')
+        throw new SchemaAnnotationError(
+          at,
+          'a relation scalar (foreign key) cannot be @encrypted: `connect` makes Prisma copy the referenced value into it in clear',
+        )
       }
       const compound = model.uniqueFields.find((u) => u.length > 1 && u.includes(field.name))
       if (compound) {
@@ -92,7 +102,8 @@ function describeModel(model: DMMF.Model, provider: string): ModelDescription {
     if (!sourceField) throw new SchemaAnnotationError(at, `@blindIndex source field '${source}' does not exist on ${model.name}`)
     const encrypted = encryptedFields[source]
     if (!encrypted) throw new SchemaAnnotationError(at, `@blindIndex source field '${source}' is not @encrypted`)
-    if (encrypted.type !== 'String' || encrypted.isList) throw new SchemaAnnotationError(at, `@blindIndex source field '${source}' must be a String or String? field`)
+    if (encrypted.type !== 'String' || encrypted.isList)
+      throw new SchemaAnnotationError(at, `@blindIndex source field '${source}' must be a String or String? field`)
     if (encrypted.blindIndex) throw new SchemaAnnotationError(at, `'${source}' already has a blind index (${encrypted.blindIndex})`)
     if (field.kind !== 'scalar' || field.type !== 'String' || field.isList) {
       const shown = field.kind === 'object' ? `relation to ${field.type}` : `${field.type}${field.isList ? '[]' : ''}`
@@ -104,7 +115,8 @@ function describeModel(model: DMMF.Model, provider: string): ModelDescription {
     if (!encrypted.isRequired && field.isRequired) {
       throw new SchemaAnnotationError(at, `must be String? because '${source}' is optional (a null ${source} has a null index)`)
     }
-    if (field.isId || primaryKey.includes(field.name)) throw new SchemaAnnotationError(at, 'a @blindIndex field cannot be (part of) the primary key')
+    if (field.isId || primaryKey.includes(field.name))
+      throw new SchemaAnnotationError(at, 'a @blindIndex field cannot be (part of) the primary key')
     if (field.hasDefaultValue) throw new SchemaAnnotationError(at, 'a @blindIndex field cannot have @default (the extension computes it)')
     if (field.isUpdatedAt) throw new SchemaAnnotationError(at, 'a @blindIndex field cannot be @updatedAt')
     if (model.fields.some((f) => f.relationFromFields?.includes(field.name))) {

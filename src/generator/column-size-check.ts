@@ -63,7 +63,8 @@ export function encryptedColumnProblem(field: DMMF.Field, provider: string): str
   const [type, args] = field.nativeType ?? [undefined, []]
   const length = args[0] !== undefined ? Number(args[0]) : undefined
   const needText = storedTextLength(MIN_PLAINTEXT_BYTES, AWS_KMS_SIZING)
-  const formula = 'a stored value is 153 + ceil(4·(28+n)/3) characters for n plaintext bytes under the local key, 409 + ceil(4·(28+n)/3) under AWS KMS'
+  const formula =
+    'a stored value is 153 + ceil(4·(28+n)/3) characters for n plaintext bytes under the local key, 409 + ceil(4·(28+n)/3) under AWS KMS'
   if (field.type === 'String' && !field.isList) {
     if (provider === 'mysql' && type === undefined) {
       return `an encrypted String on MySQL needs a longer column than the default VARCHAR(191), which holds no encrypted value (${formula}); use @db.Text (or @db.MediumText, @db.LongText), or @db.VarChar(N) with N sized by that formula`
@@ -73,7 +74,8 @@ export function encryptedColumnProblem(field: DMMF.Field, provider: string): str
     }
     if ((type === 'VarChar' || type === 'Char') && length !== undefined && Number.isFinite(length) && length < needText) {
       const fits = largestTextPlaintext(length)
-      const holds = fits >= 0 ? `holds plaintexts of at most ${fits} bytes under the local key and none under AWS KMS` : 'holds no encrypted value'
+      const holds =
+        fits >= 0 ? `holds plaintexts of at most ${fits} bytes under the local key and none under AWS KMS` : 'holds no encrypted value'
       return `@db.${type}(${length}) ${holds} (${formula}); use @db.${provider === 'mysql' ? 'Text' : 'Text or no native type'}, or @db.VarChar(N) with N ≥ ${needText}`
     }
     return undefined

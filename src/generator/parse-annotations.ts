@@ -39,7 +39,10 @@ export function parseAnnotations(documentation: string | undefined): FieldAnnota
     if (!m) {
       result.malformed = '@blindIndex must read @blindIndex(sourceField) or @blindIndex(sourceField, normalize: [lowercase, trim])'
     } else {
-      const normalize = (m[2] ?? '').split(',').map((s) => s.trim()).filter(Boolean)
+      const normalize = (m[2] ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
       result.blindIndex = { source: m[1]!, normalize }
     }
   }

@@ -14,10 +14,15 @@ import type { EncryptionModel } from '../model/encryption-model'
  */
 export function renderUniqueLookups(model: EncryptionModel): string {
   const models = Object.values(model.models)
-    .map((m) => ({ name: m.name, fields: Object.values(m.blindIndexes).filter((b) => b.isUnique).map((b) => b.source) }))
+    .map((m) => ({
+      name: m.name,
+      fields: Object.values(m.blindIndexes)
+        .filter((b) => b.isUnique)
+        .map((b) => b.source),
+    }))
     .filter((m) => m.fields.length > 0)
   const lines = [
-    '/** The `where` type of a Prisma model delegate\'s `findUnique` (`prisma.user` → `Prisma.UserWhereUniqueInput`). */',
+    "/** The `where` type of a Prisma model delegate's `findUnique` (`prisma.user` → `Prisma.UserWhereUniqueInput`). */",
     'export type UniqueWhereOf<D> = D extends { findUnique(args: infer A): unknown } ? (A extends { where: infer W } ? W : never) : never',
     '',
     'type UniqueDelegate = { findUnique(args: never): unknown }',
@@ -32,7 +37,9 @@ export function renderUniqueLookups(model: EncryptionModel): string {
   for (const m of models) {
     lines.push(`  ${JSON.stringify(m.name)}: {`)
     for (const f of m.fields) {
-      lines.push(`    ${JSON.stringify(f)}: <D extends UniqueDelegate>(_delegate: D, value: string): UniqueWhereOf<D> => ({ ${JSON.stringify(f)}: value }) as UniqueWhereOf<D>,`)
+      lines.push(
+        `    ${JSON.stringify(f)}: <D extends UniqueDelegate>(_delegate: D, value: string): UniqueWhereOf<D> => ({ ${JSON.stringify(f)}: value }) as UniqueWhereOf<D>,`,
+      )
     }
     lines.push('  },')
   }

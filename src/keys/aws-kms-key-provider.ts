@@ -1,10 +1,4 @@
-import {
-  DecryptCommand,
-  DescribeKeyCommand,
-  GenerateDataKeyCommand,
-  ReEncryptCommand,
-  type KMSClient,
-} from '@aws-sdk/client-kms'
+import { DecryptCommand, DescribeKeyCommand, GenerateDataKeyCommand, ReEncryptCommand, type KMSClient } from '@aws-sdk/client-kms'
 import { ConfigurationError, KeyProviderError } from '../errors'
 import {
   DEFAULT_ENCRYPTION_CONTEXT,
@@ -50,8 +44,7 @@ export class AwsKmsKeyProvider implements KeyProvider {
   constructor(options: AwsKmsKeyProviderOptions) {
     this.keyId = checkKeyRef(options.keyId, 'AwsKmsKeyProvider keyId')
     const accepted = (options.acceptedKeyIds ?? []).map((k, i) => checkKeyRef(k, `AwsKmsKeyProvider acceptedKeyIds[${i}]`))
-    this.acceptedKeyIds = [...new Set(accepted)]
-      .filter((k) => k !== this.keyId)
+    this.acceptedKeyIds = [...new Set(accepted)].filter((k) => k !== this.keyId)
     this.encryptionContext = Object.freeze({ ...checkEncryptionContext(options.encryptionContext ?? DEFAULT_ENCRYPTION_CONTEXT) })
     this.id = options.id ?? 'aws-kms'
     if (!/^[\x21-\x7e]{1,255}$/.test(this.id)) {
@@ -84,7 +77,9 @@ export class AwsKmsKeyProvider implements KeyProvider {
   ): Promise<string> {
     const provider = new AwsKmsKeyProvider(options)
     try {
-      const { plaintext, wrapped } = await reportProviderCall('generateRootKey', provider.id, onEvent, () => provider.generate(provider.rootContext()))
+      const { plaintext, wrapped } = await reportProviderCall('generateRootKey', provider.id, onEvent, () =>
+        provider.generate(provider.rootContext()),
+      )
       plaintext.fill(0)
       return wrapped.toString('base64')
     } finally {
@@ -176,8 +171,9 @@ export class AwsKmsKeyProvider implements KeyProvider {
       )
     }
     if (!this.rootKey) {
-      const pending = this.decryptPinned(wrapped, this.rootContext())
-        .then((key) => exactly(this.id, key, 'the wrapped blind-index root key'))
+      const pending = this.decryptPinned(wrapped, this.rootContext()).then((key) =>
+        exactly(this.id, key, 'the wrapped blind-index root key'),
+      )
       this.rootKey = pending
       pending.catch(() => {
         if (this.rootKey === pending) this.rootKey = undefined
@@ -191,7 +187,10 @@ export class AwsKmsKeyProvider implements KeyProvider {
    * `blindIndexRootKey()` calls KMS again (`BlindIndexer.clear()` calls it).
    */
   forgetBlindIndexRootKey(): void {
-    this.rootKey?.then((k) => k.fill(0), () => undefined)
+    this.rootKey?.then(
+      (k) => k.fill(0),
+      () => undefined,
+    )
     this.rootKey = undefined
   }
 
@@ -222,7 +221,10 @@ export class AwsKmsKeyProvider implements KeyProvider {
   /** Closes the client's sockets if the provider made the client; a client you passed is left alone. */
   destroy(): void {
     if (this.ownsClient) this.client.destroy()
-    this.rootKey?.then((k) => k.fill(0), () => undefined)
+    this.rootKey?.then(
+      (k) => k.fill(0),
+      () => undefined,
+    )
     this.rootKey = undefined
   }
 

@@ -81,7 +81,8 @@ export class DataKeyCache<K extends CachedKey> {
         dispose: (key) => key.release(),
       })
       const failedTtl = o.failedKeyTtlMs ?? 5_000
-      if (!Number.isFinite(failedTtl) || failedTtl < 0) throw new ConfigurationError('cache.failedKeyTtlMs must be a number of milliseconds, 0 or more')
+      if (!Number.isFinite(failedTtl) || failedTtl < 0)
+        throw new ConfigurationError('cache.failedKeyTtlMs must be a number of milliseconds, 0 or more')
       if (failedTtl > 0) this.failures = new LRUCache({ max: this.decryption.max, ttl: failedTtl })
     }
   }

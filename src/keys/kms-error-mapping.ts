@@ -66,7 +66,7 @@ interface AwsLikeError {
 export function toKeyProviderError(providerId: string, operation: string, keyRef: string, err: unknown): KeyProviderError {
   if (err instanceof KeyProviderError) return err
   const e = (typeof err === 'object' && err !== null ? err : {}) as AwsLikeError
-  const name = e.name && e.name !== 'Error' ? e.name : e.code ?? 'Error'
+  const name = e.name && e.name !== 'Error' ? e.name : (e.code ?? 'Error')
   const status = e.$metadata?.httpStatusCode
   const attempts = e.$metadata?.attempts
   const key = `KMS key '${keyRef}'`

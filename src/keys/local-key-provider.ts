@@ -48,10 +48,13 @@ export class LocalKeyProvider implements KeyProvider {
   constructor(options: LocalKeyProviderOptions) {
     const primary = toKey(options.masterKey, 'LocalKeyProvider masterKey')
     this.#current = { key: primary, fingerprint: fingerprintOf(primary) }
-    this.#all = [this.#current, ...(options.previousKeys ?? []).map((k, i) => {
-      const key = toKey(k, `LocalKeyProvider previousKeys[${i}]`)
-      return { key, fingerprint: fingerprintOf(key) }
-    })]
+    this.#all = [
+      this.#current,
+      ...(options.previousKeys ?? []).map((k, i) => {
+        const key = toKey(k, `LocalKeyProvider previousKeys[${i}]`)
+        return { key, fingerprint: fingerprintOf(key) }
+      }),
+    ]
     this.id = options.id ?? 'local'
   }
 
@@ -64,7 +67,10 @@ export class LocalKeyProvider implements KeyProvider {
     if (!masterKey) {
       throw new ConfigurationError('KFE_LOCAL_MASTER_KEY is not set; create one with `npx kms-field-encryption keygen`')
     }
-    const previous = (env.KFE_LOCAL_PREVIOUS_KEYS ?? '').split(',').map((s) => s.trim()).filter(Boolean)
+    const previous = (env.KFE_LOCAL_PREVIOUS_KEYS ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
     return new LocalKeyProvider({ masterKey, previousKeys: previous })
   }
 

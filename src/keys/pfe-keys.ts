@@ -36,7 +36,8 @@ export function pfeKeysFromEnv(env: Readonly<Record<string, string | undefined>>
   const keys = [env.PRISMA_FIELD_ENCRYPTION_KEY, ...(env.PRISMA_FIELD_DECRYPTION_KEYS ?? '').split(',')]
     .map((k) => k?.trim() ?? '')
     .filter((k) => k !== '')
-  if (keys.length === 0) throw new ConfigurationError('pfeKeysFromEnv: neither PRISMA_FIELD_ENCRYPTION_KEY nor PRISMA_FIELD_DECRYPTION_KEYS is set')
+  if (keys.length === 0)
+    throw new ConfigurationError('pfeKeysFromEnv: neither PRISMA_FIELD_ENCRYPTION_KEY nor PRISMA_FIELD_DECRYPTION_KEYS is set')
   return [...new Set(keys)]
 }
 
@@ -52,7 +53,8 @@ export class PfeKeychain {
         throw new ConfigurationError(`a prisma-field-encryption key must look like ${KEY_PREFIX}<base64> (as PRISMA_FIELD_ENCRYPTION_KEY)`)
       }
       const secret = text.slice(KEY_PREFIX.length)
-      if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(secret)) throw new ConfigurationError('a prisma-field-encryption key is not base64 after k1.aesgcm256.')
+      if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(secret))
+        throw new ConfigurationError('a prisma-field-encryption key is not base64 after k1.aesgcm256.')
       const key = Buffer.from(secret, 'base64')
       if (key.length !== KEY_BYTES) {
         throw new ConfigurationError(`a prisma-field-encryption key must hold ${KEY_BYTES} bytes; this one holds ${key.length}`)
@@ -78,8 +80,10 @@ export class PfeKeychain {
     try {
       return openWithIv(entry.key, iv, body).toString('utf8')
     } catch {
-      throw new DecryptionFailedError(at, 'the prisma-field-encryption value failed authentication (altered, or encrypted with another key of the same fingerprint)')
+      throw new DecryptionFailedError(
+        at,
+        'the prisma-field-encryption value failed authentication (altered, or encrypted with another key of the same fingerprint)',
+      )
     }
   }
 }
-

@@ -18,9 +18,10 @@ export class ColumnBlindIndexes {
     private readonly indexer: BlindIndexer | undefined,
     target: ColumnTarget,
   ) {
-    this.fields = indexer && target.kind === 'text' && !target.isList
-      ? target.blindIndexes.map((b) => indexer.indexNamed(target.model, b.name)).filter((f): f is BlindIndexField => f !== undefined)
-      : []
+    this.fields =
+      indexer && target.kind === 'text' && !target.isList
+        ? target.blindIndexes.map((b) => indexer.indexNamed(target.model, b.name)).filter((f): f is BlindIndexField => f !== undefined)
+        : []
   }
 
   get any(): boolean {

@@ -77,7 +77,10 @@ export async function runColumn(
   const total = await db.count(target, filter, options.shard)
   const tally = new ColumnTally(target)
   // Rows an earlier (interrupted) run already did are not read again; the display counts them.
-  const alreadyDone = options.progress && (filter === 'not-encrypted' || filter === 'encrypted') ? Math.max(0, (await db.count(target, 'present', options.shard)) - total) : 0
+  const alreadyDone =
+    options.progress && (filter === 'not-encrypted' || filter === 'encrypted')
+      ? Math.max(0, (await db.count(target, 'present', options.shard)) - total)
+      : 0
   options.progress?.columnStarted(target, total, alreadyDone)
 
   let done = 0

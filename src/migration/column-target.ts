@@ -43,7 +43,9 @@ export function columnTargets(model: EncryptionModel, selection: TargetSelection
   if (wantedModels) {
     for (const m of selection.models!) {
       if (!views.some((v) => v.description.name.toLowerCase() === m.toLowerCase())) {
-        throw new ConfigurationError(`--model ${m}: no model of that name in the encryption model (models: ${views.map((v) => v.description.name).join(', ')})`)
+        throw new ConfigurationError(
+          `--model ${m}: no model of that name in the encryption model (models: ${views.map((v) => v.description.name).join(', ')})`,
+        )
       }
     }
   }
@@ -54,12 +56,16 @@ export function columnTargets(model: EncryptionModel, selection: TargetSelection
     if (wantedModels && !wantedModels.has(d.name.toLowerCase())) continue
     for (const { field, ctx } of view.encrypted.values()) {
       if (selection.fields?.length) {
-        const hit = selection.fields.find((f) => f === `${d.name}.${field.name}` || f === field.name || f.toLowerCase() === `${d.name}.${field.name}`.toLowerCase())
+        const hit = selection.fields.find(
+          (f) => f === `${d.name}.${field.name}` || f === field.name || f.toLowerCase() === `${d.name}.${field.name}`.toLowerCase(),
+        )
         if (!hit) continue
         matchedFields.add(hit)
       }
       if (d.primaryKeyColumns.length === 0) {
-        throw new ConfigurationError(`${d.name}: the model has no primary key (nor a @unique or @@unique of required fields); the migration needs one to page through the table`)
+        throw new ConfigurationError(
+          `${d.name}: the model has no primary key (nor a @unique or @@unique of required fields); the migration needs one to page through the table`,
+        )
       }
       out.push({
         model: d.name,

@@ -65,7 +65,13 @@ export class EncryptOperation implements ColumnOperation {
         let plain = e
         if (target.kind === 'text' && looksLikePfeValue(e)) {
           if (!this.pfe) {
-            failed = { kind: 'fail', failure: { reason: 'KFE_PFE_KEY_REQUIRED', message: `${at.model}.${at.field}: a value written by prisma-field-encryption; pass its key (--from-pfe-key) to convert it` } }
+            failed = {
+              kind: 'fail',
+              failure: {
+                reason: 'KFE_PFE_KEY_REQUIRED',
+                message: `${at.model}.${at.field}: a value written by prisma-field-encryption; pass its key (--from-pfe-key) to convert it`,
+              },
+            }
             break
           }
           try {
@@ -105,7 +111,11 @@ export class EncryptOperation implements ColumnOperation {
     rows.forEach((_, r) => {
       if (outcomes[r]) return
       const plain = plaintextOf[r]
-      const write: RowOutcome = { kind: 'write', value: valueOf(target, elements[r]!), as: fromPfe[r] ? 'converted from prisma-field-encryption' : 'encrypted' }
+      const write: RowOutcome = {
+        kind: 'write',
+        value: valueOf(target, elements[r]!),
+        as: fromPfe[r] ? 'converted from prisma-field-encryption' : 'encrypted',
+      }
       if (indexes.any && typeof plain === 'string') write.indexes = indexes.compute(plain)
       outcomes[r] = write
     })

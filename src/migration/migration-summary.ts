@@ -108,7 +108,6 @@ export class ColumnTally {
     return n
   }
 
-
   summary(): ColumnSummary {
     const t = this.target
     return {

@@ -3,7 +3,16 @@ import { ConfigurationError } from '../errors'
 import { BYTES_PREFIX, TEXT_PREFIX } from '../format/envelope-format'
 import type { ColumnTarget } from './column-target'
 import { storedRowOf, storedRowSelectList } from './stored-row-select'
-import { keyId, MIN_BYTES_VALUE_LENGTH, MIN_TEXT_VALUE_LENGTH, type CasWrite, type RowFilter, type Shard, type SqlDatabase, type StoredRow } from './sql-database'
+import {
+  keyId,
+  MIN_BYTES_VALUE_LENGTH,
+  MIN_TEXT_VALUE_LENGTH,
+  type CasWrite,
+  type RowFilter,
+  type Shard,
+  type SqlDatabase,
+  type StoredRow,
+} from './sql-database'
 
 /** What the MySQL SQL needs from a driver: a `mariadb` pool fits (`?` placeholders). */
 export interface MysqlDriver {
@@ -51,20 +60,26 @@ export class MysqlDatabase implements SqlDatabase {
         throw new ConfigurationError(`${target.model}: could not read the columns of table \`${target.table}\` (${(err as Error).message})`)
       }
       if (rows.length === 0) {
-        throw new ConfigurationError(`${target.model}: table \`${target.table}\` not found in ${this.description} (wrong database, or migrations not applied?)`)
+        throw new ConfigurationError(
+          `${target.model}: table \`${target.table}\` not found in ${this.description} (wrong database, or migrations not applied?)`,
+        )
       }
       types = new Map(rows.map((r) => [String(r.name), String(r.type).toLowerCase()]))
       this.tables.set(target.table, types)
     }
     for (const column of [...target.primaryKey, target.column, ...target.blindIndexes.map((b) => b.column)]) {
       if (!types.has(column)) {
-        throw new ConfigurationError(`${target.model}: column \`${column}\` not found in table \`${target.table}\` (is the database schema up to date with the Prisma schema?)`)
+        throw new ConfigurationError(
+          `${target.model}: column \`${column}\` not found in table \`${target.table}\` (is the database schema up to date with the Prisma schema?)`,
+        )
       }
     }
     if (target.isList) throw new ConfigurationError(`${target.model}.${target.field}: encrypted String[] fields exist on PostgreSQL only`)
     const type = types.get(target.column)!
     if (!(target.kind === 'bytes' ? BYTES_TYPES : TEXT_TYPES).test(type)) {
-      throw new ConfigurationError(`${target.model}.${target.field}: column \`${target.column}\` has type ${type}, which cannot hold ${target.kind === 'bytes' ? 'bytes' : 'encrypted text'}`)
+      throw new ConfigurationError(
+        `${target.model}.${target.field}: column \`${target.column}\` has type ${type}, which cannot hold ${target.kind === 'bytes' ? 'bytes' : 'encrypted text'}`,
+      )
     }
   }
 
@@ -74,7 +89,13 @@ export class MysqlDatabase implements SqlDatabase {
     return Number(rows[0]!.n)
   }
 
-  async readBatch(target: ColumnTarget, filter: RowFilter, after: readonly string[] | undefined, limit: number, shard?: Shard): Promise<StoredRow[]> {
+  async readBatch(
+    target: ColumnTarget,
+    filter: RowFilter,
+    after: readonly string[] | undefined,
+    limit: number,
+    shard?: Shard,
+  ): Promise<StoredRow[]> {
     const params: unknown[] = []
     const where = [this.filterSql(target, filter)]
     if (after) where.push(keysetAfter(target.primaryKey, after, params))
@@ -168,7 +189,6 @@ function shardSql(target: ColumnTarget, shard: Shard): string {
   const text = `CONCAT_WS(',', ${target.primaryKey.map((c) => `CAST(${quote(c)} AS CHAR)`).join(', ')})`
   return `MOD(CRC32(${text}), ${shard.count}) = ${shard.index}`
 }
-
 
 /** A backquoted identifier. */
 export function quote(name: string): string {

@@ -51,7 +51,7 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
   if (/^(file|sqlite):/i.test(text)) return openSqliteFile(text, options.busyTimeoutMs ?? 5_000)
   if (/^pglite:/i.test(text)) {
     const dir = text.slice('pglite:'.length).replace(/^\/\/(?=\/|\.)/, '')
-    if (dir === '' ) throw new ConfigurationError('pglite: URL without a data directory (pglite:./path/to/dir)')
+    if (dir === '') throw new ConfigurationError('pglite: URL without a data directory (pglite:./path/to/dir)')
     return openPglite(dir === 'memory' ? undefined : resolve(dir))
   }
   if (isPgliteDir(text)) return openPglite(resolve(text))
@@ -82,7 +82,11 @@ function positiveMs(value: number, name: string): number {
 async function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ConfigurationError(`${what}: no answer within ${ms} ms (connect timeout; set connect_timeout=<seconds> in the URL)`)), ms)
+    timer = setTimeout(
+      () =>
+        reject(new ConfigurationError(`${what}: no answer within ${ms} ms (connect timeout; set connect_timeout=<seconds> in the URL)`)),
+      ms,
+    )
   })
   try {
     return await Promise.race([work, timeout])
@@ -105,7 +109,10 @@ export function pgliteDatabase(db: PgliteLike, options: { description?: string; 
 }
 
 /** Wraps a `pg` pool you already have. The pool is ended when the database is closed only if `endPool`. */
-export function pgPoolDatabase(pool: PgPoolLike, options: { description?: string; connections?: number; endPool?: boolean } = {}): SqlDatabase {
+export function pgPoolDatabase(
+  pool: PgPoolLike,
+  options: { description?: string; connections?: number; endPool?: boolean } = {},
+): SqlDatabase {
   const driver: PostgresDriver = {
     async query(sql, params) {
       return (await pool.query(sql, params)).rows as Array<Record<string, unknown>>
@@ -155,7 +162,10 @@ export interface MariadbPoolLike {
 }
 
 /** Wraps a `mariadb` pool you already have (it must report found rows, the driver's default). */
-export function mariadbPoolDatabase(pool: MariadbPoolLike, options: { description?: string; connections?: number; endPool?: boolean } = {}): SqlDatabase {
+export function mariadbPoolDatabase(
+  pool: MariadbPoolLike,
+  options: { description?: string; connections?: number; endPool?: boolean } = {},
+): SqlDatabase {
   const driver: MysqlDriver = {
     async query(sql, params) {
       return (await pool.query({ sql, bigIntAsNumber: false, insertIdAsNumber: false }, params)) as Array<Record<string, unknown>>
@@ -206,12 +216,20 @@ async function openMysqlServer(url: string, connections: number, timeoutMs: numb
     if (err instanceof ConfigurationError) throw err
     throw new ConfigurationError(`cannot connect to ${redactUrl(url)}: ${redactMessage((err as Error).message, url)}`)
   }
-  const pool = mariadb.createPool({ ...config, connectionLimit: connections, acquireTimeout: timeoutMs + 1_000, initializationTimeout: timeoutMs })
+  const pool = mariadb.createPool({
+    ...config,
+    connectionLimit: connections,
+    acquireTimeout: timeoutMs + 1_000,
+    initializationTimeout: timeoutMs,
+  })
   return mariadbPoolDatabase(pool, { description: redactUrl(url), connections, endPool: true })
 }
 
 /** Wraps a better-sqlite3 Database you already have. Closed with the migration only if `closeWithDatabase`. */
-export function betterSqliteDatabase(db: BetterSqliteLike, options: { description?: string; closeWithDatabase?: boolean } = {}): SqlDatabase {
+export function betterSqliteDatabase(
+  db: BetterSqliteLike,
+  options: { description?: string; closeWithDatabase?: boolean } = {},
+): SqlDatabase {
   return new SqliteDatabase(db, options.description ?? 'SQLite', options.closeWithDatabase ?? false)
 }
 

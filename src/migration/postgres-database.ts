@@ -3,7 +3,16 @@ import { ConfigurationError } from '../errors'
 import { BYTES_PREFIX, TEXT_PREFIX } from '../format/envelope-format'
 import type { ColumnTarget } from './column-target'
 import { storedRowOf, storedRowSelectList } from './stored-row-select'
-import { keyId, MIN_BYTES_VALUE_LENGTH, MIN_TEXT_VALUE_LENGTH, type CasWrite, type RowFilter, type Shard, type SqlDatabase, type StoredRow } from './sql-database'
+import {
+  keyId,
+  MIN_BYTES_VALUE_LENGTH,
+  MIN_TEXT_VALUE_LENGTH,
+  type CasWrite,
+  type RowFilter,
+  type Shard,
+  type SqlDatabase,
+  type StoredRow,
+} from './sql-database'
 
 /** What the PostgreSQL SQL needs from a driver: `pg` (a pool) and PGlite both fit. */
 export interface PostgresDriver {
@@ -59,21 +68,27 @@ export class PostgresDatabase implements SqlDatabase {
         throw new ConfigurationError(`${target.model}: could not read the columns of table "${target.table}" (${(err as Error).message})`)
       }
       if (rows.length === 0) {
-        throw new ConfigurationError(`${target.model}: table "${target.table}" not found in ${this.description} (wrong database or schema, or migrations not applied?)`)
+        throw new ConfigurationError(
+          `${target.model}: table "${target.table}" not found in ${this.description} (wrong database or schema, or migrations not applied?)`,
+        )
       }
       info = { types: new Map(rows.map((r) => [String(r.name), String(r.type)])) }
       this.tables.set(target.table, info)
     }
     for (const column of [...target.primaryKey, target.column, ...target.blindIndexes.map((b) => b.column)]) {
       if (!info.types.has(column)) {
-        throw new ConfigurationError(`${target.model}: column "${column}" not found in table "${target.table}" (is the database schema up to date with the Prisma schema?)`)
+        throw new ConfigurationError(
+          `${target.model}: column "${column}" not found in table "${target.table}" (is the database schema up to date with the Prisma schema?)`,
+        )
       }
     }
     const type = info.types.get(target.column)!
     const element = target.kind === 'bytes' ? 'bytea' : '(text|character varying.*)'
     const expected = new RegExp(target.isList ? `^${element}\\[\\]$` : `^${element}$`)
     if (!expected.test(type)) {
-      throw new ConfigurationError(`${target.model}.${target.field}: column "${target.column}" has type ${type}, which cannot hold ${target.kind === 'bytes' ? 'bytes' : 'encrypted text'}`)
+      throw new ConfigurationError(
+        `${target.model}.${target.field}: column "${target.column}" has type ${type}, which cannot hold ${target.kind === 'bytes' ? 'bytes' : 'encrypted text'}`,
+      )
     }
   }
 
@@ -83,7 +98,13 @@ export class PostgresDatabase implements SqlDatabase {
     return Number(rows[0]!.n)
   }
 
-  async readBatch(target: ColumnTarget, filter: RowFilter, after: readonly string[] | undefined, limit: number, shard?: Shard): Promise<StoredRow[]> {
+  async readBatch(
+    target: ColumnTarget,
+    filter: RowFilter,
+    after: readonly string[] | undefined,
+    limit: number,
+    shard?: Shard,
+  ): Promise<StoredRow[]> {
     const params: unknown[] = []
     const where = [this.filterSql(target, filter)]
     if (after) {
@@ -127,7 +148,9 @@ export class PostgresDatabase implements SqlDatabase {
     // Rows that set the same index columns go in one statement.
     const groups = new Map<string, CasWrite[]>()
     for (const w of writes) {
-      const sig = Object.keys(w.indexes ?? {}).sort().join('\u0000')
+      const sig = Object.keys(w.indexes ?? {})
+        .sort()
+        .join('\u0000')
       let g = groups.get(sig)
       if (!g) groups.set(sig, (g = []))
       g.push(w)
@@ -201,7 +224,10 @@ export class PostgresDatabase implements SqlDatabase {
       `FROM unnest(${columns.map((c, i) => `$${i + 1}::${c.type}[]`).join(', ')}) AS v(${[...keyNames, 'o', 'n', ...indexNames].join(', ')}) ` +
       `WHERE ${join.join(' AND ')} AND t.${quote(target.column)} IS NOT DISTINCT FROM v.o ` +
       `RETURNING ${target.primaryKey.map((c, i) => `t.${quote(c)}::text AS k${i}`).join(', ')}`
-    const rows = await this.driver.query(sql, columns.map((c) => c.values))
+    const rows = await this.driver.query(
+      sql,
+      columns.map((c) => c.values),
+    )
     return rows.map((r) => keyId(keyNames.map((k) => String(r[k]))))
   }
 
@@ -209,7 +235,6 @@ export class PostgresDatabase implements SqlDatabase {
   private relation(target: ColumnTarget): string {
     return (this.schema === undefined ? '' : `${quote(this.schema)}.`) + quote(target.table)
   }
-
 
   /** The SQL condition for a filter: whether the value (or a list element) is in our format. */
   private filterSql(target: ColumnTarget, filter: RowFilter): string {
@@ -225,20 +250,26 @@ export class PostgresDatabase implements SqlDatabase {
     }
     if (filter === 'present') return `${col} IS NOT NULL`
     const prefixed = (e: string): string =>
-      target.kind === 'bytes' ? `substring(${e} from 1 for ${BYTES_PREFIX.length}) = '\\x${BYTES_PREFIX.toString('hex')}'::bytea` : `left(${e}, ${TEXT_PREFIX.length}) = ${literal(TEXT_PREFIX)}`
+      target.kind === 'bytes'
+        ? `substring(${e} from 1 for ${BYTES_PREFIX.length}) = '\\x${BYTES_PREFIX.toString('hex')}'::bytea`
+        : `left(${e}, ${TEXT_PREFIX.length}) = ${literal(TEXT_PREFIX)}`
     // A value in our format: the prefix, and a shape that can be ours (see RowFilter).
     const ours = (e: string): string =>
       target.kind === 'bytes'
         ? `${prefixed(e)} AND octet_length(${e}) >= ${MIN_BYTES_VALUE_LENGTH}`
         : `${prefixed(e)} AND length(${e}) >= ${MIN_TEXT_VALUE_LENGTH} AND substr(${e}, ${TEXT_PREFIX.length + 1}) !~ '[^A-Za-z0-9_-]'`
-    if (!target.isList) return filter === 'encrypted' ? `${col} IS NOT NULL AND ${prefixed(col)}` : `${col} IS NOT NULL AND NOT (${ours(col)})`
+    if (!target.isList)
+      return filter === 'encrypted' ? `${col} IS NOT NULL AND ${prefixed(col)}` : `${col} IS NOT NULL AND NOT (${ours(col)})`
     const test = filter === 'encrypted' ? prefixed('e') : `NOT (${ours('e')})`
     return `${col} IS NOT NULL AND EXISTS (SELECT 1 FROM unnest(${col}) AS u(e) WHERE e IS NOT NULL AND ${test})`
   }
 
   /** Rows whose primary key hashes to this shard (hashtext of the key's text, same on every worker). */
   private shardSql(target: ColumnTarget, shard: Shard): string {
-    const text = target.primaryKey.length === 1 ? `${quote(target.primaryKey[0]!)}::text` : `concat_ws(',', ${target.primaryKey.map((c) => `${quote(c)}::text`).join(', ')})`
+    const text =
+      target.primaryKey.length === 1
+        ? `${quote(target.primaryKey[0]!)}::text`
+        : `concat_ws(',', ${target.primaryKey.map((c) => `${quote(c)}::text`).join(', ')})`
     return `mod(hashtext(${text}) & 2147483647, ${shard.count}) = ${shard.index}`
   }
 

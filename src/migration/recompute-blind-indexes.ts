@@ -97,7 +97,9 @@ export async function recomputeBlindIndexes(options: RecomputeBlindIndexesOption
   const encryptionModel = options.model
   const model = findModel(encryptionModel, options.modelName)
   if (options.db && !['postgresql', 'postgres', 'cockroachdb'].includes(encryptionModel.provider)) {
-    throw new ConfigurationError(`recomputeBlindIndexes: \`db\` speaks PostgreSQL; on ${encryptionModel.provider} pass \`database\` (a URL or an open SqlDatabase)`)
+    throw new ConfigurationError(
+      `recomputeBlindIndexes: \`db\` speaks PostgreSQL; on ${encryptionModel.provider} pass \`database\` (a URL or an open SqlDatabase)`,
+    )
   }
   if (model.primaryKeyColumns.length === 0)
     throw new ConfigurationError(`${model.name}: the model has no primary key; recompute pages by it`)
@@ -115,7 +117,8 @@ export async function recomputeBlindIndexes(options: RecomputeBlindIndexesOption
 
   const encryptor = encryptorOf(options, 'recomputeBlindIndexes', options.readPlaintext)
   const indexer =
-    options.indexer ?? new BlindIndexer(blindIndexFieldsOfModel(model), {
+    options.indexer ??
+    new BlindIndexer(blindIndexFieldsOfModel(model), {
       ...withDefaultRootKey(options.blindIndex, encryptor.keyRing.primary),
       onEvent: encryptor.onEvent,
     })
@@ -124,7 +127,15 @@ export async function recomputeBlindIndexes(options: RecomputeBlindIndexesOption
   const progress: RecomputeProgress = { model: model.name, scanned: 0, updated: 0, unchanged: 0, skipped: 0 }
   const database = await databaseOf(options)
   try {
-    await recomputeTargets(database, model, targets, new RecomputeOperation(encryptor, indexer, options.all ?? false), batchSize, progress, options)
+    await recomputeTargets(
+      database,
+      model,
+      targets,
+      new RecomputeOperation(encryptor, indexer, options.all ?? false),
+      batchSize,
+      progress,
+      options,
+    )
   } finally {
     if (typeof options.database === 'string') await database.close()
   }
@@ -134,7 +145,12 @@ export async function recomputeBlindIndexes(options: RecomputeBlindIndexesOption
 async function databaseOf(options: RecomputeBlindIndexesOptions): Promise<SqlDatabase> {
   if (options.db) {
     const executor = options.db
-    return new PostgresDatabase({ query: (sql, params) => executor.query(sql, params), end: async () => {} }, 'recomputeBlindIndexes', 1, options.schema)
+    return new PostgresDatabase(
+      { query: (sql, params) => executor.query(sql, params), end: async () => {} },
+      'recomputeBlindIndexes',
+      1,
+      options.schema,
+    )
   }
   return typeof options.database === 'string' ? openDatabase(options.database, { connections: 1 }) : options.database!
 }

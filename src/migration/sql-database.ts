@@ -27,7 +27,13 @@ export interface SqlDatabase {
    * The next rows in primary-key order after `after` (all rows from the start when undefined),
    * at most `limit`: keyset pagination, so each call costs the same wherever it is in the table.
    */
-  readBatch(target: ColumnTarget, filter: RowFilter, after: readonly string[] | undefined, limit: number, shard?: Shard): Promise<StoredRow[]>
+  readBatch(
+    target: ColumnTarget,
+    filter: RowFilter,
+    after: readonly string[] | undefined,
+    limit: number,
+    shard?: Shard,
+  ): Promise<StoredRow[]>
 
   /** The rows with these keys, as they are now (rows that were deleted are missing). */
   readRows(target: ColumnTarget, keys: ReadonlyArray<readonly string[]>): Promise<StoredRow[]>

@@ -4,7 +4,16 @@ import { ConfigurationError } from '../errors'
 import { BYTES_PREFIX, TEXT_PREFIX } from '../format/envelope-format'
 import type { ColumnTarget } from './column-target'
 import { storedRowOf, storedRowSelectList } from './stored-row-select'
-import { keyId, MIN_BYTES_VALUE_LENGTH, MIN_TEXT_VALUE_LENGTH, type CasWrite, type RowFilter, type Shard, type SqlDatabase, type StoredRow } from './sql-database'
+import {
+  keyId,
+  MIN_BYTES_VALUE_LENGTH,
+  MIN_TEXT_VALUE_LENGTH,
+  type CasWrite,
+  type RowFilter,
+  type Shard,
+  type SqlDatabase,
+  type StoredRow,
+} from './sql-database'
 
 /** What the migration uses of a better-sqlite3 Database (structural: better-sqlite3 stays optional). */
 export interface BetterSqliteLike {
@@ -54,31 +63,45 @@ export class SqliteDatabase implements SqlDatabase {
         throw new ConfigurationError(`${target.model}: could not read the columns of table "${target.table}" (${(err as Error).message})`)
       }
       if (rows.length === 0) {
-        throw new ConfigurationError(`${target.model}: table "${target.table}" not found in ${this.description} (wrong file, or migrations not applied?)`)
+        throw new ConfigurationError(
+          `${target.model}: table "${target.table}" not found in ${this.description} (wrong file, or migrations not applied?)`,
+        )
       }
       types = new Map(rows.map((r) => [String(r.name), String(r.type).toUpperCase()]))
       this.tables.set(target.table, types)
     }
     for (const column of [...target.primaryKey, target.column, ...target.blindIndexes.map((b) => b.column)]) {
       if (!types.has(column)) {
-        throw new ConfigurationError(`${target.model}: column "${column}" not found in table "${target.table}" (is the database schema up to date with the Prisma schema?)`)
+        throw new ConfigurationError(
+          `${target.model}: column "${column}" not found in table "${target.table}" (is the database schema up to date with the Prisma schema?)`,
+        )
       }
     }
     if (target.isList) throw new ConfigurationError(`${target.model}.${target.field}: encrypted String[] fields exist on PostgreSQL only`)
     const type = types.get(target.column)!
     const fits = target.kind === 'bytes' ? type === '' || type.includes('BLOB') : type === '' || /CHAR|CLOB|TEXT/.test(type)
     if (!fits) {
-      throw new ConfigurationError(`${target.model}.${target.field}: column "${target.column}" has type ${type}, which cannot hold ${target.kind === 'bytes' ? 'bytes' : 'encrypted text'}`)
+      throw new ConfigurationError(
+        `${target.model}.${target.field}: column "${target.column}" has type ${type}, which cannot hold ${target.kind === 'bytes' ? 'bytes' : 'encrypted text'}`,
+      )
     }
   }
 
   async count(target: ColumnTarget, filter: RowFilter, shard?: Shard): Promise<number> {
     const where = [filterSql(target, filter), ...(shard ? [shardSql(target, shard)] : [])]
-    const rows = this.db.prepare(`SELECT count(*) AS n FROM ${quote(target.table)} WHERE ${where.join(' AND ')}`).all() as Array<{ n: number }>
+    const rows = this.db.prepare(`SELECT count(*) AS n FROM ${quote(target.table)} WHERE ${where.join(' AND ')}`).all() as Array<{
+      n: number
+    }>
     return Number(rows[0]!.n)
   }
 
-  async readBatch(target: ColumnTarget, filter: RowFilter, after: readonly string[] | undefined, limit: number, shard?: Shard): Promise<StoredRow[]> {
+  async readBatch(
+    target: ColumnTarget,
+    filter: RowFilter,
+    after: readonly string[] | undefined,
+    limit: number,
+    shard?: Shard,
+  ): Promise<StoredRow[]> {
     const params: unknown[] = []
     const where = [filterSql(target, filter)]
     if (after) {
@@ -164,7 +187,6 @@ function shardSql(target: ColumnTarget, shard: Shard): string {
   const text = target.primaryKey.map((c) => `CAST(${quote(c)} AS TEXT)`).join(` || ',' || `)
   return `kfe_crc32(${text}) % ${shard.count} = ${shard.index}`
 }
-
 
 /** A double-quoted identifier. */
 function quote(name: string): string {

@@ -94,7 +94,9 @@ export class StatusOperation implements ColumnOperation {
       let indexStates: IndexStateOfRow[] | undefined
       if (indexes.any && row.value !== null && row.value !== undefined) {
         const plain = plaintextOf[r]
-        indexStates = indexes.named(typeof plain === 'string' && this.indexer?.loaded ? indexes.verifiedStatesOf(row, plain) : indexes.statesOf(row))
+        indexStates = indexes.named(
+          typeof plain === 'string' && this.indexer?.loaded ? indexes.verifiedStatesOf(row, plain) : indexes.statesOf(row),
+        )
       }
       const failed = outcomes[r]
       outcomes[r] = failed ? { ...failed, ...(indexStates ? { indexStates } : {}) } : skip(states[r]!, indexStates)

@@ -54,7 +54,14 @@ export class BlindIndexFilters {
       return
     }
     const ops = Object.keys(value).filter((k) => value[k] !== undefined)
-    if (unique && field.unique && isPlainObject(value) && ops.includes('equals') && value.equals !== null && ops.every((k) => k === 'equals' || k === 'mode')) {
+    if (
+      unique &&
+      field.unique &&
+      isPlainObject(value) &&
+      ops.includes('equals') &&
+      value.equals !== null &&
+      ops.every((k) => k === 'equals' || k === 'mode')
+    ) {
       this.checkMode(field, value.mode)
       holder[key] = undefined
       this.uniqueValue(holder, key, ctx.batch.request(field, value.equals, 'match'), ctx)
@@ -86,7 +93,12 @@ export class BlindIndexFilters {
     let isNull = false
     let notNull = false
     const list = (op: string, v: unknown): BlindIndexTicket[] => {
-      if (!Array.isArray(v)) throw new InvalidFieldValueError({ model: field.model, field: field.source }, `a list of strings for '${op}'`, v === null ? 'null' : typeof v)
+      if (!Array.isArray(v))
+        throw new InvalidFieldValueError(
+          { model: field.model, field: field.source },
+          `a list of strings for '${op}'`,
+          v === null ? 'null' : typeof v,
+        )
       return v.map((item) => ctx.batch.request(field, item, 'match'))
     }
     const one = (v: unknown) => [ctx.batch.request(field, v, 'match')]
@@ -102,8 +114,7 @@ export class BlindIndexFilters {
             if (v === null) {
               if (negated) notNull = true
               else isNull = true
-            }
-            else if (negated) negative.push({ op: 'not', tickets: one(v) })
+            } else if (negated) negative.push({ op: 'not', tickets: one(v) })
             else positive.push({ op: 'equals', tickets: one(v) })
             break
           case 'in':
@@ -167,7 +178,11 @@ export class BlindIndexFilters {
     if (mode === undefined || mode === 'default') return
     if (mode === 'insensitive') {
       if (!foldsCase(field.normalize)) {
-        this.refuse(field, 'mode: insensitive', `the blind index ${field.model}.${field.index} does not fold case; add lowercase to its normalize list`)
+        this.refuse(
+          field,
+          'mode: insensitive',
+          `the blind index ${field.model}.${field.index} does not fold case; add lowercase to its normalize list`,
+        )
       }
       return
     }

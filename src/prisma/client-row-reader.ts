@@ -34,7 +34,15 @@ export function clientRowReader(client: unknown, registry: ModelRegistry): Clien
             'is not supported by this Prisma version; finish recomputeBlindIndexes',
         )
       }
-      return request.call(client, { args, dataPath: [], action, model, clientMethod: `${jsModel}.${action}`, jsModelName: jsModel, transaction })
+      return request.call(client, {
+        args,
+        dataPath: [],
+        action,
+        model,
+        clientMethod: `${jsModel}.${action}`,
+        jsModelName: jsModel,
+        transaction,
+      })
     }
     const delegate = (client as Record<string, Record<string, (args: unknown) => Promise<unknown>>>)[jsModel]
     if (!delegate) throw new ConfigurationError(`${model}: no such model on the Prisma client`)
@@ -45,13 +53,23 @@ export function clientRowReader(client: unknown, registry: ModelRegistry): Clien
 
   return {
     async indexValues(field, values, transaction) {
-      const rows = (await read(field.model, 'findMany', { where: { [field.index]: { in: values } }, select: { [field.index]: true } }, transaction)) as Row[]
+      const rows = (await read(
+        field.model,
+        'findMany',
+        { where: { [field.index]: { in: values } }, select: { [field.index]: true } },
+        transaction,
+      )) as Row[]
       return rows.map((r) => r[field.index] as string)
     },
     rows(transaction) {
       return {
         async keysWithIndex(field, values) {
-          const rows = (await read(field.model, 'findMany', { where: { [field.index]: { in: values } }, select: primaryKeySelect(field.model) }, transaction)) as Row[]
+          const rows = (await read(
+            field.model,
+            'findMany',
+            { where: { [field.index]: { in: values } }, select: primaryKeySelect(field.model) },
+            transaction,
+          )) as Row[]
           return rows.map((r) => keyOf(field.model, r))
         },
         async keyOfUnique(model, where) {

@@ -16,7 +16,9 @@ const REGENERATE = 'run `prisma generate` (all generators, not only the client) 
  */
 export function checkClientSchema(client: unknown, model: EncryptionModel): void {
   if (typeof model.schemaHash !== 'string') {
-    throw new ConfigurationError(`the encryption model carries no schema hash (it was written by an older kms-field-encryption, or by hand): ${REGENERATE}`)
+    throw new ConfigurationError(
+      `the encryption model carries no schema hash (it was written by an older kms-field-encryption, or by hand): ${REGENERATE}`,
+    )
   }
   const inlineSchema = (client as { _engineConfig?: { inlineSchema?: unknown } } | null)?._engineConfig?.inlineSchema
   if (typeof inlineSchema !== 'string') {
@@ -26,6 +28,8 @@ export function checkClientSchema(client: unknown, model: EncryptionModel): void
     )
   }
   if (schemaHashOf(inlineSchema) !== model.schemaHash) {
-    throw new ConfigurationError(`the encryption model was generated from another schema than this Prisma client (one of them is stale): ${REGENERATE}`)
+    throw new ConfigurationError(
+      `the encryption model was generated from another schema than this Prisma client (one of them is stale): ${REGENERATE}`,
+    )
   }
 }

@@ -20,9 +20,13 @@ import { WrittenValues } from './written-values'
 
 export type { FieldEncryptionEncryptorOptions, FieldEncryptionKeysOptions, FieldEncryptionOptions } from './field-encryption-options'
 
-
 /** How a top-level write's `data` is checked for unique blind-index values across versions. */
-const TOP_LEVEL_SCOPE: Record<string, UniqueWriteScope> = { create: 'create', createMany: 'create', createManyAndReturn: 'create', update: 'update' }
+const TOP_LEVEL_SCOPE: Record<string, UniqueWriteScope> = {
+  create: 'create',
+  createMany: 'create',
+  createManyAndReturn: 'create',
+  update: 'update',
+}
 
 /** Operations whose `where` is a WhereUniqueInput. */
 const UNIQUE_WHERE = new Set(['findUnique', 'findUniqueOrThrow', 'update', 'upsert', 'delete'])
@@ -40,7 +44,6 @@ interface QueryParams {
   transaction?: unknown
 }
 
-
 /** The model of what the query returns: the queried model, or the end of a Fluent API path. */
 function resultModel(registry: ModelRegistry, view: ModelView, dataPath: readonly string[] | undefined): ModelView {
   let current = view
@@ -55,8 +58,17 @@ function resultModel(registry: ModelRegistry, view: ModelView, dataPath: readonl
 
 /** Operations whose result holds records (and so encrypted values to decrypt). */
 const RETURNS_RECORDS = new Set([
-  'findUnique', 'findUniqueOrThrow', 'findFirst', 'findFirstOrThrow', 'findMany',
-  'create', 'createManyAndReturn', 'update', 'updateManyAndReturn', 'upsert', 'delete',
+  'findUnique',
+  'findUniqueOrThrow',
+  'findFirst',
+  'findFirstOrThrow',
+  'findMany',
+  'create',
+  'createManyAndReturn',
+  'update',
+  'updateManyAndReturn',
+  'upsert',
+  'delete',
 ])
 
 /** The Prisma side: turns one query's arguments and result over to the core. */
@@ -101,7 +113,10 @@ export function createQueryHandler(options: FieldEncryptionOptions) {
       bi && bi.batch.size > 0 ? resolveIndexes(bi, reader && ((f, v) => reader.indexValues(f, v, params.transaction))) : undefined,
     ])
     if (bi?.uniqueWrites?.length) {
-      if (!reader) throw new ConfigurationError('a write of a unique blind index with a previous index version configured needs the client: use fieldEncryption()')
+      if (!reader)
+        throw new ConfigurationError(
+          'a write of a unique blind index with a previous index version configured needs the client: use fieldEncryption()',
+        )
       await checkUniqueAcrossVersions(bi.uniqueWrites, next.where, view.description.name, reader.rows(params.transaction), reader.violation)
     }
     if (ciphertexts) batch.assign(ciphertexts)
@@ -124,7 +139,9 @@ export function createQueryHandler(options: FieldEncryptionOptions) {
     bi.batch.resolve(blindIndexer!)
     if (bi.lookups.size === 0) return
     if (!findIndexValues) {
-      throw new ConfigurationError('a unique lookup by a blind index with a previous index version configured needs the client: use fieldEncryption()')
+      throw new ConfigurationError(
+        'a unique lookup by a blind index with a previous index version configured needs the client: use fieldEncryption()',
+      )
     }
     await bi.lookups.resolve(findIndexValues)
   }

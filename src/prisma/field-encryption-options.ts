@@ -67,7 +67,9 @@ export function validateFieldEncryptionOptions(options: unknown): asserts option
     if (!(o.encryptor instanceof EnvelopeEncryptor)) throw new ConfigurationError(`${LABEL}.encryptor must be an EnvelopeEncryptor`)
     for (const name of ['keys', 'cache', 'readPlaintext', 'onEvent']) {
       if (o[name] !== undefined) {
-        throw new ConfigurationError(`${LABEL}: give either keys (and ${name}) or an encryptor, not both: ${name} belongs to the encryptor you built`)
+        throw new ConfigurationError(
+          `${LABEL}: give either keys (and ${name}) or an encryptor, not both: ${name} belongs to the encryptor you built`,
+        )
       }
     }
   } else {

@@ -88,7 +88,9 @@ export class QueryArgsRewriter {
       throw new UnsupportedEncryptedFieldQueryError(
         { model: view.description.name, field: key },
         filterOperator(value, operator),
-        hasIndex ? 'its blind index is not configured on this client' : 'ciphertext cannot be compared; add a @blindIndex field to filter by equality',
+        hasIndex
+          ? 'its blind index is not configured on this client'
+          : 'ciphertext cannot be compared; add a @blindIndex field to filter by equality',
       )
     }
     if (view.blindIndexes.has(key)) {
@@ -116,7 +118,11 @@ export class QueryArgsRewriter {
     if (isPlainObject(value) && !isFieldOf(view, key)) {
       for (const [inner, innerValue] of Object.entries(value)) {
         if (view.encrypted.has(inner)) {
-          throw new UnsupportedEncryptedFieldQueryError({ model: view.description.name, field: inner }, operator, 'ciphertext cannot be compared')
+          throw new UnsupportedEncryptedFieldQueryError(
+            { model: view.description.name, field: inner },
+            operator,
+            'ciphertext cannot be compared',
+          )
         }
         const index = view.blindIndexes.has(inner) ? this.blindIndexes?.indexNamed(view.description.name, inner) : undefined
         if (index) checkDirectIndexFilter(index, innerValue)
@@ -134,7 +140,8 @@ export class QueryArgsRewriter {
       if (view.encrypted.has(key)) this.refuse(view, key, 'orderBy', 'ciphertext order is random')
       if (key === '_relevance' && isPlainObject(value)) {
         const fields = Array.isArray(value.fields) ? value.fields : [value.fields]
-        for (const f of fields) if (typeof f === 'string' && view.encrypted.has(f)) this.refuse(view, f, 'orderBy._relevance', 'ciphertext cannot be searched')
+        for (const f of fields)
+          if (typeof f === 'string' && view.encrypted.has(f)) this.refuse(view, f, 'orderBy._relevance', 'ciphertext cannot be searched')
       }
       if (AGGREGATES.includes(key as (typeof AGGREGATES)[number]) || key === '_count') this.aggregateSelection(view, key, value)
       const relation = view.relations.get(key)
@@ -177,7 +184,8 @@ export class QueryArgsRewriter {
    */
   private indexHaving(view: ModelView, key: string, value: unknown): void {
     const index = this.blindIndexes?.indexNamed(view.description.name, key)
-    const refuse = (operator: string): never => this.refuse(view, key, `having.${operator}`, 'its blind index is not configured on this client')
+    const refuse = (operator: string): never =>
+      this.refuse(view, key, `having.${operator}`, 'its blind index is not configured on this client')
     if (!isPlainObject(value)) {
       if (!index) refuse('equals')
       return checkDirectIndexFilter(index!, value)
@@ -274,7 +282,9 @@ function isPresenceFilter(value: unknown, isList: boolean): boolean {
   const keys = Object.keys(value)
   return (
     keys.length > 0 &&
-    keys.every((k) => ((k === 'equals' || k === 'not') && value[k] === null) || (isList && k === 'isEmpty' && typeof value[k] === 'boolean'))
+    keys.every(
+      (k) => ((k === 'equals' || k === 'not') && value[k] === null) || (isList && k === 'isEmpty' && typeof value[k] === 'boolean'),
+    )
   )
 }
 

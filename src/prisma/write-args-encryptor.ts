@@ -50,13 +50,22 @@ export class WriteArgsEncryptor {
   }
 
   /** Sets the blind index `indexName` of the value written to `key` (bare, `{ set }` or null). */
-  private indexValue(view: ModelView, indexName: string, key: string, value: unknown, out: Obj, bi: BlindIndexQueryContext | undefined): void {
+  private indexValue(
+    view: ModelView,
+    indexName: string,
+    key: string,
+    value: unknown,
+    out: Obj,
+    bi: BlindIndexQueryContext | undefined,
+  ): void {
     const plain = isPlainObject(value) && Object.keys(value).length === 1 && 'set' in value ? value.set : value
     if (plain === undefined) return
     const field = this.blindIndexes?.indexNamed(view.description.name, indexName)
     if (!field || !bi) {
       // Writing the source without its index would leave a stale index: refuse.
-      throw new ConfigurationError(`${view.description.name}.${key}: its blind index ${indexName} is not configured on this client; nothing was written`)
+      throw new ConfigurationError(
+        `${view.description.name}.${key}: its blind index ${indexName} is not configured on this client; nothing was written`,
+      )
     }
     if (plain === null) {
       out[indexName] = null
@@ -77,7 +86,11 @@ export class WriteArgsEncryptor {
       const keys = Object.keys(value)
       const op = keys[0]
       if (keys.length !== 1 || !(op === 'set' || (isList && op === 'push'))) {
-        throw new InvalidFieldValueError({ model: ctx.model, field: ctx.field }, isList ? 'an array, { set } or { push }' : 'a value or { set }', `{ ${keys.join(', ')} }`)
+        throw new InvalidFieldValueError(
+          { model: ctx.model, field: ctx.field },
+          isList ? 'an array, { set } or { push }' : 'a value or { set }',
+          `{ ${keys.join(', ')} }`,
+        )
       }
       const inner = value[op]
       if (inner === null || inner === undefined) return
@@ -111,7 +124,9 @@ export class WriteArgsEncryptor {
     const parentScope = bi?.writeScope
     for (const [op, value] of Object.entries(ops)) {
       // A nested create runs when its parent write does; other nested writes are not checked across index versions.
-      if (bi) bi.writeScope = op === 'create' || op === 'createMany' ? (parentScope === 'upsert-create' ? 'upsert-create' : 'create') : 'unchecked'
+      if (bi)
+        bi.writeScope =
+          op === 'create' || op === 'createMany' ? (parentScope === 'upsert-create' ? 'upsert-create' : 'create') : 'unchecked'
       switch (op) {
         case 'create':
           out[op] = this.data(target, value, batch, bi)
@@ -159,7 +174,9 @@ export class WriteArgsEncryptor {
   /** A nested update: `{ where, data }` for lists; for a to-one relation, `{ where?, data }` or the data itself. */
   private nestedUpdate(target: ModelView, isList: boolean, v: Obj, batch: ValueBatch, bi: BlindIndexQueryContext | undefined): Obj {
     const keys = Object.keys(v)
-    const wrapped = isList || ('data' in v && keys.every((k) => k === 'data' || k === 'where') && !target.encrypted.has('data') && !target.relations.has('data'))
+    const wrapped =
+      isList ||
+      ('data' in v && keys.every((k) => k === 'data' || k === 'where') && !target.encrypted.has('data') && !target.relations.has('data'))
     if (!wrapped) return this.data(target, v, batch, bi) as Obj
     const next: Obj = { ...v, data: this.data(target, v.data, batch, bi) }
     if ('where' in v) next.where = this.queries.where(target, v.where, 'where', bi, isList)

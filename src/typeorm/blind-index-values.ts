@@ -8,7 +8,12 @@ import { encryptionOf } from './encrypt-data-source'
  *
  *   qb.where('user.emailIndex IN (:...email)', { email: blindIndexValues(dataSource, User, 'email', 'Ann@Example.com') })
  */
-export function blindIndexValues<E>(dataSource: DataSource, entity: EntityTarget<E>, property: keyof E & string, plaintext: string): string[] {
+export function blindIndexValues<E>(
+  dataSource: DataSource,
+  entity: EntityTarget<E>,
+  property: keyof E & string,
+  plaintext: string,
+): string[] {
   const { model, blindIndexer } = encryptionOf(dataSource)
   const name = dataSource.getMetadata(entity).name
   const indexName = model.models[name]?.encryptedFields[property]?.blindIndex

@@ -9,7 +9,17 @@ const UNBOUNDED_TEXT = new Set(['text', 'tinytext', 'mediumtext', 'longtext', 'c
 const VARYING_TEXT = new Set(['varchar', 'character varying', 'nvarchar', 'string', 'varchar2', 'nvarchar2'])
 const BINARY = new Set(['bytea', 'blob', 'mediumblob', 'longblob', 'varbinary', 'binary'])
 /** Drivers whose varchar has no enforced length unless one is given. */
-const LENGTHLESS_VARCHAR = new Set(['sqlite', 'better-sqlite3', 'sqljs', 'capacitor', 'cordova', 'expo', 'react-native', 'nativescript', 'postgres'])
+const LENGTHLESS_VARCHAR = new Set([
+  'sqlite',
+  'better-sqlite3',
+  'sqljs',
+  'capacitor',
+  'cordova',
+  'expo',
+  'react-native',
+  'nativescript',
+  'postgres',
+])
 
 function typeName(column: ColumnMetadata): string {
   const t = column.type as unknown
@@ -30,7 +40,8 @@ export function encryptedColumnKind(column: ColumnMetadata, driverType: string):
   }
   const text = UNBOUNDED_TEXT.has(name) || (VARYING_TEXT.has(name) && !column.length && LENGTHLESS_VARCHAR.has(driverType))
   if (text) return { type: 'String', isList: column.isArray }
-  if (VARYING_TEXT.has(name)) return `column type '${name}${column.length ? `(${column.length})` : ''}' is too short for ciphertext; use 'text'`
+  if (VARYING_TEXT.has(name))
+    return `column type '${name}${column.length ? `(${column.length})` : ''}' is too short for ciphertext; use 'text'`
   return `column type '${name}' cannot hold ciphertext; use 'text' (or 'simple-array', a text array, or a binary type)`
 }
 

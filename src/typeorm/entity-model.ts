@@ -24,7 +24,8 @@ const PROVIDERS: Record<string, string> = {
  * Throws `SchemaAnnotationError` (`Entity.property: problem`) for a declaration it cannot honour.
  */
 export function encryptionModelOf(dataSource: DataSource): EncryptionModel {
-  if (!dataSource.isInitialized) throw new SchemaAnnotationError({}, 'the DataSource must be initialized first (await dataSource.initialize())')
+  if (!dataSource.isInitialized)
+    throw new SchemaAnnotationError({}, 'the DataSource must be initialized first (await dataSource.initialize())')
   const driverType = String(dataSource.options.type)
   const models: Record<string, ModelDescription> = {}
   for (const metadata of dataSource.entityMetadatas) {
@@ -43,18 +44,30 @@ function describeEntity(metadata: EntityMetadata, driverType: string): ModelDesc
   for (const d of declarations) {
     if (d.kind !== 'encrypted') continue
     const column = metadata.ownColumns.find((c) => c.propertyName === d.property && !c.embeddedMetadata)
-    if (!column) throw problem(d.property, '@Encrypted() must be on a column of the entity (columns of embedded entities are not supported)')
+    if (!column)
+      throw problem(d.property, '@Encrypted() must be on a column of the entity (columns of embedded entities are not supported)')
     if (column.isPrimary) throw problem(d.property, 'a primary key column cannot be encrypted')
     if (column.relationMetadata || column.referencedColumn) throw problem(d.property, 'a relation column cannot be encrypted')
     if (column.isGenerated || column.isVirtual || column.isVersion || column.isCreateDate || column.isUpdateDate || column.isDeleteDate) {
       throw problem(d.property, 'a generated or special column cannot be encrypted')
     }
     if (column.transformer) throw problem(d.property, 'an encrypted column cannot have a value transformer')
-    const unique = metadata.uniques.some((u) => u.columns.includes(column)) || metadata.indices.some((i) => i.isUnique && i.columns.includes(column))
-    if (unique) throw problem(d.property, 'an encrypted column cannot be unique (equal values have different ciphertexts); make its @BlindIndex column unique')
+    const unique =
+      metadata.uniques.some((u) => u.columns.includes(column)) || metadata.indices.some((i) => i.isUnique && i.columns.includes(column))
+    if (unique)
+      throw problem(
+        d.property,
+        'an encrypted column cannot be unique (equal values have different ciphertexts); make its @BlindIndex column unique',
+      )
     const kind = encryptedColumnKind(column, driverType)
     if (typeof kind === 'string') throw problem(d.property, kind)
-    encryptedFields[d.property] = { name: d.property, column: column.databaseName, type: kind.type, isList: kind.isList, isRequired: !column.isNullable }
+    encryptedFields[d.property] = {
+      name: d.property,
+      column: column.databaseName,
+      type: kind.type,
+      isList: kind.isList,
+      isRequired: !column.isNullable,
+    }
   }
 
   for (const d of declarations) {
@@ -70,8 +83,15 @@ function describeEntity(metadata: EntityMetadata, driverType: string): ModelDesc
     if (column.transformer) throw problem(d.property, 'a blind index column cannot have a value transformer')
     const normalizeProblem = normalizationProblem(d.normalize)
     if (normalizeProblem) throw problem(d.property, normalizeProblem)
-    const unique = metadata.uniques.some((u) => u.columns.includes(column)) || metadata.indices.some((i) => i.isUnique && i.columns.includes(column))
-    blindIndexes[d.property] = { name: d.property, column: column.databaseName, source: d.source, normalize: [...d.normalize], isUnique: unique }
+    const unique =
+      metadata.uniques.some((u) => u.columns.includes(column)) || metadata.indices.some((i) => i.isUnique && i.columns.includes(column))
+    blindIndexes[d.property] = {
+      name: d.property,
+      column: column.databaseName,
+      source: d.source,
+      normalize: [...d.normalize],
+      isUnique: unique,
+    }
     encryptedFields[d.source] = { ...source, blindIndex: d.property }
   }
 

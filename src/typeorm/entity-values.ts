@@ -178,7 +178,8 @@ export class EntityValues {
     if (restore.length > 0) this.pending.set(entity, { view, restore })
     if (databaseEntity) {
       const old = this.known.get(databaseEntity)
-      for (const [property, value] of old ?? []) if (value.hasValue && samePlaintext(databaseEntity[property], value.plain)) databaseEntity[property] = value.stored
+      for (const [property, value] of old ?? [])
+        if (value.hasValue && samePlaintext(databaseEntity[property], value.plain)) databaseEntity[property] = value.stored
     }
   }
 

@@ -91,7 +91,8 @@ export class FindWhereRewriter {
       case 'or': {
         const parts = (value.value as unknown as unknown[]).map((v) => this.condition(view, key, v))
         const on = parts[0]?.on ?? 'index'
-        if (parts.some((p) => p.on !== on)) throw unsupported(view, key, type, 'IsNull cannot be combined with equality on an encrypted field in one And/Or')
+        if (parts.some((p) => p.on !== on))
+          throw unsupported(view, key, type, 'IsNull cannot be combined with equality on an encrypted field in one And/Or')
         const ops = parts.map((p) => asOperator(p.value))
         return { on, value: type === 'and' ? And(...ops) : Or(...ops) }
       }

@@ -1,4 +1,12 @@
-import { DeleteQueryBuilder, EntityManager, InsertQueryBuilder, SelectQueryBuilder, UpdateQueryBuilder, type DataSource, type EntityMetadata } from 'typeorm'
+import {
+  DeleteQueryBuilder,
+  EntityManager,
+  InsertQueryBuilder,
+  SelectQueryBuilder,
+  UpdateQueryBuilder,
+  type DataSource,
+  type EntityMetadata,
+} from 'typeorm'
 import { ConfigurationError, UnsupportedEncryptedFieldQueryError } from '../errors'
 import type { ModelRegistry } from '../model/model-registry'
 import type { EntityValues } from './entity-values'
@@ -20,7 +28,10 @@ type Fn = (...args: any[]) => any
 interface Builder {
   dataSource?: DataSource
   connection?: DataSource
-  expressionMap: { mainAlias?: { hasMetadata: boolean; metadata: EntityMetadata }; aliases: Array<{ name: string; hasMetadata: boolean; metadata: EntityMetadata }> }
+  expressionMap: {
+    mainAlias?: { hasMetadata: boolean; metadata: EntityMetadata }
+    aliases: Array<{ name: string; hasMetadata: boolean; metadata: EntityMetadata }>
+  }
 }
 
 function stateOf(owner: { dataSource?: DataSource; connection?: DataSource }): HookedDataSource | undefined {
@@ -83,21 +94,26 @@ function checkedOrder(original: Fn): Fn {
  */
 export function hookQueries(dataSource: DataSource, state: HookedDataSource): void {
   if (!(dataSource.createQueryBuilder() instanceof SelectQueryBuilder) || !(dataSource.manager instanceof EntityManager)) {
-    throw new ConfigurationError('the DataSource comes from another copy of typeorm than kms-field-encryption/typeorm loads; install a single typeorm')
+    throw new ConfigurationError(
+      'the DataSource comes from another copy of typeorm than kms-field-encryption/typeorm loads; install a single typeorm',
+    )
   }
   hooked.set(dataSource, state)
   // Not exported by typeorm's index: reached through an instance.
   const softDelete = Object.getPrototypeOf(dataSource.createQueryBuilder().softDelete()) as object
 
-  wrap(SelectQueryBuilder.prototype, 'setFindOptions', (original) =>
-    function (this: Builder, options: Record<string, unknown> | undefined) {
-      const state = stateOf(this)
-      const metadata = state && mainMetadata(this)
-      if (!metadata || !options) return original.call(this, options)
-      if (options.order) state.rewriter.order(metadata, options.order)
-      const next = options.where === undefined ? options : { ...options, where: state.rewriter.where(metadata, options.where) }
-      return original.call(this, next)
-    },
+  wrap(
+    SelectQueryBuilder.prototype,
+    'setFindOptions',
+    (original) =>
+      function (this: Builder, options: Record<string, unknown> | undefined) {
+        const state = stateOf(this)
+        const metadata = state && mainMetadata(this)
+        if (!metadata || !options) return original.call(this, options)
+        if (options.order) state.rewriter.order(metadata, options.order)
+        const next = options.where === undefined ? options : { ...options, where: state.rewriter.where(metadata, options.where) }
+        return original.call(this, next)
+      },
   )
   for (const proto of [SelectQueryBuilder.prototype, UpdateQueryBuilder.prototype, DeleteQueryBuilder.prototype, softDelete]) {
     for (const name of ['where', 'andWhere', 'orWhere']) wrap(proto, name, objectWhere)
@@ -108,50 +124,64 @@ export function hookQueries(dataSource: DataSource, state: HookedDataSource): vo
 
   // A failed INSERT/UPDATE gets no "after" event: its value objects get their plaintexts back here.
   for (const proto of [InsertQueryBuilder.prototype, UpdateQueryBuilder.prototype]) {
-    wrap(proto, 'execute', (original) =>
-      async function (this: Builder & { expressionMap: { valuesSet?: unknown } }, ...args: unknown[]) {
-        const state = stateOf(this)
-        if (!state) return original.apply(this, args)
-        try {
-          return await original.apply(this, args)
-        } finally {
-          const set = this.expressionMap.valuesSet
-          for (const values of Array.isArray(set) ? set : [set]) if (values && typeof values === 'object') state.values.written(values as never)
-        }
-      },
+    wrap(
+      proto,
+      'execute',
+      (original) =>
+        async function (this: Builder & { expressionMap: { valuesSet?: unknown } }, ...args: unknown[]) {
+          const state = stateOf(this)
+          if (!state) return original.apply(this, args)
+          try {
+            return await original.apply(this, args)
+          } finally {
+            const set = this.expressionMap.valuesSet
+            for (const values of Array.isArray(set) ? set : [set])
+              if (values && typeof values === 'object') state.values.written(values as never)
+          }
+        },
     )
   }
 
   const manager = EntityManager.prototype
-  wrap(manager, 'callAggregateFun', (original) =>
-    function (this: EntityManager, target: unknown, fn: string, column: string, ...rest: unknown[]) {
-      const state = stateOf(this as never)
-      try {
-        if (state) refuseEncrypted(state, this.connection.getMetadata(target as never), column, fn, 'an aggregate of ciphertexts means nothing')
-      } catch (err) {
-        return Promise.reject(err)
-      }
-      return original.call(this, target, fn, column, ...rest)
-    },
-  )
-  for (const name of ['increment', 'decrement']) {
-    wrap(manager, name, (original) =>
-      function (this: EntityManager, target: unknown, conditions: unknown, property: string, ...rest: unknown[]) {
+  wrap(
+    manager,
+    'callAggregateFun',
+    (original) =>
+      function (this: EntityManager, target: unknown, fn: string, column: string, ...rest: unknown[]) {
         const state = stateOf(this as never)
         try {
-          if (state) refuseEncrypted(state, this.connection.getMetadata(target as never), property, name, 'ciphertext is not a number')
+          if (state)
+            refuseEncrypted(state, this.connection.getMetadata(target as never), column, fn, 'an aggregate of ciphertexts means nothing')
         } catch (err) {
           return Promise.reject(err)
         }
-        return original.call(this, target, conditions, property, ...rest)
+        return original.call(this, target, fn, column, ...rest)
       },
+  )
+  for (const name of ['increment', 'decrement']) {
+    wrap(
+      manager,
+      name,
+      (original) =>
+        function (this: EntityManager, target: unknown, conditions: unknown, property: string, ...rest: unknown[]) {
+          const state = stateOf(this as never)
+          try {
+            if (state) refuseEncrypted(state, this.connection.getMetadata(target as never), property, name, 'ciphertext is not a number')
+          } catch (err) {
+            return Promise.reject(err)
+          }
+          return original.call(this, target, conditions, property, ...rest)
+        },
     )
   }
-  wrap(manager, 'save', (original) =>
-    function (this: EntityManager, ...args: unknown[]) {
-      const state = stateOf(this as never)
-      return state ? state.values.aroundSave(args, () => original.apply(this, args)) : original.apply(this, args)
-    },
+  wrap(
+    manager,
+    'save',
+    (original) =>
+      function (this: EntityManager, ...args: unknown[]) {
+        const state = stateOf(this as never)
+        return state ? state.values.aroundSave(args, () => original.apply(this, args)) : original.apply(this, args)
+      },
   )
 }
 

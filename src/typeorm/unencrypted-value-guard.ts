@@ -63,7 +63,12 @@ export function guardQueryRunner(runner: QueryRunner): QueryRunner {
   for (const method of ['query', 'stream'] as const) {
     const original = runner[method] as ((query: string, parameters?: unknown[], ...rest: unknown[]) => Promise<unknown>) | undefined
     if (typeof original !== 'function') continue
-    ;(runner as unknown as Record<string, unknown>)[method] = function (this: QueryRunner, query: string, parameters?: unknown[], ...rest: unknown[]) {
+    ;(runner as unknown as Record<string, unknown>)[method] = function (
+      this: QueryRunner,
+      query: string,
+      parameters?: unknown[],
+      ...rest: unknown[]
+    ) {
       const field = markedField(query) ?? markedField(parameters ?? [])
       if (field) return Promise.reject(refuseError(field))
       return original.call(this, query, parameters, ...rest)

@@ -11,7 +11,14 @@ import type { TestDatabase } from './test-database'
 export function encryptedClient(db: TestDatabase, options: Partial<FieldEncryptionOptions> = {}) {
   const recorder = new QueryRecorder()
   const prisma = db.prisma
-    .$extends(fieldEncryption({ model: encryptionModel, ...(options.encryptor ? {} : { keys: testLocalKeys() }), allowQueryExtensionsAfter: [RECORDER_NAME], ...options } as FieldEncryptionOptions))
+    .$extends(
+      fieldEncryption({
+        model: encryptionModel,
+        ...(options.encryptor ? {} : { keys: testLocalKeys() }),
+        allowQueryExtensionsAfter: [RECORDER_NAME],
+        ...options,
+      } as FieldEncryptionOptions),
+    )
     .$extends(recorder.extension)
   return { prisma, recorder }
 }

@@ -20,7 +20,11 @@ export function takeApart(value: string | Uint8Array): StoredParts {
     const all = value.slice(TEXT_PREFIX.length)
     const headerLength = Buffer.from(all.slice(0, 4), 'base64url').readUInt16BE(1)
     const headerChars = (headerLength / 3) * 4
-    return { form: 'text', header: Buffer.from(all.slice(0, headerChars), 'base64url'), body: Buffer.from(all.slice(headerChars), 'base64url') }
+    return {
+      form: 'text',
+      header: Buffer.from(all.slice(0, headerChars), 'base64url'),
+      body: Buffer.from(all.slice(headerChars), 'base64url'),
+    }
   }
   const buf = Buffer.from(value)
   if (!buf.subarray(0, 4).equals(BYTES_PREFIX)) throw new Error('not a stored bytes value')
@@ -40,14 +44,22 @@ export function regionOf(parts: StoredParts, region: Region): { in: 'header' | '
   const wrappedAt = 4 + idLength + 2
   const wrappedLength = parts.header.readUInt16BE(4 + idLength)
   switch (region) {
-    case 'version': return { in: 'header', start: 0, end: 1 }
-    case 'headerLength': return { in: 'header', start: 1, end: 3 }
-    case 'providerId': return { in: 'header', start: 4, end: 4 + idLength }
-    case 'wrappedKey': return { in: 'header', start: wrappedAt, end: wrappedAt + wrappedLength }
-    case 'commitment': return { in: 'header', start: wrappedAt + wrappedLength, end: wrappedAt + wrappedLength + 32 }
-    case 'iv': return { in: 'body', start: 0, end: 12 }
-    case 'ciphertext': return { in: 'body', start: 12, end: parts.body.length - 16 }
-    case 'tag': return { in: 'body', start: parts.body.length - 16, end: parts.body.length }
+    case 'version':
+      return { in: 'header', start: 0, end: 1 }
+    case 'headerLength':
+      return { in: 'header', start: 1, end: 3 }
+    case 'providerId':
+      return { in: 'header', start: 4, end: 4 + idLength }
+    case 'wrappedKey':
+      return { in: 'header', start: wrappedAt, end: wrappedAt + wrappedLength }
+    case 'commitment':
+      return { in: 'header', start: wrappedAt + wrappedLength, end: wrappedAt + wrappedLength + 32 }
+    case 'iv':
+      return { in: 'body', start: 0, end: 12 }
+    case 'ciphertext':
+      return { in: 'body', start: 12, end: parts.body.length - 16 }
+    case 'tag':
+      return { in: 'body', start: parts.body.length - 16, end: parts.body.length }
   }
 }
 

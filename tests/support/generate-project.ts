@@ -17,7 +17,11 @@ export class ScratchProject {
   readonly dir = join(ROOT, 'tests/generated', `project-${randomBytes(4).toString('hex')}`)
 
   /** Runs `prisma generate` on `models`; `only` restricts it to one generator (`client` or `encryption`). */
-  async generate(models: string, out: { client: string; encryption: string }, only?: 'client' | 'encryption'): Promise<{ exitCode: number; output: string }> {
+  async generate(
+    models: string,
+    out: { client: string; encryption: string },
+    only?: 'client' | 'encryption',
+  ): Promise<{ exitCode: number; output: string }> {
     await mkdir(this.dir, { recursive: true })
     const schema = join(this.dir, 'schema.prisma')
     await writeFile(

@@ -215,13 +215,21 @@ export class KmsTestServer {
         return { CiphertextBlob: blob.toString('base64'), KeyId: key.arn, EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' }
       }
       case 'Decrypt': {
-        const { key, plaintext } = this.open(requiredBlob(input, 'CiphertextBlob'), optionalString(input, 'KeyId'), context(input, 'EncryptionContext'))
+        const { key, plaintext } = this.open(
+          requiredBlob(input, 'CiphertextBlob'),
+          optionalString(input, 'KeyId'),
+          context(input, 'EncryptionContext'),
+        )
         const out = { KeyId: key.arn, Plaintext: plaintext.toString('base64'), EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' }
         plaintext.fill(0)
         return out
       }
       case 'ReEncrypt': {
-        const source = this.open(requiredBlob(input, 'CiphertextBlob'), optionalString(input, 'SourceKeyId'), context(input, 'SourceEncryptionContext'))
+        const source = this.open(
+          requiredBlob(input, 'CiphertextBlob'),
+          optionalString(input, 'SourceKeyId'),
+          context(input, 'SourceEncryptionContext'),
+        )
         try {
           const destination = this.usable(requiredString(input, 'DestinationKeyId'))
           const blob = this.seal(destination, source.plaintext, context(input, 'DestinationEncryptionContext'))
@@ -282,7 +290,8 @@ export class KmsTestServer {
     if (name.startsWith('alias/aws/')) throw new KmsError('InvalidAliasNameException', 'alias/aws/ is reserved for AWS managed keys')
     if (this.aliases.has(name)) throw new KmsError('AlreadyExistsException', `An alias with the name ${ARN_PREFIX}${name} already exists`)
     const target = requiredString(input, 'TargetKeyId')
-    if (target.startsWith('alias/') || target.includes(':alias/')) throw new KmsError('ValidationException', 'TargetKeyId must be a key id or key ARN')
+    if (target.startsWith('alias/') || target.includes(':alias/'))
+      throw new KmsError('ValidationException', 'TargetKeyId must be a key id or key ARN')
     this.aliases.set(name, this.resolve(target).id)
     return {}
   }
@@ -298,7 +307,8 @@ export class KmsTestServer {
     if (spec !== undefined) {
       if (spec === 'AES_256') bytes = 32
       else if (spec === 'AES_128') bytes = 16
-      else throw new KmsError('ValidationException', `1 validation error detected: Value '${spec}' at 'keySpec' failed to satisfy constraint`)
+      else
+        throw new KmsError('ValidationException', `1 validation error detected: Value '${spec}' at 'keySpec' failed to satisfy constraint`)
     } else {
       if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 1024) {
         throw new KmsError('ValidationException', 'NumberOfBytes must be an integer between 1 and 1024')
@@ -418,7 +428,13 @@ export function kmsClientFor(endpoint: string, options: { maxAttempts?: number; 
     credentials: TEST_CREDENTIALS,
     maxAttempts: options.maxAttempts,
     ...(options.requestTimeoutMs !== undefined
-      ? { requestHandler: { requestTimeout: options.requestTimeoutMs, connectionTimeout: options.requestTimeoutMs, throwOnRequestTimeout: true } }
+      ? {
+          requestHandler: {
+            requestTimeout: options.requestTimeoutMs,
+            connectionTimeout: options.requestTimeoutMs,
+            throwOnRequestTimeout: true,
+          },
+        }
       : {}),
   })
 }

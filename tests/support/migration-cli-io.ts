@@ -44,7 +44,13 @@ export async function runCli(args: readonly string[], options: CliRunOptions = {
 }
 
 function capture(tty: boolean, columns = 160): { stream: PassThrough & { isTTY?: boolean; columns?: number }; text(): string } {
-  const stream = new PassThrough() as PassThrough & { isTTY?: boolean; columns?: number; cursorTo?: unknown; clearLine?: unknown; moveCursor?: unknown }
+  const stream = new PassThrough() as PassThrough & {
+    isTTY?: boolean
+    columns?: number
+    cursorTo?: unknown
+    clearLine?: unknown
+    moveCursor?: unknown
+  }
   let out = ''
   stream.on('data', (c: Buffer) => (out += c.toString()))
   if (tty) {

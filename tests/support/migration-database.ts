@@ -71,7 +71,7 @@ async function inProcess(): Promise<MigrationTestDatabase> {
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(db) })
   let server: PgliteTcpServer | undefined
   let served: Promise<string> | undefined
-  const sql = async <T,>(query: string, params?: unknown[]): Promise<T[]> => (await db.query(query, params as never[])).rows as T[]
+  const sql = async <T>(query: string, params?: unknown[]): Promise<T[]> => (await db.query(query, params as never[])).rows as T[]
   return {
     kind: 'pglite',
     ...POSTGRES_MODEL,
@@ -98,7 +98,7 @@ async function onServer(url: string): Promise<MigrationTestDatabase> {
   const pool = new Pool({ connectionString: url, max: 4, options: `-c search_path="${schema}"` })
   await applyMigrations((sql) => pool.query(sql))
   const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: url, max: 4 }, { schema }) })
-  const sql = async <T,>(query: string, params?: unknown[]): Promise<T[]> => (await pool.query(query, params)).rows as T[]
+  const sql = async <T>(query: string, params?: unknown[]): Promise<T[]> => (await pool.query(query, params)).rows as T[]
   const withSchema = new URL(url)
   withSchema.searchParams.set('schema', schema)
   return {
@@ -132,8 +132,10 @@ async function onMysql(url: string): Promise<MigrationTestDatabase> {
   })
   await applyMigrations((q) => pool.query(q), 'mysql')
   const migrationPool = mariadb.createPool({ ...config, database: name, connectionLimit: 4 })
-  const prisma = new MysqlPrismaClient({ adapter: new PrismaMariaDb({ ...config, database: name, connectionLimit: 4 }) }) as unknown as PrismaClient
-  const sql = async <T,>(query: string, params?: unknown[]): Promise<T[]> => {
+  const prisma = new MysqlPrismaClient({
+    adapter: new PrismaMariaDb({ ...config, database: name, connectionLimit: 4 }),
+  }) as unknown as PrismaClient
+  const sql = async <T>(query: string, params?: unknown[]): Promise<T[]> => {
     const [text, values] = positional(query, params)
     const result = await pool.query({ sql: text, bigIntAsNumber: true }, values)
     return (Array.isArray(result) ? result : []) as T[]
@@ -166,8 +168,10 @@ async function onSqlite(url: string): Promise<MigrationTestDatabase> {
   const db = new Database(file, { timeout: 10_000 })
   db.pragma('journal_mode = WAL')
   await applyMigrations(async (q) => db.exec(q), 'sqlite')
-  const prisma = new SqlitePrismaClient({ adapter: new PrismaBetterSqlite3({ url: `file:${file}`, timeout: 10_000 }) }) as unknown as PrismaClient
-  const sql = async <T,>(query: string, params?: unknown[]): Promise<T[]> => {
+  const prisma = new SqlitePrismaClient({
+    adapter: new PrismaBetterSqlite3({ url: `file:${file}`, timeout: 10_000 }),
+  }) as unknown as PrismaClient
+  const sql = async <T>(query: string, params?: unknown[]): Promise<T[]> => {
     const [text, values] = positional(query, params)
     const statement = db.prepare(text)
     if (statement.reader) return statement.all(...values) as T[]
@@ -213,7 +217,9 @@ async function rowsChecksum(sql: MigrationTestDatabase['sql'], table: string, or
 }
 
 async function checksum(sql: MigrationTestDatabase['sql'], table: string, orderBy: string): Promise<string> {
-  const rows = await sql<{ md5: string | null; n: string }>(`SELECT md5(string_agg(t::text, '|' ORDER BY ${orderBy})) AS md5, count(*)::text AS n FROM "${table}" t`)
+  const rows = await sql<{ md5: string | null; n: string }>(
+    `SELECT md5(string_agg(t::text, '|' ORDER BY ${orderBy})) AS md5, count(*)::text AS n FROM "${table}" t`,
+  )
   return `${rows[0]!.n}:${rows[0]!.md5 ?? ''}`
 }
 
@@ -223,7 +229,8 @@ export async function emptyTables(db: MigrationTestDatabase): Promise<void> {
   if (db.kind === 'mysql') {
     await db.sql(`SET FOREIGN_KEY_CHECKS = 0; ${tables.map((t) => `TRUNCATE TABLE "${t}";`).join(' ')} SET FOREIGN_KEY_CHECKS = 1;`)
   } else if (db.kind === 'sqlite') {
-    for (const t of ['_CategoryToPost', 'contacts', 'comments', 'posts', 'profiles', 'Category', 'audit_log', 'users']) await db.sql(`DELETE FROM "${t}"`)
+    for (const t of ['_CategoryToPost', 'contacts', 'comments', 'posts', 'profiles', 'Category', 'audit_log', 'users'])
+      await db.sql(`DELETE FROM "${t}"`)
     await db.sql('DELETE FROM sqlite_sequence')
   } else {
     await db.sql(`TRUNCATE ${tables.map((t) => `"${t}"`).join(', ')} RESTART IDENTITY CASCADE`)

@@ -92,9 +92,11 @@ export class PgliteTcpServer {
             continue
           }
           started = true
-          chain = chain.then(() => runUnit(Buffer.from(message))).catch(() => {
-            socket.destroy()
-          })
+          chain = chain
+            .then(() => runUnit(Buffer.from(message)))
+            .catch(() => {
+              socket.destroy()
+            })
           continue
         }
         if (buffer.length < 5) return
@@ -110,9 +112,11 @@ export class PgliteTcpServer {
         pending.push(message)
         if (type === 'S' || type === 'Q' || type === 'H') {
           const unit = Buffer.concat(pending.splice(0))
-          chain = chain.then(() => runUnit(unit)).catch(() => {
-            socket.destroy()
-          })
+          chain = chain
+            .then(() => runUnit(unit))
+            .catch(() => {
+              socket.destroy()
+            })
         }
       }
     })

@@ -39,7 +39,9 @@ export async function seedPlaintext(db: MigrationTestDatabase, n: SeedCounts = S
     [n.users],
   )
   await db.sql(`SELECT setval(pg_get_serial_sequence('users', 'id'), $1::int)`, [n.users])
-  await db.sql(`INSERT INTO profiles (id, biography, user_id) SELECT g, 'bio of ' || g, g FROM generate_series(1, $1::int) g`, [Math.min(n.users, 25)])
+  await db.sql(`INSERT INTO profiles (id, biography, user_id) SELECT g, 'bio of ' || g, g FROM generate_series(1, $1::int) g`, [
+    Math.min(n.users, 25),
+  ])
   await db.sql(
     `INSERT INTO posts (id, title, body, author_id) SELECT g, 'title ' || g, CASE WHEN g % 4 = 0 THEN NULL ELSE 'body of post ' || g END, 1 + (g % $2::int)
        FROM generate_series(1, $1::int) g`,
@@ -49,7 +51,10 @@ export async function seedPlaintext(db: MigrationTestDatabase, n: SeedCounts = S
     `INSERT INTO comments (post_id, seq, text) SELECT p, s, 'comment ' || p || '/' || s FROM generate_series(1, $1::int) p, generate_series(1, $2::int) s`,
     [n.posts, n.commentsPerPost],
   )
-  await db.sql(`INSERT INTO "Category" (id, name, secret_note) SELECT g, 'category ' || g, CASE WHEN g % 2 = 0 THEN 'note ' || g END FROM generate_series(1, $1::int) g`, [n.categories])
+  await db.sql(
+    `INSERT INTO "Category" (id, name, secret_note) SELECT g, 'category ' || g, CASE WHEN g % 2 = 0 THEN 'note ' || g END FROM generate_series(1, $1::int) g`,
+    [n.categories],
+  )
   await db.sql(
     `INSERT INTO contacts (owner_id, seq, nickname, nickname_plain)
      SELECT u, s, CASE WHEN s = 2 THEN NULL ELSE 'Nick ' || u || '-' || s END, CASE WHEN s = 2 THEN NULL ELSE 'Nick ' || u || '-' || s END

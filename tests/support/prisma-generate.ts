@@ -39,10 +39,14 @@ export async function prismaGenerate(models: string, options: GenerateOptions = 
   const dir = await mkdtemp(join(tmpdir(), 'kfe-generate-'))
   try {
     const generators: string[] = []
-    if (options.encryption ?? true) generators.push(generator('encryption', `node --require ${TSX_CJS} ${GENERATOR_MAIN}`, join(dir, 'encryption')))
+    if (options.encryption ?? true)
+      generators.push(generator('encryption', `node --require ${TSX_CJS} ${GENERATOR_MAIN}`, join(dir, 'encryption')))
     if (options.dmmf) generators.push(generator('dmmf', `node ${DMMF_DUMP}`, join(dir, 'dmmf')))
     const schema = join(dir, 'schema.prisma')
-    await writeFile(schema, [...generators, 'datasource db {', `  provider = "${options.provider ?? 'postgresql'}"`, '}', models].join('\n'))
+    await writeFile(
+      schema,
+      [...generators, 'datasource db {', `  provider = "${options.provider ?? 'postgresql'}"`, '}', models].join('\n'),
+    )
     const { exitCode, output } = await run(process.execPath, [PRISMA_CLI, 'generate', '--schema', schema], {
       ...process.env,
       PATH: `${join(ROOT, 'bin')}:${dirname(process.execPath)}:${process.env.PATH ?? ''}`,

@@ -23,7 +23,8 @@ type TestFn = (name: string, fn: jest.ProvidesCallback, timeout?: number) => voi
  */
 export function testWhere(supported: boolean, reason: string): TestFn {
   // Lazy: this module is also loaded where Jest's globals do not exist (global setup).
-  return (name, fn, timeout) => (supported ? test(name, fn, timeout) : test.skip(`${name} [skipped on ${testDatabaseKind()}: ${reason}]`, fn, timeout))
+  return (name, fn, timeout) =>
+    supported ? test(name, fn, timeout) : test.skip(`${name} [skipped on ${testDatabaseKind()}: ${reason}]`, fn, timeout)
 }
 
 /** For the tests that are about String[]: PostgreSQL only. */

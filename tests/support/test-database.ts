@@ -145,8 +145,11 @@ async function onMysql(url: string, wrap: AdapterWrapper): Promise<TestDatabase>
     return Array.isArray(result) ? (result as never) : []
   }
   const tables = async () =>
-    (await sql<{ t: string }>("SELECT table_name AS t FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY 1"))
-      .map((r) => r.t)
+    (
+      await sql<{ t: string }>(
+        "SELECT table_name AS t FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY 1",
+      )
+    ).map((r) => r.t)
   return {
     kind: 'mysql',
     prisma,
@@ -185,7 +188,9 @@ async function onSqlite(url: string, wrap: AdapterWrapper): Promise<TestDatabase
     return []
   }
   const tables = async () =>
-    (await sql<{ t: string }>("SELECT name AS t FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1")).map((r) => r.t)
+    (await sql<{ t: string }>("SELECT name AS t FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1")).map(
+      (r) => r.t,
+    )
   return {
     kind: 'sqlite',
     prisma: prisma as unknown as PrismaClient,

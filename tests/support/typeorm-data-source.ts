@@ -23,7 +23,14 @@ export class SqlCapture implements Logger {
   text(which: 'recent' | 'all' = 'recent'): string {
     return (which === 'all' ? this.history : this.statements)
       .map(({ query, parameters }) =>
-        [query, ...parameters.map((p) => (Buffer.isBuffer(p) || p instanceof Uint8Array ? `${Buffer.from(p).toString('latin1')} ${Buffer.from(p).toString('hex')}` : JSON.stringify(p)))].join('\n'),
+        [
+          query,
+          ...parameters.map((p) =>
+            Buffer.isBuffer(p) || p instanceof Uint8Array
+              ? `${Buffer.from(p).toString('latin1')} ${Buffer.from(p).toString('hex')}`
+              : JSON.stringify(p),
+          ),
+        ].join('\n'),
       )
       .join('\n')
   }
@@ -63,7 +70,15 @@ export async function createTypeOrmDatabase(
       await admin.end()
     }
     // search_path too, so that the tests' raw SQL finds the tables unqualified.
-    options = { type: 'postgres', url, schema, entities, synchronize: true, ...(log ? { logger: capture } : {}), extra: { options: `-c search_path="${schema}"` } }
+    options = {
+      type: 'postgres',
+      url,
+      schema,
+      entities,
+      synchronize: true,
+      ...(log ? { logger: capture } : {}),
+      extra: { options: `-c search_path="${schema}"` },
+    }
   } else {
     options = { type: 'sqljs', entities, synchronize: true, ...(log ? { logger: capture } : {}) }
   }

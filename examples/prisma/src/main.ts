@@ -12,9 +12,7 @@ const pglite = process.env.DATABASE_URL ? undefined : new PGlite()
 if (pglite) await pglite.exec(readFileSync(new URL('../prisma/migrations/20260101000000_init/migration.sql', import.meta.url), 'utf8'))
 const adapter = pglite ? new PrismaPGlite(pglite) : new PrismaPg({ connectionString: process.env.DATABASE_URL })
 
-const prisma = new PrismaClient({ adapter }).$extends(
-  fieldEncryption({ model: encryptionModel, keys: LocalKeyProvider.fromEnv() }),
-)
+const prisma = new PrismaClient({ adapter }).$extends(fieldEncryption({ model: encryptionModel, keys: LocalKeyProvider.fromEnv() }))
 
 const created = await prisma.user.create({ data: { email: 'ada@example.com', phone: '+44 20 7946 0958', name: 'Ada' } })
 console.log(`created user ${created.id}`)
