@@ -1,15 +1,10 @@
-import { timingSafeEqual } from 'node:crypto'
 import { seal } from '../cipher/aes-gcm'
-import { deriveKeys } from '../cipher/data-key-material'
 import { RandomIvs } from '../cipher/random-ivs'
 import type { FieldContext } from '../cipher/field-context'
-import { DecryptionFailedError, KeyProviderError, NotEncryptedError } from '../errors'
+import { NotEncryptedError } from '../errors'
 import {
   BYTES_PREFIX,
   TEXT_PREFIX,
-  decodeHeader,
-  encodeHeader,
-  headerBytesOf,
   looksEncryptedBytes,
   looksEncryptedText,
   looksEncrypted,
@@ -21,12 +16,13 @@ import {
 import { DataKeyCache, type DataKeyCacheOptions, type DataKeyCacheStats } from '../keys/data-key-cache'
 import type { KeyProvider } from '../keys/key-provider'
 import { KeyRing } from '../keys/key-ring'
-import { reportProviderCall, type EncryptionEvent, type EncryptionEventListener } from '../keys/provider-call-event'
+import type { EncryptionEventListener } from '../keys/provider-call-event'
 import { DataKeyCurrency } from './data-key-currency'
 import { DataKeyEntry } from './data-key-entry'
+import { DataKeySource } from './data-key-source'
 import { ForeignValueReader } from './foreign-values'
 import type { ReadPlaintextOption } from './plaintext-scope'
-import { DEFAULT_PROVIDER_TIMEOUT_MS, withDeadline } from './provider-call'
+import { DEFAULT_PROVIDER_TIMEOUT_MS } from './provider-call'
 import { locate, openValue, relocated, toPlainBytes } from './stored-values'
 import { validateEncryptorOptions } from './validate-encryptor-options'
 
@@ -94,7 +90,8 @@ export class EnvelopeEncryptor {
   private readonly timeoutMs: number
   /** The `onEvent` listener, for the blind indexer built beside this encryptor (root-key calls). */
   readonly onEvent?: EncryptionEventListener
-  private readonly counters = { dataKeysGenerated: 0, dataKeysUnwrapped: 0, providerFailures: 0, valuesEncrypted: 0, valuesDecrypted: 0 }
+  private readonly keys: DataKeySource
+  private readonly counters = { valuesEncrypted: 0, valuesDecrypted: 0 }
 
   constructor(options: EncryptorOptions) {
     validateEncryptorOptions(options)
@@ -104,6 +101,7 @@ export class EnvelopeEncryptor {
     this.readPlaintext = options.readPlaintext ?? false
     this.timeoutMs = options.providerTimeoutMs ?? DEFAULT_PROVIDER_TIMEOUT_MS
     this.onEvent = options.onEvent
+    this.keys = new DataKeySource(this.keyRing, this.cache, this.timeoutMs, this.onEvent)
   }
 
   /** Encrypts each value for its field. Throws (and encrypts nothing) if any value has the wrong type. */
@@ -114,7 +112,8 @@ export class EnvelopeEncryptor {
     while (done < items.length) {
       const take = Math.min(items.length - done, this.cache.maxUses)
       // A warm cache hands the key over synchronously: no await (and no extra tick) per call.
-      const entry = this.cache.tryForEncryption(take) ?? (await this.cache.forEncryption(take, () => this.newDataKey()))
+      const pending = this.keys.forEncryption(take)
+      const entry = pending instanceof DataKeyEntry ? pending : await pending
       try {
         const ivs = new RandomIvs(take)
         for (let i = done; i < done + take; i++) {
@@ -164,7 +163,7 @@ export class EnvelopeEncryptor {
       for (const [id, i] of wanted) {
         const hit = this.cache.tryForDecryption(id)
         if (hit) entries.set(id, hit)
-        else (loads ??= []).push(this.keyFor(id, splits[i]!, items[i]!.ctx).then((e) => void entries.set(id, e)))
+        else (loads ??= []).push(this.keys.keyFor(id, splits[i]!, items[i]!.ctx).then((e) => void entries.set(id, e)))
       }
       if (loads) {
         const settled = await Promise.allSettled(loads)
@@ -207,7 +206,7 @@ export class EnvelopeEncryptor {
     await Promise.all(
       [...wanted].map(async ([id, i]) => {
         try {
-          keys.set(id, this.cache.tryForDecryption(id) ?? (await this.keyFor(id, splits[i]!, items[i]!.ctx)))
+          keys.set(id, this.cache.tryForDecryption(id) ?? (await this.keys.keyFor(id, splits[i]!, items[i]!.ctx)))
         } catch (error) {
           keys.set(id, { error })
         }
@@ -241,7 +240,7 @@ export class EnvelopeEncryptor {
   async decrypt(value: unknown, ctx: FieldContext): Promise<StoredValue> {
     const split = this.split(value, ctx)
     if (split === undefined) return this.foreign.read(value as string | Uint8Array, ctx)
-    const entry = this.cache.tryForDecryption(split.headerId) ?? (await this.keyFor(split.headerId, split, ctx))
+    const entry = this.cache.tryForDecryption(split.headerId) ?? (await this.keys.keyFor(split.headerId, split, ctx))
     let out: StoredValue
     try {
       out = openValue(entry, split, ctx)
@@ -275,7 +274,7 @@ export class EnvelopeEncryptor {
   }
 
   stats(): EncryptorStats {
-    return { ...this.counters, cache: this.cache.stats() }
+    return { ...this.keys.counters, ...this.counters, cache: this.cache.stats() }
   }
 
   /** Zeroes and forgets every cached data key. */
@@ -293,74 +292,5 @@ export class EnvelopeEncryptor {
     }
     if (typeof value === 'string' || value instanceof Uint8Array) return undefined
     throw new NotEncryptedError(locate(ctx))
-  }
-
-  private async newDataKey(): Promise<DataKeyEntry> {
-    const provider = this.keyRing.primary
-    const { plaintext, wrapped } = await this.callProvider('generateDataKey', provider, () => provider.generateDataKey())
-    this.counters.dataKeysGenerated++
-    let derived
-    try {
-      derived = deriveKeys(plaintext)
-    } finally {
-      plaintext.fill(0)
-    }
-    const header = encodeHeader({ providerId: provider.id, wrappedKey: wrapped, commitment: derived.commitment })
-    const entry = new DataKeyEntry(provider.id, wrapped, header, header.toString('base64url'), derived.encryptionKey, derived.commitment)
-    this.cache.remember(entry.headerText, entry)
-    return entry
-  }
-
-  /**
-   * The data key of a value, from the cache or loaded once (single flight). A failure, shared
-   * by concurrent callers and kept a few seconds by the cache, names this caller's field.
-   */
-  private keyFor(id: string, split: SplitEnvelope, ctx: FieldContext): Promise<DataKeyEntry> {
-    return this.cache
-      .forDecryption(id, () => this.loadDataKey(split, ctx))
-      .catch((err: unknown) => {
-        throw relocated(err, ctx)
-      })
-  }
-
-  private async loadDataKey(split: SplitEnvelope, ctx: FieldContext): Promise<DataKeyEntry> {
-    const at = locate(ctx)
-    const headerBytes = headerBytesOf(split, at)
-    const header = decodeHeader(headerBytes, at)
-    const provider = this.keyRing.get(header.providerId, at)
-    let dataKey: Buffer
-    try {
-      dataKey = await this.callProvider('unwrapDataKey', provider, () => provider.unwrapDataKey(header.wrappedKey))
-    } catch (err) {
-      throw err instanceof KeyProviderError ? err.at(at) : err
-    }
-    this.counters.dataKeysUnwrapped++
-    let derived
-    try {
-      derived = deriveKeys(dataKey)
-    } finally {
-      dataKey.fill(0)
-    }
-    if (!timingSafeEqual(derived.commitment, header.commitment)) {
-      derived.encryptionKey.fill(0)
-      throw new DecryptionFailedError(at, 'key commitment mismatch: the value was altered')
-    }
-    return new DataKeyEntry(
-      provider.id,
-      header.wrappedKey,
-      Buffer.from(headerBytes),
-      split.headerId,
-      derived.encryptionKey,
-      header.commitment,
-    )
-  }
-
-  private async callProvider<T>(type: EncryptionEvent['type'], provider: KeyProvider, call: () => Promise<T>): Promise<T> {
-    try {
-      return await reportProviderCall(type, provider.id, this.onEvent, () => withDeadline(provider.id, this.timeoutMs, call))
-    } catch (err) {
-      this.counters.providerFailures++
-      throw err
-    }
   }
 }
