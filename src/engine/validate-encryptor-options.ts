@@ -23,9 +23,7 @@ export function validateEncryptorOptions(options: unknown, label = 'encryptor op
 
 function validateKeys(keys: unknown, label: string): void {
   if (keys === undefined || keys === null) {
-    throw new ConfigurationError(
-      `${label}.keys is required: a KeyProvider (e.g. LocalKeyProvider.fromEnv()) or a list of them${label.startsWith('fieldEncryption') ? ', or pass an encryptor' : ''}`,
-    )
+    throw new ConfigurationError(`${label}.keys is required: a KeyProvider (e.g. LocalKeyProvider.fromEnv()) or a list of them`)
   }
   const list = Array.isArray(keys) ? keys : [keys]
   if (list.length === 0) throw new ConfigurationError(`${label}.keys must name at least one key provider`)
