@@ -5,6 +5,8 @@ import tseslint from 'typescript-eslint'
 /** Bottom to top. Each entry is a folder (or file) under src/. */
 const LAYERS = [
   ['errors'],
+  // The checks of numeric options (src/option-checks.ts), used from keys up.
+  ['option-checks'],
   ['cipher'],
   ['format'],
   ['keys'],
@@ -18,7 +20,7 @@ const LAYERS = [
 ]
 
 const ORMS = ['@prisma/*', '@prisma/**', 'typeorm', 'typeorm/**']
-const CORE = LAYERS.slice(0, 7).flat()
+const CORE = LAYERS.slice(0, 8).flat()
 
 function layerRules() {
   return LAYERS.flatMap((level, i) => {

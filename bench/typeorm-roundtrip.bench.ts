@@ -70,7 +70,7 @@ async function main(): Promise<void> {
   const encryptor = new EnvelopeEncryptor({ keys })
   const dbs: Record<Side, TypeOrmTestDatabase> = {
     plain: await createTypeOrmDatabase([PlainUser], false, { log: false }),
-    encrypted: await createTypeOrmDatabase([EncryptedUser], { keys, encryptor }, { log: false }),
+    encrypted: await createTypeOrmDatabase([EncryptedUser], { encryptor }, { log: false }),
   }
   try {
     const repo: Record<Side, Repository<PlainUser | EncryptedUser>> = {

@@ -1,6 +1,16 @@
 import { encryptionModel } from './support/test-encryption-model'
 import * as generatedModule from '../prisma/generated/encryption'
-import { ConfigurationError, EnvelopeEncryptor, fieldEncryption, LocalKeyProvider, type FieldEncryptionOptions } from '../src'
+import {
+  ConfigurationError,
+  EnvelopeEncryptor,
+  fieldEncryption,
+  LocalKeyProvider,
+  type FieldEncryptionOptions,
+  type MigrationOptions,
+  type RecomputeBlindIndexesOptions,
+} from '../src'
+import { checkKeysOrEncryptor } from '../src/engine/keys-or-encryptor'
+import type { TypeOrmEncryptionOptions } from '../src/typeorm'
 
 /**
  * Options are checked when the extension (or the core encryptor) is built: every mistake is a
@@ -100,5 +110,62 @@ describe('the core encryptor validates its options (every adapter gets the same 
   test('valid options still build', () => {
     expect(() => new EnvelopeEncryptor({ keys, cache: false, providerTimeoutMs: 500 })).not.toThrow()
     expect(() => new EnvelopeEncryptor({ keys: [keys], cache: { maxUses: 2 ** 32 } })).not.toThrow()
+  })
+})
+
+describe('keys or an encryptor: one core type and one check for every adapter', () => {
+  const encryptor = new EnvelopeEncryptor({ keys })
+
+  test('TypeScript refuses both, and neither, in fieldEncryption, encryptDataSource and the migration', () => {
+    // Checked by `npm run typecheck`: a `@ts-expect-error` line that compiles fails it.
+    const prisma: FieldEncryptionOptions[] = [
+      { model: encryptionModel, keys, cache: false },
+      { model: encryptionModel, encryptor, providerTimeoutMs: 500 },
+      // @ts-expect-error keys and an encryptor
+      { model: encryptionModel, keys, encryptor },
+      // @ts-expect-error neither keys nor an encryptor
+      { model: encryptionModel },
+      // @ts-expect-error the cache belongs to the encryptor given
+      { model: encryptionModel, encryptor, cache: false },
+    ]
+    const typeorm: TypeOrmEncryptionOptions[] = [
+      { keys, onEvent: () => undefined },
+      { encryptor, providerTimeoutMs: 500 },
+      // @ts-expect-error keys and an encryptor
+      { keys, encryptor },
+      // @ts-expect-error neither keys nor an encryptor
+      { blindIndex: {} },
+      // @ts-expect-error readPlaintext belongs to the encryptor given
+      { encryptor, readPlaintext: true },
+    ]
+    const migration: MigrationOptions[] = [
+      { model: encryptionModel, database: 'pglite:memory', keys },
+      { model: encryptionModel, database: 'pglite:memory', encryptor },
+      // @ts-expect-error keys and an encryptor
+      { model: encryptionModel, database: 'pglite:memory', keys, encryptor },
+      // @ts-expect-error neither keys nor an encryptor
+      { model: encryptionModel, database: 'pglite:memory' },
+    ]
+    const recompute: RecomputeBlindIndexesOptions[] = [
+      { model: encryptionModel, database: 'pglite:memory', modelName: 'User', keys, readPlaintext: true },
+      // @ts-expect-error readPlaintext belongs to the encryptor given
+      { model: encryptionModel, database: 'pglite:memory', modelName: 'User', encryptor, readPlaintext: true },
+    ]
+    expect([prisma.length, typeorm.length, migration.length, recompute.length]).toEqual([5, 5, 4, 2])
+  })
+
+  test('JavaScript callers get the same refusals at run time, naming their options', () => {
+    expect(configurationError(() => checkKeysOrEncryptor({ keys, encryptor }, 'encryptDataSource options')).message).toMatch(
+      /^encryptDataSource options: give either keys .* or an encryptor, not both/,
+    )
+    expect(configurationError(() => checkKeysOrEncryptor({ encryptor, onEvent: () => undefined }, 'encrypt')).message).toMatch(
+      /^encrypt: give either keys \(and onEvent\) or an encryptor, not both/,
+    )
+    expect(configurationError(() => checkKeysOrEncryptor({}, 'rotate')).message).toMatch(/^rotate needs `encryptor` or `keys`/)
+    expect(configurationError(() => checkKeysOrEncryptor({ encryptor: {} }, 'decrypt')).message).toMatch(
+      /^decrypt\.encryptor must be an EnvelopeEncryptor/,
+    )
+    expect(() => checkKeysOrEncryptor({ encryptor }, 'status')).not.toThrow()
+    expect(() => checkKeysOrEncryptor({ keys, cache: { maxUses: 10 } }, 'status')).not.toThrow()
   })
 })

@@ -20,14 +20,12 @@ const project = new ScratchProject()
 const keys = new LocalKeyProvider({ masterKey: LocalKeyProvider.generateMasterKey() })
 const runs: Record<string, { exitCode: number; output: string }> = {}
 
-/* eslint-disable @typescript-eslint/no-require-imports */
 function load(out: string): { PrismaClient: new (o: object) => { $extends(e: unknown): unknown } } {
   return require(project.path(out, 'client.ts'))
 }
 function model(out: string): { encryptionModel: unknown } {
   return require(project.path(out, 'index.ts'))
 }
-/* eslint-enable @typescript-eslint/no-require-imports */
 
 function extend(clientOut: string, encryptionModel: unknown): unknown {
   const { PrismaClient } = load(clientOut)

@@ -1,5 +1,6 @@
 import { ConfigurationError } from '../errors'
 import { MAX_USES_LIMIT } from '../keys/data-key-cache'
+import { describeOptionValue as describe, positiveInteger, positiveNumber } from '../option-checks'
 
 /**
  * Checks the options of an encryptor before anything is built, so a mistake is a
@@ -22,9 +23,7 @@ export function validateEncryptorOptions(options: unknown, label = 'encryptor op
 
 function validateKeys(keys: unknown, label: string): void {
   if (keys === undefined || keys === null) {
-    throw new ConfigurationError(
-      `${label}.keys is required: a KeyProvider (e.g. LocalKeyProvider.fromEnv()) or a list of them${label.startsWith('fieldEncryption') ? ', or pass an encryptor' : ''}`,
-    )
+    throw new ConfigurationError(`${label}.keys is required: a KeyProvider (e.g. LocalKeyProvider.fromEnv()) or a list of them`)
   }
   const list = Array.isArray(keys) ? keys : [keys]
   if (list.length === 0) throw new ConfigurationError(`${label}.keys must name at least one key provider`)
@@ -60,30 +59,4 @@ function validateCache(cache: unknown, label: string): void {
     if ((c.maxUses as number) > MAX_USES_LIMIT)
       throw new ConfigurationError(`${label}.cache.maxUses must be at most 2^32 (random 96-bit IVs)`)
   }
-}
-
-/** A finite number greater than zero. */
-export function positiveNumber(value: unknown, name: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new ConfigurationError(`${name} must be a positive number, got ${describe(value)}`)
-  }
-  return value
-}
-
-/** A whole number greater than zero. */
-export function positiveInteger(value: unknown, name: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw new ConfigurationError(`${name} must be a positive whole number, got ${describe(value)}`)
-  }
-  return value
-}
-
-/** The kind of a configuration value, for messages (numbers are shown: they are no secret). */
-function describe(value: unknown): string {
-  if (value === null) return 'null'
-  if (value === undefined) return 'undefined'
-  if (Array.isArray(value)) return 'an array'
-  if (typeof value === 'number') return String(value)
-  if (typeof value === 'object') return value.constructor?.name ? `a ${value.constructor.name}` : 'an object'
-  return `a ${typeof value}`
 }

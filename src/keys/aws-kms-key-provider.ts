@@ -1,4 +1,4 @@
-import { DecryptCommand, DescribeKeyCommand, GenerateDataKeyCommand, ReEncryptCommand, type KMSClient } from '@aws-sdk/client-kms'
+import type { KMSClient } from '@aws-sdk/client-kms'
 import { ConfigurationError, KeyProviderError } from '../errors'
 import {
   DEFAULT_ENCRYPTION_CONTEXT,
@@ -7,9 +7,9 @@ import {
   type AwsKmsKeyDescription,
   type AwsKmsKeyProviderOptions,
 } from './aws-kms-options'
-import { DATA_KEY_BYTES, type GeneratedDataKey, type KeyProvider, type RewrappedDataKey } from './key-provider'
+import type { GeneratedDataKey, KeyProvider, RewrappedDataKey } from './key-provider'
 import { makeKmsClient } from './kms-client'
-import { isKeyScopedFailure, toKeyProviderError } from './kms-error-mapping'
+import { KmsKeyCalls } from './kms-key-calls'
 import { checkKeyRef } from './kms-key-ref'
 import { reportProviderCall, type EncryptionEventListener } from './provider-call-event'
 
@@ -37,6 +37,7 @@ export class AwsKmsKeyProvider implements KeyProvider {
   readonly encryptionContext: Readonly<Record<string, string>>
   private readonly client: KMSClient
   private readonly ownsClient: boolean
+  private readonly calls: KmsKeyCalls
   private readonly wrappedRootKey: Buffer | undefined
   private rootKey: Promise<Buffer> | undefined
   private lastKeyArn: string | undefined
@@ -65,6 +66,7 @@ export class AwsKmsKeyProvider implements KeyProvider {
       this.client = makeKmsClient(this.keyId, options.clientConfig, options.requestTimeoutMs)
       this.ownsClient = true
     }
+    this.calls = new KmsKeyCalls(this.id, this.client, this.keyId, this.acceptedKeyIds)
   }
 
   /**
@@ -92,8 +94,7 @@ export class AwsKmsKeyProvider implements KeyProvider {
   }
 
   async unwrapDataKey(wrapped: Buffer): Promise<Buffer> {
-    const key = await this.decryptPinned(wrapped, this.encryptionContext)
-    return exactly(this.id, key, 'the wrapped data key')
+    return this.calls.decrypt(wrapped, this.encryptionContext, 'the wrapped data key')
   }
 
   /**
@@ -109,7 +110,7 @@ export class AwsKmsKeyProvider implements KeyProvider {
    * ReEncrypt; the plaintext never leaves KMS. The source is pinned like `unwrapDataKey`.
    */
   async reEncrypt(wrapped: Buffer, destinationKeyId: string = this.keyId): Promise<Buffer> {
-    return (await this.reEncryptReporting(wrapped, destinationKeyId)).wrapped
+    return (await this.calls.reEncrypt(wrapped, destinationKeyId, this.encryptionContext)).wrapped
   }
 
   /**
@@ -118,8 +119,7 @@ export class AwsKmsKeyProvider implements KeyProvider {
    * rotation of key material keeps the ARN, so such keys count as current). For `rotate`.
    */
   async rewrapDataKey(wrapped: Buffer): Promise<RewrappedDataKey> {
-    const out = await this.reEncryptReporting(wrapped, this.keyId)
-    return { wrapped: out.wrapped, wasCurrent: out.sourceKeyArn !== undefined && out.sourceKeyArn === out.destinationKeyArn }
+    return this.calls.rewrap(wrapped, this.encryptionContext)
   }
 
   /**
@@ -129,32 +129,7 @@ export class AwsKmsKeyProvider implements KeyProvider {
    */
   async rewrapBlindIndexRootKey(): Promise<RewrappedDataKey | undefined> {
     if (!this.wrappedRootKey) return undefined
-    const out = await this.reEncryptReporting(this.wrappedRootKey, this.keyId, this.rootContext())
-    return { wrapped: out.wrapped, wasCurrent: out.sourceKeyArn !== undefined && out.sourceKeyArn === out.destinationKeyArn }
-  }
-
-  /** ReEncrypt, with the ARNs of the source and destination keys KMS reports. */
-  private async reEncryptReporting(
-    wrapped: Buffer,
-    destinationKeyId: string,
-    context: Readonly<Record<string, string>> = this.encryptionContext,
-  ): Promise<{ wrapped: Buffer; sourceKeyArn?: string; destinationKeyArn?: string }> {
-    const destination = checkKeyRef(destinationKeyId, 'destinationKeyId')
-    return this.tryCandidates(async (source) => {
-      const out = await this.send('ReEncrypt', source, () =>
-        this.client.send(
-          new ReEncryptCommand({
-            CiphertextBlob: wrapped,
-            SourceKeyId: source,
-            SourceEncryptionContext: contextOrUndefined(context),
-            DestinationKeyId: destination,
-            DestinationEncryptionContext: contextOrUndefined(context),
-          }),
-        ),
-      )
-      if (!out.CiphertextBlob?.length) throw this.incomplete('ReEncrypt')
-      return { wrapped: Buffer.from(out.CiphertextBlob), sourceKeyArn: out.SourceKeyId, destinationKeyArn: out.KeyId }
-    })
+    return this.calls.rewrap(this.wrappedRootKey, this.rootContext())
   }
 
   /**
@@ -171,9 +146,7 @@ export class AwsKmsKeyProvider implements KeyProvider {
       )
     }
     if (!this.rootKey) {
-      const pending = this.decryptPinned(wrapped, this.rootContext()).then((key) =>
-        exactly(this.id, key, 'the wrapped blind-index root key'),
-      )
+      const pending = this.calls.decrypt(wrapped, this.rootContext(), 'the wrapped blind-index root key')
       this.rootKey = pending
       pending.catch(() => {
         if (this.rootKey === pending) this.rootKey = undefined
@@ -196,9 +169,7 @@ export class AwsKmsKeyProvider implements KeyProvider {
 
   /** DescribeKey on the configured key: a cheap check of access and key state (for `status`). */
   async describe(): Promise<AwsKmsKeyDescription> {
-    const out = await this.send('DescribeKey', this.keyId, () => this.client.send(new DescribeKeyCommand({ KeyId: this.keyId })))
-    const m = out.KeyMetadata
-    if (!m?.Arn) throw this.incomplete('DescribeKey')
+    const m = await this.calls.describeKey()
     return {
       providerId: this.id,
       keyId: this.keyId,
@@ -221,11 +192,7 @@ export class AwsKmsKeyProvider implements KeyProvider {
   /** Closes the client's sockets if the provider made the client; a client you passed is left alone. */
   destroy(): void {
     if (this.ownsClient) this.client.destroy()
-    this.rootKey?.then(
-      (k) => k.fill(0),
-      () => undefined,
-    )
-    this.rootKey = undefined
+    this.forgetBlindIndexRootKey()
   }
 
   private rootContext(): Record<string, string> {
@@ -233,95 +200,8 @@ export class AwsKmsKeyProvider implements KeyProvider {
   }
 
   private async generate(context: Readonly<Record<string, string>>): Promise<GeneratedDataKey> {
-    const out = await this.send('GenerateDataKey', this.keyId, () =>
-      this.client.send(
-        new GenerateDataKeyCommand({ KeyId: this.keyId, KeySpec: 'AES_256', EncryptionContext: contextOrUndefined(context) }),
-      ),
-    )
-    if (!out.Plaintext || !out.CiphertextBlob?.length) {
-      out.Plaintext?.fill(0)
-      throw this.incomplete('GenerateDataKey')
-    }
-    const plaintext = exactly(this.id, takePlaintext(out.Plaintext), 'the generated data key')
-    if (out.KeyId) this.lastKeyArn = out.KeyId
-    return { plaintext, wrapped: Buffer.from(out.CiphertextBlob) }
+    const { plaintext, wrapped, keyArn } = await this.calls.generate(context, 'the generated data key')
+    if (keyArn) this.lastKeyArn = keyArn
+    return { plaintext, wrapped }
   }
-
-  /** Decrypt with KeyId pinned to the configured key, then to each accepted key. */
-  private decryptPinned(blob: Buffer, context: Readonly<Record<string, string>>): Promise<Buffer> {
-    return this.tryCandidates(async (keyId) => {
-      const out = await this.send('Decrypt', keyId, () =>
-        this.client.send(
-          new DecryptCommand({
-            CiphertextBlob: blob,
-            KeyId: keyId,
-            EncryptionContext: contextOrUndefined(context),
-            EncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
-          }),
-        ),
-      )
-      if (!out.Plaintext) throw this.incomplete('Decrypt')
-      return takePlaintext(out.Plaintext)
-    })
-  }
-
-  /**
-   * Runs `attempt` with the configured key, then each accepted key. A wrong-key answer means
-   * "not this key, try the next". A problem with one key (disabled, deleted, not found, denied)
-   * is remembered and the next key tried, since the blob may belong to another; it is thrown
-   * if no key succeeds. Anything else (unavailable, invalid ciphertext) is thrown at once.
-   */
-  private async tryCandidates<T>(attempt: (keyId: string) => Promise<T>): Promise<T> {
-    let keyProblem: KeyProviderError | undefined
-    for (const keyId of [this.keyId, ...this.acceptedKeyIds]) {
-      try {
-        return await attempt(keyId)
-      } catch (err) {
-        if (!(err instanceof KeyProviderError)) throw err
-        if (err.reason === 'wrong-key') continue
-        if (isKeyScopedFailure(err.reason)) {
-          keyProblem ??= err
-          continue
-        }
-        throw err
-      }
-    }
-    if (keyProblem) throw keyProblem
-    const tried = [this.keyId, ...this.acceptedKeyIds].map((k) => `'${k}'`).join(', ')
-    throw new KeyProviderError(
-      this.id,
-      'wrong-key',
-      `the data key was wrapped by a KMS key that is not configured (tried ${tried}); add that key to acceptedKeyIds`,
-    )
-  }
-
-  private async send<T>(operation: string, keyRef: string, call: () => Promise<T>): Promise<T> {
-    try {
-      return await call()
-    } catch (err) {
-      throw toKeyProviderError(this.id, operation, keyRef, err)
-    }
-  }
-
-  private incomplete(operation: string): KeyProviderError {
-    return new KeyProviderError(this.id, 'unavailable', `AWS KMS ${operation} returned an incomplete response`)
-  }
-}
-
-function contextOrUndefined(context: Readonly<Record<string, string>>): Record<string, string> | undefined {
-  return Object.keys(context).length > 0 ? { ...context } : undefined
-}
-
-/** Copies the SDK's plaintext into a Buffer the caller owns and zeroes the SDK's array. */
-function takePlaintext(bytes: Uint8Array): Buffer {
-  const copy = Buffer.from(bytes)
-  bytes.fill(0)
-  return copy
-}
-
-function exactly(providerId: string, key: Buffer, what: string): Buffer {
-  if (key.length === DATA_KEY_BYTES) return key
-  const length = key.length
-  key.fill(0)
-  throw new KeyProviderError(providerId, 'invalid-ciphertext', `${what} unwrapped to ${length} bytes, not ${DATA_KEY_BYTES}`)
 }

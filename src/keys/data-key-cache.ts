@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache'
 import { ConfigurationError } from '../errors'
+import { positiveNumber } from '../option-checks'
 
 /** A cached key is reference counted: it is zeroed when the last holder releases it. */
 export interface CachedKey {
@@ -71,13 +72,13 @@ export class DataKeyCache<K extends CachedKey> {
   constructor(options: DataKeyCacheOptions | false = {}) {
     this.enabled = options !== false
     const o = options === false ? {} : options
-    this.maxAgeMs = positive(o.maxAgeMs ?? 5 * 60_000, 'maxAgeMs')
-    this.maxUses = positive(o.maxUses ?? 1_000_000, 'maxUses')
+    this.maxAgeMs = positiveNumber(o.maxAgeMs ?? 5 * 60_000, 'cache.maxAgeMs')
+    this.maxUses = positiveNumber(o.maxUses ?? 1_000_000, 'cache.maxUses')
     if (this.maxUses > MAX_USES_LIMIT) throw new ConfigurationError(`cache.maxUses must be at most 2^32 (random 96-bit IVs)`)
     if (this.enabled) {
       this.decryption = new LRUCache<string, K>({
-        max: positive(o.maxDecryptionKeys ?? 1000, 'maxDecryptionKeys'),
-        ttl: positive(o.decryptionKeyTtlMs ?? 15 * 60_000, 'decryptionKeyTtlMs'),
+        max: positiveNumber(o.maxDecryptionKeys ?? 1000, 'cache.maxDecryptionKeys'),
+        ttl: positiveNumber(o.decryptionKeyTtlMs ?? 15 * 60_000, 'cache.decryptionKeyTtlMs'),
         dispose: (key) => key.release(),
       })
       const failedTtl = o.failedKeyTtlMs ?? 5_000
@@ -205,9 +206,4 @@ export class DataKeyCache<K extends CachedKey> {
     this.active = next
     previous?.key.release()
   }
-}
-
-function positive(n: number, name: string): number {
-  if (!Number.isFinite(n) || n <= 0) throw new ConfigurationError(`cache.${name} must be a positive number`)
-  return n
 }

@@ -1,5 +1,6 @@
 import { KMSClient, type KMSClientConfig } from '@aws-sdk/client-kms'
 import { ConfigurationError } from '../errors'
+import { positiveNumber } from '../option-checks'
 import { regionOfKeyArn } from './kms-key-ref'
 
 /**
@@ -22,9 +23,7 @@ export function kmsClientConfig(region: string | undefined, endpoint: string | u
  * `config` names one, and an HTTP handler with `requestTimeoutMs` (default 3 s) per attempt.
  */
 export function makeKmsClient(keyId: string, config: KMSClientConfig | undefined, requestTimeoutMs: number | undefined): KMSClient {
-  if (requestTimeoutMs !== undefined && (!Number.isFinite(requestTimeoutMs) || requestTimeoutMs <= 0)) {
-    throw new ConfigurationError('AwsKmsKeyProvider requestTimeoutMs must be a positive number')
-  }
+  if (requestTimeoutMs !== undefined) positiveNumber(requestTimeoutMs, 'AwsKmsKeyProvider requestTimeoutMs')
   if (config?.requestHandler && requestTimeoutMs !== undefined) {
     throw new ConfigurationError('AwsKmsKeyProvider: set requestTimeoutMs or clientConfig.requestHandler, not both')
   }

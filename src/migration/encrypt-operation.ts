@@ -1,9 +1,9 @@
 import type { BlindIndexer } from '../blind-index/blind-indexer'
 import type { EnvelopeEncryptor, FieldValue } from '../engine/envelope-encryptor'
-import { BlindIndexesPerColumn } from './column-blind-indexes'
-import { fail, skip, startBatch, valueOf, type ColumnOperation, type RowOutcome } from './column-operation'
+import { fail, skip, valueOf, type RowOutcome } from './column-operation'
 import type { ColumnTarget } from './column-target'
 import { looksEncrypted, readHeader } from '../format/envelope-format'
+import { IndexWritingOperation } from './index-writing-operation'
 import { looksLikePfeValue, type PfeKeychain } from './pfe-keychain'
 import { isFatal } from './row-failure'
 import type { RowFilter, StoredRow } from './sql-database'
@@ -16,28 +16,23 @@ import type { RowFilter, StoredRow } from './sql-database'
  * encrypted are left alone (`rotate` moves them to the current key); a value that starts with
  * this library's prefix but is not in its format fails its row (`KFE_MALFORMED_CIPHERTEXT`).
  */
-export class EncryptOperation implements ColumnOperation {
+export class EncryptOperation extends IndexWritingOperation {
   readonly name = 'encrypt'
-  private readonly indexes = new BlindIndexesPerColumn()
 
   constructor(
     private readonly encryptor: EnvelopeEncryptor,
     private readonly pfe?: PfeKeychain,
-    private readonly indexer?: BlindIndexer,
-  ) {}
+    indexer?: BlindIndexer,
+  ) {
+    super(indexer)
+  }
 
   filterFor(): RowFilter {
     return 'not-encrypted'
   }
 
-  async prepare(target: ColumnTarget): Promise<void> {
-    await this.indexes.prepare(this.indexer, target)
-  }
-
   async process(target: ColumnTarget, rows: readonly StoredRow[]): Promise<RowOutcome[]> {
-    const at = { model: target.model, field: target.field }
-    const indexes = this.indexes.of(target)
-    const { outcomes, elements } = startBatch(target, rows)
+    const { at, indexes, outcomes, elements } = this.startBatch(target, rows)
     const items: FieldValue[] = []
     const spots: Array<{ row: number; element: number }> = []
     const fromPfe = new Array<boolean>(rows.length).fill(false)

@@ -2,6 +2,7 @@ import { storedIndexPrefix } from '../blind-index/stored-index-format'
 import { ConfigurationError } from '../errors'
 import { BYTES_PREFIX, TEXT_PREFIX } from '../format/envelope-format'
 import type { ColumnTarget } from './column-target'
+import { keysetBatchSelect, type BatchSelectDialect } from './keyset-batch-select'
 import { storedRowOf, storedRowSelectList } from './stored-row-select'
 import {
   keyId,
@@ -96,14 +97,7 @@ export class MysqlDatabase implements SqlDatabase {
     limit: number,
     shard?: Shard,
   ): Promise<StoredRow[]> {
-    const params: unknown[] = []
-    const where = [this.filterSql(target, filter)]
-    if (after) where.push(keysetAfter(target.primaryKey, after, params))
-    if (shard) where.push(shardSql(target, shard))
-    params.push(limit)
-    const sql =
-      `SELECT ${storedRowSelectList(target, quote, (q) => `CAST(${q} AS CHAR)`)} FROM ${quote(target.table)} WHERE ${where.join(' AND ')} ` +
-      `ORDER BY ${target.primaryKey.map(quote).join(', ')} LIMIT ?`
+    const { sql, params } = keysetBatchSelect(MYSQL_BATCH_SELECT, target, this.filterSql(target, filter), after, limit, shard)
     return (await this.driver.query(sql, params)).map((r) => storedRowOf(target, r))
   }
 
@@ -182,6 +176,16 @@ export function keysetAfter(primaryKey: readonly string[], after: readonly strin
     terms.push(`(${[...eq, `${quote(primaryKey[i]!)} > ?`].join(' AND ')})`)
   }
   return `(${terms.join(' OR ')})`
+}
+
+/** How MySQL and MariaDB write a batch read: backquotes, `CAST(... AS CHAR)`, `?`, the keyset condition written out. */
+const MYSQL_BATCH_SELECT: BatchSelectDialect = {
+  quote,
+  asText: (q) => `CAST(${q} AS CHAR)`,
+  relation: (target) => quote(target.table),
+  keyAfter: (target, after, params) => keysetAfter(target.primaryKey, after, params),
+  shardSql,
+  placeholder: () => '?',
 }
 
 /** Rows whose primary key hashes to this shard (CRC32 of the key's text, the same on every worker). */

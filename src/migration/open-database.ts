@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { ConfigurationError } from '../errors'
+import { positiveNumber } from '../option-checks'
 import { MysqlDatabase, type MysqlDriver } from './mysql-database'
 import { PostgresDatabase, quote, type PostgresDriver } from './postgres-database'
 import type { SqlDatabase } from './sql-database'
@@ -62,7 +63,7 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
 
 /** The connect timeout: the option, else the URL's `connect_timeout` (seconds), else 10 s. */
 function connectTimeout(url: string, options: OpenDatabaseOptions): number {
-  if (options.connectTimeoutMs !== undefined) return positiveMs(options.connectTimeoutMs, 'connectTimeoutMs')
+  if (options.connectTimeoutMs !== undefined) return positiveNumber(options.connectTimeoutMs, 'connectTimeoutMs')
   let param: string | null = null
   try {
     param = new URL(url).searchParams.get('connect_timeout')
@@ -70,12 +71,7 @@ function connectTimeout(url: string, options: OpenDatabaseOptions): number {
     param = null
   }
   if (param === null) return DEFAULT_CONNECT_TIMEOUT_MS
-  return positiveMs(Number(param) * 1000, 'connect_timeout')
-}
-
-function positiveMs(value: number, name: string): number {
-  if (!Number.isFinite(value) || value <= 0) throw new ConfigurationError(`${name} must be a positive number`)
-  return value
+  return positiveNumber(Number(param), 'connect_timeout') * 1000
 }
 
 /** Rejects with a ConfigurationError when `work` has not settled within `ms`. */

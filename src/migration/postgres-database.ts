@@ -2,6 +2,7 @@ import { storedIndexPrefix } from '../blind-index/stored-index-format'
 import { ConfigurationError } from '../errors'
 import { BYTES_PREFIX, TEXT_PREFIX } from '../format/envelope-format'
 import type { ColumnTarget } from './column-target'
+import { keysetBatchSelect, type BatchSelectDialect } from './keyset-batch-select'
 import { storedRowOf, storedRowSelectList } from './stored-row-select'
 import {
   keyId,
@@ -44,6 +45,21 @@ interface TableInfo {
 export class PostgresDatabase implements SqlDatabase {
   readonly dialect = 'postgresql'
   private readonly tables = new Map<string, TableInfo>()
+  /** How PostgreSQL writes a batch read: `::text`, `$n`, a row-value comparison with typed parameters. */
+  private readonly batchSelect: BatchSelectDialect = {
+    quote,
+    asText: (q) => `${q}::text`,
+    relation: (target) => this.relation(target),
+    keyAfter: (target, after, params) => {
+      const values = after.map((v, i) => {
+        params.push(v)
+        return `$${params.length}::${this.typeOf(target, target.primaryKey[i]!)}`
+      })
+      return `(${target.primaryKey.map(quote).join(', ')}) > (${values.join(', ')})`
+    },
+    shardSql: (target, shard) => this.shardSql(target, shard),
+    placeholder: (n) => `$${n}`,
+  }
 
   constructor(
     private readonly driver: PostgresDriver,
@@ -105,21 +121,7 @@ export class PostgresDatabase implements SqlDatabase {
     limit: number,
     shard?: Shard,
   ): Promise<StoredRow[]> {
-    const params: unknown[] = []
-    const where = [this.filterSql(target, filter)]
-    if (after) {
-      const pk = target.primaryKey.map(quote)
-      const values = after.map((v, i) => {
-        params.push(v)
-        return `$${params.length}::${this.typeOf(target, target.primaryKey[i]!)}`
-      })
-      where.push(`(${pk.join(', ')}) > (${values.join(', ')})`)
-    }
-    if (shard) where.push(this.shardSql(target, shard))
-    params.push(limit)
-    const sql =
-      `SELECT ${storedRowSelectList(target, quote, (q) => `${q}::text`)} FROM ${this.relation(target)} WHERE ${where.join(' AND ')} ` +
-      `ORDER BY ${target.primaryKey.map(quote).join(', ')} LIMIT $${params.length}`
+    const { sql, params } = keysetBatchSelect(this.batchSelect, target, this.filterSql(target, filter), after, limit, shard)
     return (await this.driver.query(sql, params)).map((r) => storedRowOf(target, r))
   }
 

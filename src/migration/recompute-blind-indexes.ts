@@ -1,4 +1,5 @@
 import type { ReadPlaintextOption } from '../engine/plaintext-scope'
+import { encryptorOf, type KeyOptions, type KeysOrEncryptor } from '../engine/keys-or-encryptor'
 import { blindIndexFieldsOfModel } from '../blind-index/blind-index-field'
 import { BlindIndexer, withDefaultRootKey, type BlindIndexOptions } from '../blind-index/blind-indexer'
 import { BlindIndexRecomputeError, ConfigurationError } from '../errors'
@@ -6,7 +7,6 @@ import type { EncryptionModel, ModelDescription } from '../model/encryption-mode
 import { positiveInteger } from '../option-checks'
 import { RowFailedError, runColumn } from './column-runner'
 import { columnTargets, type ColumnTarget } from './column-target'
-import { encryptorOf, type WithEncryptor, type WithKeys } from './keys-or-encryptor'
 import { openDatabase } from './open-database'
 import { PostgresDatabase } from './postgres-database'
 import { RecomputeOperation } from './recompute-operation'
@@ -59,12 +59,13 @@ interface RecomputeSettings {
  * fields (`keys`, with `readPlaintext` to index plaintext sources of a column being encrypted)
  * or an `encryptor` (its own `readPlaintext` applies).
  */
-export type RecomputeBlindIndexesOptions = RecomputeSettings &
-  RecomputeDatabaseOption &
-  (
-    | (WithKeys & { /** Index plaintext sources as they are. @default false */ readPlaintext?: ReadPlaintextOption })
-    | (WithEncryptor & { readPlaintext?: never })
-  )
+export type RecomputeBlindIndexesOptions = RecomputeSettings & RecomputeDatabaseOption & KeysOrEncryptor<RecomputeKeyOptions>
+
+/** The keys that decrypt the source fields, and whether plaintext sources are indexed as they are. */
+export interface RecomputeKeyOptions extends KeyOptions {
+  /** Index plaintext sources as they are. @default false */
+  readPlaintext?: ReadPlaintextOption
+}
 
 export interface RecomputeProgress {
   /** The model's name. */
@@ -115,7 +116,10 @@ export async function recomputeBlindIndexes(options: RecomputeBlindIndexesOption
   if (targets.length === 0) throw new ConfigurationError(`${model.name} has no blind index`)
   const batchSize = positiveInteger(options.batchSize ?? DEFAULT_RECOMPUTE_BATCH_SIZE, 'batchSize')
 
-  const encryptor = encryptorOf(options, 'recomputeBlindIndexes', options.readPlaintext)
+  const encryptor = encryptorOf<RecomputeKeyOptions>(options, 'recomputeBlindIndexes', ({ keys, readPlaintext }) => ({
+    keys,
+    readPlaintext: readPlaintext ?? false,
+  }))
   const indexer =
     options.indexer ??
     new BlindIndexer(blindIndexFieldsOfModel(model), {

@@ -1,12 +1,12 @@
 import type { BlindIndexer } from '../blind-index/blind-indexer'
 import type { EnvelopeEncryptor, FieldValue } from '../engine/envelope-encryptor'
-import { BlindIndexesPerColumn } from './column-blind-indexes'
-import { fail, skip, startBatch, valueOf, type ColumnOperation, type RowOutcome } from './column-operation'
+import { fail, skip, valueOf, type RowOutcome } from './column-operation'
 import type { ColumnTarget } from './column-target'
 import type { DataKeyCurrency } from '../engine/data-key-currency'
 import { decryptEach } from './decrypt-each'
 import { looksEncrypted, readHeader } from '../format/envelope-format'
 import { withHeader } from '../format/header-rewrite'
+import { IndexWritingOperation } from './index-writing-operation'
 import { isFatal } from './row-failure'
 import type { RowFilter, StoredRow } from './sql-database'
 
@@ -30,29 +30,24 @@ export interface RotateOptions {
  * (decrypting the value for that); with a new root key, configure a new index version.
  * Plaintext values are left to `encrypt`.
  */
-export class RotateOperation implements ColumnOperation {
+export class RotateOperation extends IndexWritingOperation {
   readonly name = 'rotate'
-  private readonly indexes = new BlindIndexesPerColumn()
 
   constructor(
     private readonly encryptor: EnvelopeEncryptor,
     private readonly currency: DataKeyCurrency,
-    private readonly indexer?: BlindIndexer,
+    indexer?: BlindIndexer,
     private readonly options: RotateOptions = {},
-  ) {}
+  ) {
+    super(indexer)
+  }
 
   filterFor(): RowFilter {
     return 'encrypted'
   }
 
-  async prepare(target: ColumnTarget): Promise<void> {
-    await this.indexes.prepare(this.indexer, target)
-  }
-
   async process(target: ColumnTarget, rows: readonly StoredRow[]): Promise<RowOutcome[]> {
-    const at = { model: target.model, field: target.field }
-    const indexes = this.indexes.of(target)
-    const { outcomes, elements } = startBatch(target, rows)
+    const { at, indexes, outcomes, elements } = this.startBatch(target, rows)
     const how: Array<'rewrapped' | 'reencrypted' | 'reindexed' | undefined> = new Array(rows.length)
     const toOpen: FieldValue[] = []
     const openSpots: Array<{ row: number; element: number; reseal: boolean }> = []

@@ -1,6 +1,7 @@
 import { blindIndexFieldsOf } from '../blind-index/blind-index-field'
 import { BlindIndexer, withDefaultRootKey, type BlindIndexOptions } from '../blind-index/blind-indexer'
 import type { EnvelopeEncryptor } from '../engine/envelope-encryptor'
+import { encryptorOf, type KeyOptions, type KeysOrEncryptor } from '../engine/keys-or-encryptor'
 import { ConfigurationError } from '../errors'
 import type { EncryptionModel } from '../model/encryption-model'
 import { positiveInteger } from '../option-checks'
@@ -10,7 +11,6 @@ import { columnTargets, type ColumnTarget } from './column-target'
 import { DataKeyCurrency } from '../engine/data-key-currency'
 import { DecryptOperation } from './decrypt-operation'
 import { EncryptOperation } from './encrypt-operation'
-import { encryptorOf, type KeysOrEncryptor } from './keys-or-encryptor'
 import type { MigrationProgress } from './migration-progress'
 import { writtenOf, type ColumnSummary, type MigrationSummary } from './migration-summary'
 import { openDatabase } from './open-database'
@@ -62,7 +62,7 @@ export interface MigrationSettings {
  * Options of every migration call: the settings, and the key providers (`keys`) or an
  * `encryptor` (to share its cache). The primary provider is the one values are moved to.
  */
-export type MigrationOptions = MigrationSettings & KeysOrEncryptor
+export type MigrationOptions = MigrationSettings & KeysOrEncryptor<KeyOptions>
 
 export type EncryptOptions = MigrationOptions & {
   /** prisma-field-encryption keys (`k1.aesgcm256.…`), to convert its values. */
@@ -131,7 +131,7 @@ async function run(
   if (shard) checkShard(shard)
   const batchSize = positiveInteger(options.batchSize ?? DEFAULT_BATCH_SIZE, 'batchSize')
   const maxAttempts = positiveInteger(options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS, 'maxAttempts')
-  const encryptor = encryptorOf(options, operation)
+  const encryptor = encryptorOf<KeyOptions>(options, operation, ({ keys }) => ({ keys, readPlaintext: false }))
   const rootKey = withDefaultRootKey(options.blindIndex, encryptor.keyRing.primary).rootKey
   let made: { indexer?: BlindIndexer; error?: unknown } | undefined
   const ctx: RunContext = {

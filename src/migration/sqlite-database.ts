@@ -3,6 +3,7 @@ import { storedIndexPrefix } from '../blind-index/stored-index-format'
 import { ConfigurationError } from '../errors'
 import { BYTES_PREFIX, TEXT_PREFIX } from '../format/envelope-format'
 import type { ColumnTarget } from './column-target'
+import { keysetBatchSelect, type BatchSelectDialect } from './keyset-batch-select'
 import { storedRowOf, storedRowSelectList } from './stored-row-select'
 import {
   keyId,
@@ -102,17 +103,7 @@ export class SqliteDatabase implements SqlDatabase {
     limit: number,
     shard?: Shard,
   ): Promise<StoredRow[]> {
-    const params: unknown[] = []
-    const where = [filterSql(target, filter)]
-    if (after) {
-      params.push(...after)
-      where.push(`(${target.primaryKey.map(quote).join(', ')}) > (${after.map(() => '?').join(', ')})`)
-    }
-    if (shard) where.push(shardSql(target, shard))
-    params.push(limit)
-    const sql =
-      `SELECT ${storedRowSelectList(target, quote, (q) => `CAST(${q} AS TEXT)`)} FROM ${quote(target.table)} WHERE ${where.join(' AND ')} ` +
-      `ORDER BY ${target.primaryKey.map(quote).join(', ')} LIMIT ?`
+    const { sql, params } = keysetBatchSelect(SQLITE_BATCH_SELECT, target, filterSql(target, filter), after, limit, shard)
     return (this.db.prepare(sql).all(...params) as Array<Record<string, unknown>>).map((r) => storedRowOf(target, r))
   }
 
@@ -181,6 +172,19 @@ function filterSql(target: ColumnTarget, filter: RowFilter): string {
       ? `${ours} AND length(${col}) >= ${MIN_BYTES_VALUE_LENGTH}`
       : `${ours} AND length(${col}) >= ${MIN_TEXT_VALUE_LENGTH} AND NOT (substr(${col}, ${TEXT_PREFIX.length + 1}) GLOB '*[^A-Za-z0-9_-]*')`
   return filter === 'encrypted' ? `${col} IS NOT NULL AND ${ours}` : `${col} IS NOT NULL AND NOT (${shaped})`
+}
+
+/** How SQLite writes a batch read: double quotes, `CAST(... AS TEXT)`, `?`, a row-value comparison. */
+const SQLITE_BATCH_SELECT: BatchSelectDialect = {
+  quote,
+  asText: (q) => `CAST(${q} AS TEXT)`,
+  relation: (target) => quote(target.table),
+  keyAfter: (target, after, params) => {
+    params.push(...after)
+    return `(${target.primaryKey.map(quote).join(', ')}) > (${after.map(() => '?').join(', ')})`
+  },
+  shardSql,
+  placeholder: () => '?',
 }
 
 function shardSql(target: ColumnTarget, shard: Shard): string {

@@ -1,7 +1,8 @@
 import { Prisma } from '@prisma/client/extension'
 import { BlindIndexBatch } from '../blind-index/blind-index-batch'
 import { blindIndexerForModel } from '../blind-index/blind-indexer-for-model'
-import { EnvelopeEncryptor } from '../engine/envelope-encryptor'
+import type { EncryptorOptions } from '../engine/envelope-encryptor'
+import { encryptorOf } from '../engine/keys-or-encryptor'
 import { ValueBatch } from '../engine/value-batch'
 import { ConfigurationError } from '../errors'
 import { checkClientSchema } from './client-schema-check'
@@ -74,7 +75,7 @@ const RETURNS_RECORDS = new Set([
 /** The Prisma side: turns one query's arguments and result over to the core. */
 export function createQueryHandler(options: FieldEncryptionOptions) {
   validateFieldEncryptionOptions(options)
-  const encryptor = options.encryptor ?? new EnvelopeEncryptor(options)
+  const encryptor = encryptorOf<EncryptorOptions>(options, 'fieldEncryption options')
   const registry = new ModelRegistry(options.model)
   const blindIndexer = blindIndexerForModel(options.model, options, encryptor)
   const queries = new QueryArgsRewriter(registry, blindIndexer)

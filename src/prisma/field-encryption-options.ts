@@ -1,6 +1,6 @@
 import { BlindIndexer, type BlindIndexOptions } from '../blind-index/blind-indexer'
-import { EnvelopeEncryptor, type EncryptorOptions } from '../engine/envelope-encryptor'
-import { validateEncryptorOptions } from '../engine/validate-encryptor-options'
+import type { EncryptorOptions } from '../engine/envelope-encryptor'
+import { checkKeysOrEncryptor, type WithEncryptor, type WithKeys } from '../engine/keys-or-encryptor'
 import { ConfigurationError } from '../errors'
 import type { EncryptionModel } from '../model/encryption-model'
 import { validateEncryptionModel } from '../model/validate-encryption-model'
@@ -29,20 +29,13 @@ export interface FieldEncryptionBaseOptions {
 }
 
 /** The extension builds its own {@link EnvelopeEncryptor} from `keys` and the cache options. */
-export interface FieldEncryptionKeysOptions extends FieldEncryptionBaseOptions, EncryptorOptions {
-  encryptor?: undefined
-}
+export interface FieldEncryptionKeysOptions extends FieldEncryptionBaseOptions, WithKeys<EncryptorOptions> {}
 
 /**
  * The extension uses an {@link EnvelopeEncryptor} you built (to share its cache between clients or
  * read its `stats()`): the key and cache options are the encryptor's, so they cannot be given here.
  */
-export interface FieldEncryptionEncryptorOptions extends FieldEncryptionBaseOptions {
-  encryptor: EnvelopeEncryptor
-  keys?: undefined
-  cache?: undefined
-  readPlaintext?: undefined
-  onEvent?: undefined
+export interface FieldEncryptionEncryptorOptions extends FieldEncryptionBaseOptions, WithEncryptor {
   /**
    * Deadline of the blind-index root-key fetch.
    * @default {@link DEFAULT_PROVIDER_TIMEOUT_MS}
@@ -55,7 +48,7 @@ export type FieldEncryptionOptions = FieldEncryptionKeysOptions | FieldEncryptio
 
 /**
  * Checks the options before anything is built: every mistake is a `ConfigurationError` naming the
- * option. The encryptor options are checked by the core (`EnvelopeEncryptor`'s constructor).
+ * option. The keys or encryptor, and the encryptor options, are checked by the core (`checkKeysOrEncryptor`).
  */
 export function validateFieldEncryptionOptions(options: unknown): asserts options is FieldEncryptionOptions {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
@@ -63,18 +56,7 @@ export function validateFieldEncryptionOptions(options: unknown): asserts option
   }
   const o = options as Record<string, unknown>
   validateEncryptionModel(o.model, `${LABEL}.model`)
-  if (o.encryptor !== undefined) {
-    if (!(o.encryptor instanceof EnvelopeEncryptor)) throw new ConfigurationError(`${LABEL}.encryptor must be an EnvelopeEncryptor`)
-    for (const name of ['keys', 'cache', 'readPlaintext', 'onEvent']) {
-      if (o[name] !== undefined) {
-        throw new ConfigurationError(
-          `${LABEL}: give either keys (and ${name}) or an encryptor, not both: ${name} belongs to the encryptor you built`,
-        )
-      }
-    }
-  } else {
-    validateEncryptorOptions(o, LABEL)
-  }
+  checkKeysOrEncryptor(o, LABEL)
   if (o.blindIndexer !== undefined && !(o.blindIndexer instanceof BlindIndexer)) {
     throw new ConfigurationError(`${LABEL}.blindIndexer must be a BlindIndexer (BlindIndexer.forModel(...))`)
   }

@@ -1,7 +1,8 @@
 import type { DataSource } from 'typeorm'
 import { blindIndexerForModel } from '../blind-index/blind-indexer-for-model'
 import { BlindIndexer, type BlindIndexOptions } from '../blind-index/blind-indexer'
-import { EnvelopeEncryptor, type EncryptorOptions } from '../engine/envelope-encryptor'
+import type { EncryptorOptions, EnvelopeEncryptor } from '../engine/envelope-encryptor'
+import { encryptorOf, type WithEncryptor, type WithKeys } from '../engine/keys-or-encryptor'
 import { ConfigurationError } from '../errors'
 import type { EncryptionModel } from '../model/encryption-model'
 import { ModelRegistry } from '../model/model-registry'
@@ -12,14 +13,28 @@ import { FindWhereRewriter } from './find-where-rewriter'
 import { hookedStateOf, hookQueries } from './query-hooks'
 import { installColumnGuard, installDriverGuard } from './unencrypted-value-guard'
 
-export interface TypeOrmEncryptionOptions extends EncryptorOptions {
-  /** Use an encryptor you already have (to share its cache or read its stats); `keys` is then ignored. */
-  encryptor?: EnvelopeEncryptor
+/** What every form of the options has: the blind-index settings. */
+export interface TypeOrmEncryptionBaseOptions {
   /** Blind indexes: version, root key (default: the primary key provider's), previous versions. As for `fieldEncryption`. */
   blindIndex?: BlindIndexOptions
   /** Use a blind indexer you already have; `blindIndex` is then ignored. */
   blindIndexer?: BlindIndexer
 }
+
+/** The adapter builds its own {@link EnvelopeEncryptor} from `keys` and the cache options. */
+export interface TypeOrmEncryptionKeysOptions extends TypeOrmEncryptionBaseOptions, WithKeys<EncryptorOptions> {}
+
+/**
+ * The adapter uses an encryptor you already have (to share its cache or read its stats): the key and
+ * cache options are the encryptor's, so they cannot be given here.
+ */
+export interface TypeOrmEncryptionEncryptorOptions extends TypeOrmEncryptionBaseOptions, WithEncryptor {
+  /** Deadline of the blind-index root-key fetch. @default {@link DEFAULT_PROVIDER_TIMEOUT_MS} */
+  providerTimeoutMs?: number
+}
+
+/** `encryptDataSource` options: `keys` (and cache options), or an `encryptor` you built; never both, as for `fieldEncryption`. */
+export type TypeOrmEncryptionOptions = TypeOrmEncryptionKeysOptions | TypeOrmEncryptionEncryptorOptions
 
 /** What `encryptDataSource` keeps per DataSource. */
 export interface DataSourceEncryption {
@@ -42,7 +57,7 @@ export async function encryptDataSource<D extends DataSource>(dataSource: D, opt
   if (setUp.has(dataSource)) throw new ConfigurationError('encryptDataSource: this DataSource is already set up')
   const model = encryptionModelOf(dataSource)
   const registry = new ModelRegistry(model)
-  const encryptor = options.encryptor ?? new EnvelopeEncryptor(options)
+  const encryptor = encryptorOf<EncryptorOptions>(options, 'encryptDataSource options')
   const blindIndexer = blindIndexerForModel(model, options, encryptor)
   // Filters are rewritten inside TypeORM's synchronous query building: the root keys must be at hand.
   await blindIndexer?.load()

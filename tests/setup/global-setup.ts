@@ -19,7 +19,6 @@ export default async function globalSetup(): Promise<void> {
   const where = kind === 'pglite' ? names.pglite : `${names[kind]} ${redact(url!)}`
   process.stdout.write(`\nkms-field-encryption tests run on ${where}\n`)
   if (kind === 'mysql' || kind === 'sqlite') {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const postgresOnly = require('./postgres-only-tests.js') as { reason: string; files: string[] }
     process.stdout.write(`skipped on ${kind} (${postgresOnly.reason}):\n${postgresOnly.files.map((f) => `  ${f}`).join('\n')}\n`)
   }

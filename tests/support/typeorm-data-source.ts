@@ -84,7 +84,11 @@ export async function createTypeOrmDatabase(
   }
   const dataSource = new DataSource(options)
   await dataSource.initialize()
-  if (encryption !== false) await encryptDataSource(dataSource, { keys: testLocalKeys(), ...encryption } as TypeOrmEncryptionOptions)
+  if (encryption !== false) {
+    // The test keys unless the options bring their own encryptor (keys and an encryptor are never both given).
+    const given = encryption.encryptor ? encryption : { keys: testLocalKeys(), ...encryption }
+    await encryptDataSource(dataSource, given as TypeOrmEncryptionOptions)
+  }
   capture.clear()
   capture.history.length = 0
   return {
