@@ -30,6 +30,12 @@ export { fieldContext, type FieldContext } from './cipher/field-context'
 export type * from './model/encryption-model'
 export { fieldEncryption, type FieldEncryptionOptions } from './prisma/lazy-field-encryption'
 export {
+  prismaScopeKeyStore,
+  type PrismaScopeKeyStoreOptions,
+  type RawSqlClient,
+  type ScopeKeyStoreDialect,
+} from './prisma/prisma-scope-key-store'
+export {
   BlindIndexer,
   normalizeForBlindIndex,
   BLIND_INDEX_NORMALIZATIONS,

@@ -301,6 +301,11 @@ export class EnvelopeEncryptor {
     this.scoped?.clear()
   }
 
+  /** Whether `scopeKeys` was configured (scoped values can be read and written). */
+  get hasScopeKeys(): boolean {
+    return this.scoped !== undefined
+  }
+
   /** Zeroes and forgets the cached data keys of one scope (call it after shredding the scope's key). */
   forgetScope(scope: string): void {
     this.scoped?.forget(scope)
