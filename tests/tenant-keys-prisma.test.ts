@@ -8,6 +8,7 @@ import {
   EnvelopeEncryptor,
   ScopeKeyShreddedError,
   ConfigurationError,
+  fieldContext,
   fieldEncryption,
   localScopeKeys,
   prismaScopeKeyStore,
@@ -121,5 +122,37 @@ describe('two tenants on one table', () => {
   it('a scoped client needs scopeKeys, and a well-formed scope', () => {
     expect(() => fieldEncryption({ model: encryptionModel, keys: testLocalKeys(), scope: 'A' })).toThrow(ConfigurationError)
     expect(() => fieldEncryption({ model: encryptionModel, encryptor, scope: '' })).toThrow(ConfigurationError)
+  })
+})
+
+describe('the key table', () => {
+  it('putIfAbsent inserts once; delete of a scope never seen leaves a tombstone', async () => {
+    const store = prismaScopeKeyStore(db.prisma, { dialect, schema })
+    expect(await store.putIfAbsent('K', { providerId: 'local', wrappedKey: Buffer.from([1, 2, 3]) })).toBe(true)
+    expect(await store.putIfAbsent('K', { providerId: 'local', wrappedKey: Buffer.from([9]) })).toBe(false)
+    expect(await store.get('K')).toMatchObject({ providerId: 'local', wrappedKey: Buffer.from([1, 2, 3]), shreddedAt: null })
+    expect(await store.get('nobody')).toBeUndefined()
+    await store.delete('ghost')
+    await store.delete('ghost') // idempotent
+    const ghost = await store.get('ghost')
+    expect(ghost?.wrappedKey).toBeNull()
+    expect(ghost?.shreddedAt).toBeInstanceOf(Date)
+    expect(await store.putIfAbsent('ghost', { providerId: 'local', wrappedKey: Buffer.from([4]) })).toBe(false)
+  })
+
+  it('two processes creating one tenant at once agree on its key', async () => {
+    const one = new EnvelopeEncryptor({
+      keys: master,
+      scopeKeys: localScopeKeys({ master, store: prismaScopeKeyStore(db.prisma, { dialect, schema }) }),
+    })
+    const two = new EnvelopeEncryptor({
+      keys: master,
+      scopeKeys: localScopeKeys({ master, store: prismaScopeKeyStore(db.prisma, { dialect, schema }) }),
+    })
+    const ctx = fieldContext('User', 'email', 'users', 'email')
+    const [x, y] = await Promise.all([one.encrypt('x', ctx, 'C'), two.encrypt('y', ctx, 'C')])
+    expect(await two.decrypt(x, ctx, 'C')).toBe('x')
+    expect(await one.decrypt(y, ctx, 'C')).toBe('y')
+    expect(await db.sql('SELECT scope FROM kfe_scope_keys WHERE scope = $1', ['C'])).toHaveLength(1)
   })
 })
