@@ -17,13 +17,14 @@ import { DataKeyCurrency } from './data-key-currency'
 import { DataKeyEntry } from './data-key-entry'
 import { DataKeySource } from './data-key-source'
 import { ScopedDataKeys, scopedContext, type ScopedCacheOptions, type ScopeState } from './scoped-data-keys'
+import { openSettled } from './open-settled'
 import { sealValues } from './seal-values'
 import { keyIdIn, scopeOfValue } from './value-scopes'
 import type { ScopeKeys } from '../keys/scope-keys'
 import { ForeignValueReader } from './foreign-values'
 import type { ReadPlaintextOption } from './plaintext-scope'
 import { DEFAULT_PROVIDER_TIMEOUT_MS } from './provider-call'
-import { locate, openValue, relocated } from './stored-values'
+import { locate, openValue } from './stored-values'
 import { validateEncryptorOptions } from './validate-encryptor-options'
 
 export type { EncryptionEvent, EncryptionEventListener } from '../keys/provider-call-event'
@@ -142,7 +143,7 @@ export class EnvelopeEncryptor {
     let lastId: string | undefined
     for (let i = 0; i < items.length; i++) {
       const { value, ctx, scope } = items[i]!
-      const state = scope === undefined ? undefined : scopeOfValue(scope, ctx, (s, c) => this.keys.scope(s, locate(c)))
+      const state = this.stateOf(scope, ctx)
       const split = this.split(value, ctx, lastHeaderId)
       if (split === undefined) {
         out[i] = this.foreign.read(value as string | Uint8Array, ctx)
@@ -190,70 +191,19 @@ export class EnvelopeEncryptor {
    * resolved once, so a key whose unwrap fails costs one provider call however many values need it.
    */
   async decryptManySettled(items: readonly FieldValue[]): Promise<DecryptResult[]> {
-    const out: DecryptResult[] = new Array(items.length)
-    const splits: Array<SplitEnvelope | undefined> = new Array(items.length)
-    const states: Array<ScopeState | undefined> = new Array(items.length)
-    const ids: string[] = new Array(items.length)
-    const wanted = new Map<string, number>() // key id -> index of a value that has it
-    for (let i = 0; i < items.length; i++) {
-      const { value, ctx, scope } = items[i]!
-      try {
-        const state = scope === undefined ? undefined : scopeOfValue(scope, ctx, (s, c) => this.keys.scope(s, locate(c)))
-        const split = this.split(value, ctx)
-        if (split === undefined) out[i] = { ok: true, value: this.foreign.read(value as string | Uint8Array, ctx) }
-        else {
-          states[i] = state
-          ids[i] = keyIdIn(state, split.headerId)
-          if (!wanted.has(ids[i]!)) wanted.set(ids[i]!, i)
-        }
-        splits[i] = split
-      } catch (error) {
-        out[i] = { ok: false, error }
-      }
-    }
-    const keys = new Map<string, DataKeyEntry | { error: unknown }>()
-    await Promise.all(
-      [...wanted].map(async ([id, i]) => {
-        const split = splits[i]!
-        try {
-          keys.set(
-            id,
-            this.keys.tryForDecryption(split.headerId, states[i]) ??
-              (await this.keys.keyFor(split.headerId, split, items[i]!.ctx, states[i])),
-          )
-        } catch (error) {
-          keys.set(id, { error })
-        }
-      }),
-    )
-    let opened = 0
-    try {
-      for (let i = 0; i < items.length; i++) {
-        const split = splits[i]
-        if (!split) continue
-        const key = keys.get(ids[i]!)!
-        if (!(key instanceof DataKeyEntry)) {
-          out[i] = { ok: false, error: relocated(key.error, items[i]!.ctx) }
-          continue
-        }
-        try {
-          const state = states[i]
-          out[i] = { ok: true, value: openValue(key, split, state ? scopedContext(state, items[i]!.ctx) : items[i]!.ctx) }
-          opened++
-        } catch (error) {
-          out[i] = { ok: false, error }
-        }
-      }
-    } finally {
-      for (const key of keys.values()) if (key instanceof DataKeyEntry) key.release()
-    }
+    const { out, opened } = await openSettled(items, {
+      split: (value, ctx) => this.split(value, ctx),
+      foreign: this.foreign,
+      keys: this.keys,
+      stateOf: (scope, ctx) => this.stateOf(scope, ctx),
+    })
     this.counters.valuesDecrypted += opened
     return out
   }
 
   /** One value: what `decryptMany` does for a list of one, without the batch bookkeeping. */
   async decrypt(value: unknown, ctx: FieldContext, scope?: string): Promise<StoredValue> {
-    const state = scope === undefined ? undefined : scopeOfValue(scope, ctx, (s, c) => this.keys.scope(s, locate(c)))
+    const state = this.stateOf(scope, ctx)
     const split = this.split(value, ctx)
     if (split === undefined) return this.foreign.read(value as string | Uint8Array, ctx)
     const entry = this.keys.tryForDecryption(split.headerId, state) ?? (await this.keys.keyFor(split.headerId, split, ctx, state))
@@ -309,6 +259,11 @@ export class EnvelopeEncryptor {
   /** Zeroes and forgets the cached data keys of one scope (call it after shredding the scope's key). */
   forgetScope(scope: string): void {
     this.scoped?.forget(scope)
+  }
+
+  /** The cache state of a value's scope (undefined when unscoped), the scope id checked. */
+  private stateOf(scope: string | undefined, ctx: FieldContext): ScopeState | undefined {
+    return scope === undefined ? undefined : scopeOfValue(scope, ctx, (s, c) => this.keys.scope(s, locate(c)))
   }
 
   /** Splits a stored value in our format, or returns undefined for another string or bytes (see ForeignValueReader). */
