@@ -26,6 +26,8 @@ export type ErrorCode =
   | KeyProviderErrorCode
   | 'KFE_CONFIGURATION'
   | 'KFE_STORED_VALUE_MISMATCH'
+  | 'KFE_SCOPE_KEY_SHREDDED'
+  | 'KFE_SCOPE_REQUIRED'
   | MigrationErrorCode
 
 /**
@@ -227,6 +229,31 @@ export class StoredValueMismatchError extends FieldEncryptionError {
   readonly code = 'KFE_STORED_VALUE_MISMATCH'
   constructor(location: FieldLocation, problem: string) {
     super(`${where(location)}: ${problem}`, location)
+  }
+}
+
+/**
+ * The key of a scope (a tenant) was shredded: its values can never be read again, and nothing
+ * more is written for it (a shredded scope is not silently re-created). `scope` is the scope id
+ * as the application gave it: an identifier, not a secret, so it is in the message.
+ */
+export class ScopeKeyShreddedError extends FieldEncryptionError {
+  readonly code = 'KFE_SCOPE_KEY_SHREDDED'
+  readonly scope: string
+  constructor(scope: string, location: FieldLocation = {}) {
+    super(`${where(location)}: the key of scope '${scope}' was shredded; its values cannot be read and nothing is written for it`, location)
+    this.scope = scope
+  }
+}
+
+/**
+ * A scoped value or query without what it needs: no `scopeKeys` configured for a scoped value,
+ * or a malformed scope id. Nothing was written or sent.
+ */
+export class ScopeRequiredError extends FieldEncryptionError {
+  readonly code = 'KFE_SCOPE_REQUIRED'
+  constructor(location: FieldLocation, problem: string) {
+    super(`${where(location)}: ${problem}; nothing was written or sent`, location)
   }
 }
 

@@ -10,11 +10,17 @@ export {
   type AwsKmsKeyDescription,
 } from './keys/aws-kms-key-provider'
 export type { DataKeyCacheOptions, DataKeyCacheStats } from './keys/data-key-cache'
+export { checkScope, type ScopeKeys } from './keys/scope-keys'
+export { MemoryScopeKeyStore, type ScopeKeyRecord, type ScopeKeyStore } from './keys/scope-key-store'
+export { localScopeKeys, type LocalScopeKeys, type LocalScopeKeysOptions } from './keys/local-scope-keys'
+export { awsKmsScopeKeys, type AwsKmsScopeKeys, type AwsKmsScopeKeysOptions } from './keys/aws-kms-scope-keys'
+export type { ScopedCacheOptions } from './engine/scoped-data-keys'
 export {
   EnvelopeEncryptor,
   type EncryptorOptions,
   type EncryptorStats,
   type EncryptionEvent,
+  type FieldValue,
   type StoredValue,
   type ValueState,
 } from './engine/envelope-encryptor'
@@ -23,6 +29,12 @@ export { pfeKeysFromEnv } from './keys/pfe-keys'
 export { fieldContext, type FieldContext } from './cipher/field-context'
 export type * from './model/encryption-model'
 export { fieldEncryption, type FieldEncryptionOptions } from './prisma/lazy-field-encryption'
+export {
+  prismaScopeKeyStore,
+  type PrismaScopeKeyStoreOptions,
+  type RawSqlClient,
+  type ScopeKeyStoreDialect,
+} from './prisma/prisma-scope-key-store'
 export {
   BlindIndexer,
   normalizeForBlindIndex,

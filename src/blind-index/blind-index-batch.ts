@@ -25,6 +25,9 @@ export class BlindIndexBatch {
   private readonly tickets: Array<{ ticket: BlindIndexTicket; value: unknown }> = []
   private readonly finishers: Array<() => void> = []
 
+  /** `scope`: the scope (tenant) every index of the batch is computed for, when the client is scoped. */
+  constructor(private readonly scope?: string) {}
+
   /** Queues a plaintext. Its ticket holds the hashes once `resolve` has run. */
   request(field: BlindIndexField, value: unknown, purpose: BlindIndexPurpose): BlindIndexTicket {
     if (typeof value !== 'string')
@@ -47,7 +50,8 @@ export class BlindIndexBatch {
   resolve(indexer: BlindIndexer): void {
     for (const { ticket, value } of this.tickets) {
       const text = value as string
-      ticket.hashes = ticket.purpose === 'write' ? [indexer.compute(ticket.field, text)] : indexer.candidates(ticket.field, text)
+      ticket.hashes =
+        ticket.purpose === 'write' ? [indexer.compute(ticket.field, text, this.scope)] : indexer.candidates(ticket.field, text, this.scope)
     }
     for (const fn of this.finishers) fn()
   }

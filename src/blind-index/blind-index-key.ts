@@ -12,10 +12,14 @@ export const ROOT_KEY_MIN_BYTES = 32
  *
  *   info = "kms-field-encryption/blind-index" 0x00 version(decimal) 0x00 table 0x00 column
  *   (table and column are database names, after @@map/@map; they cannot contain 0x00)
+ *
+ * A scoped index (a tenant's) appends 0x00 "scope" 0x00 scope to `info`: equal plaintexts in two
+ * scopes get unrelated indexes, and an unscoped index never equals a scoped one.
  */
-export function deriveBlindIndexKey(rootKey: Buffer, version: number, table: string, column: string): Buffer {
+export function deriveBlindIndexKey(rootKey: Buffer, version: number, table: string, column: string, scope?: string): Buffer {
   if (rootKey.length < ROOT_KEY_MIN_BYTES) throw new RangeError(`the blind index root key must have at least ${ROOT_KEY_MIN_BYTES} bytes`)
-  const info = Buffer.from(`${LABEL}\u0000${version}\u0000${table}\u0000${column}`, 'utf8')
+  const scoped = scope === undefined ? '' : `\u0000scope\u0000${scope}`
+  const info = Buffer.from(`${LABEL}\u0000${version}\u0000${table}\u0000${column}${scoped}`, 'utf8')
   return Buffer.from(hkdfSync('sha256', rootKey, Buffer.alloc(0), info, INDEX_MAC_BYTES))
 }
 

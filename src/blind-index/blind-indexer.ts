@@ -5,6 +5,7 @@ import { blindIndexMac, deriveBlindIndexKey } from './blind-index-key'
 import { blindIndexFieldsOf, blindIndexName, type BlindIndexField } from './blind-index-field'
 import { normalizationProblem, normalizeForBlindIndex } from './normalize'
 import type { EncryptionEventListener } from '../keys/provider-call-event'
+import { checkScope } from '../keys/scope-keys'
 import { rootKeyLoader, type RootKeyLoader, type RootKeySource } from './root-key-source'
 import { checkIndexVersion, formatStoredIndex } from './stored-index-format'
 
@@ -154,14 +155,14 @@ export class BlindIndexer {
     return this.loading
   }
 
-  /** The index a write stores: current version. `load()` must have completed. */
-  compute(field: BlindIndexField, value: string): string {
-    return this.computeFor(this.states[0]!, field, value)
+  /** The index a write stores: current version (of that scope's key when `scope` is given). `load()` must have completed. */
+  compute(field: BlindIndexField, value: string, scope?: string): string {
+    return this.computeFor(this.states[0]!, field, value, scope)
   }
 
   /** The index of `value` under every configured version, current first: what a filter must match. */
-  candidates(field: BlindIndexField, value: string): string[] {
-    return this.states.map((s) => this.computeFor(s, field, value))
+  candidates(field: BlindIndexField, value: string, scope?: string): string[] {
+    return this.states.map((s) => this.computeFor(s, field, value, scope))
   }
 
   /**
@@ -180,16 +181,26 @@ export class BlindIndexer {
     this.loading = undefined
   }
 
-  private computeFor(state: VersionState, field: BlindIndexField, value: string): string {
+  private dropOldestColumnKey(): void {
+    const oldest = this.columnKeys.keys().next().value
+    if (oldest === undefined) return
+    this.columnKeys.get(oldest)!.fill(0)
+    this.columnKeys.delete(oldest)
+  }
+
+  private computeFor(state: VersionState, field: BlindIndexField, value: string, scope?: string): string {
     if (!this.ready || !state.root) throw new Error('blind index root keys are not loaded: await load() first')
     if (!isWellFormed(value))
       throw new InvalidFieldValueError({ model: field.model, field: field.source }, 'well-formed Unicode text', LONE_SURROGATE)
     const name = blindIndexName(field)
     const steps = state.normalize.get(name) ?? field.normalize
-    const keyId = `${state.version}\u0000${field.table}\u0000${field.column}`
+    const at = { model: field.model, field: field.source }
+    const keyId = `${state.version}\u0000${field.table}\u0000${field.column}${scope === undefined ? '' : `\u0000${checkScope(scope, at)}`}`
     let key = this.columnKeys.get(keyId)
     if (!key) {
-      key = deriveBlindIndexKey(state.root, state.version, field.table, field.column)
+      key = deriveBlindIndexKey(state.root, state.version, field.table, field.column, scope)
+      // Scoped column keys are many (one per tenant): keep a bounded number, oldest out.
+      if (scope !== undefined && this.columnKeys.size >= MAX_COLUMN_KEYS) this.dropOldestColumnKey()
       this.columnKeys.set(keyId, key)
     }
     return formatStoredIndex(state.version, blindIndexMac(key, normalizeForBlindIndex(value, steps)))
@@ -206,6 +217,9 @@ export function withDefaultRootKey<T extends BlindIndexOptions>(
 ): T & { rootKey: RootKeySource } {
   return { ...(options as T), rootKey: options?.rootKey ?? primary }
 }
+
+/** At most this many derived column keys are kept (scoped indexes derive one per scope and column). */
+const MAX_COLUMN_KEYS = 10_000
 
 function checkConfigVersion(version: unknown, label: string): number {
   try {

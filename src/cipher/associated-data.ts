@@ -21,3 +21,14 @@ export function associatedData(version: number, commitment: Buffer, aadSuffix: B
   if (commitment.length !== COMMITMENT_BYTES) throw new RangeError('commitment must be 32 bytes')
   return Buffer.concat([Buffer.of(version), commitment, aadSuffix])
 }
+
+/**
+ * What a scoped value (a tenant's) appends to its field's AAD suffix: 0x00 "scope" 0x00 scope
+ * (UTF-8). Column names cannot contain NUL, so a scoped AAD never equals an unscoped one, and a
+ * value copied to another scope's row fails authentication.
+ *
+ *   scoped AAD : version u8 | keyCommitment (32) | table | 0x00 | column | 0x00 | "scope" | 0x00 | scope
+ */
+export function scopedAadSuffix(fieldSuffix: Buffer, scope: string): Buffer {
+  return Buffer.concat([fieldSuffix, Buffer.from(`\u0000scope\u0000${scope}`, 'utf8')])
+}

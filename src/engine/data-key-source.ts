@@ -1,15 +1,19 @@
 import { timingSafeEqual } from 'node:crypto'
 import { deriveKeys } from '../cipher/data-key-material'
 import type { FieldContext } from '../cipher/field-context'
-import { DecryptionFailedError, KeyProviderError } from '../errors'
+import { DecryptionFailedError, KeyProviderError, ScopeKeyShreddedError, ScopeRequiredError, type FieldLocation } from '../errors'
 import { decodeHeader, encodeHeader, headerBytesOf, type SplitEnvelope } from '../format/envelope-format'
 import type { DataKeyCache } from '../keys/data-key-cache'
 import type { KeyProvider } from '../keys/key-provider'
 import type { KeyRing } from '../keys/key-ring'
+import type { ScopeKeys } from '../keys/scope-keys'
 import { reportProviderCall, type EncryptionEvent, type EncryptionEventListener } from '../keys/provider-call-event'
 import { DataKeyEntry } from './data-key-entry'
 import { withDeadline } from './provider-call'
+import type { ScopedDataKeys, ScopeState } from './scoped-data-keys'
 import { locate, relocated } from './stored-values'
+
+const NOT_OF_THIS_SCOPE = "the value does not belong to this scope (its data key is not wrapped under this scope's key)"
 
 /** The key-provider side of the encryptor's counters. */
 export interface DataKeyCounters {
@@ -18,28 +22,50 @@ export interface DataKeyCounters {
   providerFailures: number
 }
 
+/** The scope side of a data-key source: each scope's provider, and each scope's cache. */
+export interface ScopedKeySources {
+  keys: ScopeKeys
+  caches: ScopedDataKeys
+}
+
 /**
  * Where the encryptor's data keys come from: the cache first, else the key providers (a new data
  * key from the primary one, an unwrap by the provider id written in the value), under the provider
- * deadline, with the key commitment checked before a key is used.
+ * deadline, with the key commitment checked before a key is used. A scoped value's data key comes
+ * from its scope's provider (`scopeKeys.providerFor(scope)`) and lives in its scope's cache.
  */
 export class DataKeySource {
   readonly counters: DataKeyCounters = { dataKeysGenerated: 0, dataKeysUnwrapped: 0, providerFailures: 0 }
+  /** How many times a scope's provider was asked for (`providerFor`, on cache misses only). */
+  scopeLookups = 0
 
   constructor(
     private readonly keyRing: KeyRing,
     readonly cache: DataKeyCache<DataKeyEntry>,
     private readonly timeoutMs: number,
     private readonly onEvent: EncryptionEventListener | undefined,
+    private readonly scoped?: ScopedKeySources,
   ) {}
 
-  /** A data key for `uses` encryptions: synchronously when the cache has one. */
-  forEncryption(uses: number): DataKeyEntry | Promise<DataKeyEntry> {
-    return this.cache.tryForEncryption(uses) ?? this.cache.forEncryption(uses, () => this.newDataKey())
+  /** A data key for `uses` encryptions: synchronously when the cache has one. With a scope, that scope's key. */
+  forEncryption(uses: number, scope?: ScopeState, at: FieldLocation = {}): DataKeyEntry | Promise<DataKeyEntry> {
+    const cache = scope?.cache ?? this.cache
+    return cache.tryForEncryption(uses) ?? cache.forEncryption(uses, () => this.newDataKey(scope, at))
   }
 
-  private async newDataKey(): Promise<DataKeyEntry> {
-    const provider = this.keyRing.primary
+  /** A cached data key by header id (of a scope's cache when scoped), or undefined. */
+  tryForDecryption(id: string, scope?: ScopeState): DataKeyEntry | undefined {
+    return (scope?.cache ?? this.cache).tryForDecryption(id)
+  }
+
+  /** The state (cache, contexts) of a scope; throws `ScopeRequiredError` when no `scopeKeys` is configured. */
+  scope(scope: string, at: FieldLocation): ScopeState {
+    if (!this.scoped) throw new ScopeRequiredError(at, `a value of scope '${scope}' needs scopeKeys in the encryptor options`)
+    return this.scoped.caches.of(scope)
+  }
+
+  private async newDataKey(scope: ScopeState | undefined, at: FieldLocation): Promise<DataKeyEntry> {
+    const provider = scope ? await this.scopeProvider(scope.scope, at) : this.keyRing.primary
     const { plaintext, wrapped } = await this.callProvider('generateDataKey', provider, () => provider.generateDataKey())
     this.counters.dataKeysGenerated++
     let derived
@@ -50,7 +76,7 @@ export class DataKeySource {
     }
     const header = encodeHeader({ providerId: provider.id, wrappedKey: wrapped, commitment: derived.commitment })
     const entry = new DataKeyEntry(provider.id, wrapped, header, header.toString('base64url'), derived.encryptionKey, derived.commitment)
-    this.cache.remember(entry.headerText, entry)
+    ;(scope?.cache ?? this.cache).remember(entry.headerText, entry)
     return entry
   }
 
@@ -58,23 +84,27 @@ export class DataKeySource {
    * The data key of a value, from the cache or loaded once (single flight). A failure, shared
    * by concurrent callers and kept a few seconds by the cache, names this caller's field.
    */
-  keyFor(id: string, split: SplitEnvelope, ctx: FieldContext): Promise<DataKeyEntry> {
-    return this.cache
-      .forDecryption(id, () => this.loadDataKey(split, ctx))
+  keyFor(id: string, split: SplitEnvelope, ctx: FieldContext, scope?: ScopeState): Promise<DataKeyEntry> {
+    return (scope?.cache ?? this.cache)
+      .forDecryption(id, () => this.loadDataKey(split, ctx, scope))
       .catch((err: unknown) => {
         throw relocated(err, ctx)
       })
   }
 
-  private async loadDataKey(split: SplitEnvelope, ctx: FieldContext): Promise<DataKeyEntry> {
+  private async loadDataKey(split: SplitEnvelope, ctx: FieldContext, scope?: ScopeState): Promise<DataKeyEntry> {
     const at = locate(ctx)
     const headerBytes = headerBytesOf(split, at)
     const header = decodeHeader(headerBytes, at)
-    const provider = this.keyRing.get(header.providerId, at)
+    const provider = scope ? await this.scopeProvider(scope.scope, at) : this.keyRing.get(header.providerId, at)
+    if (scope && provider.id !== header.providerId) throw new DecryptionFailedError(at, NOT_OF_THIS_SCOPE)
     let dataKey: Buffer
     try {
       dataKey = await this.callProvider('unwrapDataKey', provider, () => provider.unwrapDataKey(header.wrappedKey))
     } catch (err) {
+      // Another scope's data key is wrapped under another scope key (or another KMS encryption context).
+      if (scope && err instanceof KeyProviderError && (err.reason === 'wrong-key' || err.reason === 'invalid-ciphertext'))
+        throw new DecryptionFailedError(at, NOT_OF_THIS_SCOPE)
       throw err instanceof KeyProviderError ? err.at(at) : err
     }
     this.counters.dataKeysUnwrapped++
@@ -96,6 +126,17 @@ export class DataKeySource {
       derived.encryptionKey,
       header.commitment,
     )
+  }
+
+  /** The key provider of a scope, failures naming the field that needed it. */
+  private async scopeProvider(scope: string, at: FieldLocation): Promise<KeyProvider> {
+    this.scopeLookups++
+    try {
+      return await this.scoped!.keys.providerFor(scope)
+    } catch (err) {
+      if (err instanceof ScopeKeyShreddedError && !err.model) throw new ScopeKeyShreddedError(err.scope, at)
+      throw err instanceof KeyProviderError ? err.at(at) : err
+    }
   }
 
   private async callProvider<T>(type: EncryptionEvent['type'], provider: KeyProvider, call: () => Promise<T>): Promise<T> {

@@ -1,10 +1,6 @@
-import { seal } from '../cipher/aes-gcm'
-import { RandomIvs } from '../cipher/random-ivs'
 import type { FieldContext } from '../cipher/field-context'
 import { NotEncryptedError } from '../errors'
 import {
-  BYTES_PREFIX,
-  TEXT_PREFIX,
   looksEncryptedBytes,
   looksEncryptedText,
   looksEncrypted,
@@ -20,10 +16,15 @@ import type { EncryptionEventListener } from '../keys/provider-call-event'
 import { DataKeyCurrency } from './data-key-currency'
 import { DataKeyEntry } from './data-key-entry'
 import { DataKeySource } from './data-key-source'
+import { ScopedDataKeys, scopedContext, type ScopedCacheOptions, type ScopeState } from './scoped-data-keys'
+import { openSettled } from './open-settled'
+import { sealValues } from './seal-values'
+import { keyIdIn, scopeOfValue } from './value-scopes'
+import type { ScopeKeys } from '../keys/scope-keys'
 import { ForeignValueReader } from './foreign-values'
 import type { ReadPlaintextOption } from './plaintext-scope'
 import { DEFAULT_PROVIDER_TIMEOUT_MS } from './provider-call'
-import { locate, openValue, relocated, toPlainBytes } from './stored-values'
+import { locate, openValue } from './stored-values'
 import { validateEncryptorOptions } from './validate-encryptor-options'
 
 export type { EncryptionEvent, EncryptionEventListener } from '../keys/provider-call-event'
@@ -34,7 +35,13 @@ export interface EncryptorOptions {
   /** One provider, or several: the first wraps new data keys, all of them can unwrap. */
   keys: KeyProvider | readonly KeyProvider[]
   /** Data-key cache limits, or false to make and unwrap a data key per operation. */
-  cache?: DataKeyCacheOptions | false
+  cache?: (DataKeyCacheOptions & ScopedCacheOptions) | false
+  /**
+   * The key provider of each scope (tenant), for values with a `scope`: their data keys are made
+   * and unwrapped by `scopeKeys.providerFor(scope)` and cached per scope. Without it a scoped
+   * value is refused (`ScopeRequiredError`). See `localScopeKeys` and `awsKmsScopeKeys`.
+   */
+  scopeKeys?: ScopeKeys
   /**
    * Pass values that are not in our format through as plaintext (only while migrating): `true`
    * for every encrypted field, or only some, `{ User: true, Post: ['body'] }`. Default false.
@@ -63,12 +70,18 @@ export interface EncryptorStats {
   valuesEncrypted: number
   valuesDecrypted: number
   cache: DataKeyCacheStats
+  /** With `scopeKeys`: scopes holding data keys now, and how often a scope's provider was asked for. */
+  scopes?: { held: number; providerLookups: number }
 }
 
-/** A value with the field it belongs to. */
+/**
+ * A value with the field it belongs to, and optionally its scope (a tenant id): a scoped value's
+ * data key is its scope's, and the scope is bound into its AAD. Unscoped values are unchanged.
+ */
 export interface FieldValue {
   value: unknown
   ctx: FieldContext
+  scope?: string
 }
 
 /** One value's outcome in `decryptManySettled`. */
@@ -91,6 +104,7 @@ export class EnvelopeEncryptor {
   /** The `onEvent` listener, for the blind indexer built beside this encryptor (root-key calls). */
   readonly onEvent?: EncryptionEventListener
   private readonly keys: DataKeySource
+  private readonly scoped: ScopedDataKeys | undefined
   private readonly counters = { valuesEncrypted: 0, valuesDecrypted: 0 }
 
   constructor(options: EncryptorOptions) {
@@ -101,69 +115,57 @@ export class EnvelopeEncryptor {
     this.readPlaintext = options.readPlaintext ?? false
     this.timeoutMs = options.providerTimeoutMs ?? DEFAULT_PROVIDER_TIMEOUT_MS
     this.onEvent = options.onEvent
-    this.keys = new DataKeySource(this.keyRing, this.cache, this.timeoutMs, this.onEvent)
+    this.scoped = options.scopeKeys ? new ScopedDataKeys(options.cache ?? {}) : undefined
+    const scoped = options.scopeKeys && this.scoped ? { keys: options.scopeKeys, caches: this.scoped } : undefined
+    this.keys = new DataKeySource(this.keyRing, this.cache, this.timeoutMs, this.onEvent, scoped)
   }
 
-  /** Encrypts each value for its field. Throws (and encrypts nothing) if any value has the wrong type. */
+  /** Encrypts each value for its field (and scope). Throws (and encrypts nothing) if any value has the wrong type or scope. */
   async encryptMany(items: readonly FieldValue[]): Promise<StoredValue[]> {
-    const plaintexts = items.map(({ value, ctx }) => toPlainBytes(value, ctx))
-    const out: StoredValue[] = new Array(items.length)
-    let done = 0
-    while (done < items.length) {
-      const take = Math.min(items.length - done, this.cache.maxUses)
-      // A warm cache hands the key over synchronously: no await (and no extra tick) per call.
-      const pending = this.keys.forEncryption(take)
-      const entry = pending instanceof DataKeyEntry ? pending : await pending
-      try {
-        const ivs = new RandomIvs(take)
-        for (let i = done; i < done + take; i++) {
-          const { ctx } = items[i]!
-          const body = seal(entry.key, plaintexts[i]!, entry.aadFor(ctx), ivs)
-          out[i] =
-            ctx.kind === 'text'
-              ? TEXT_PREFIX + entry.headerText + body.toString('base64url')
-              : Buffer.concat([BYTES_PREFIX, entry.header, body])
-        }
-      } finally {
-        entry.release()
-      }
-      done += take
-    }
+    const out = await sealValues(this.keys, this.cache.maxUses, items)
     this.counters.valuesEncrypted += items.length
     return out
   }
 
-  async encrypt(value: unknown, ctx: FieldContext): Promise<StoredValue> {
-    return (await this.encryptMany([{ value, ctx }]))[0]!
+  async encrypt(value: unknown, ctx: FieldContext, scope?: string): Promise<StoredValue> {
+    return (await this.encryptMany([{ value, ctx, scope }]))[0]!
   }
 
   /** Decrypts each stored value of its field; each distinct data key is resolved once. */
   async decryptMany(items: readonly FieldValue[]): Promise<StoredValue[]> {
     const out: StoredValue[] = new Array(items.length)
     const splits: Array<SplitEnvelope | undefined> = new Array(items.length)
-    const wanted = new Map<string, number>() // headerId -> index of a value that has it
+    const states: Array<ScopeState | undefined> = new Array(items.length)
+    const ids: string[] = new Array(items.length) // the data key's id: header id, with the scope when scoped
+    const wanted = new Map<string, number>() // key id -> index of a value that has it
     let encrypted = 0
     let lastHeaderId: string | undefined // values of one batch mostly share their data key
+    let lastId: string | undefined
     for (let i = 0; i < items.length; i++) {
-      const { value, ctx } = items[i]!
+      const { value, ctx, scope } = items[i]!
+      const state = this.stateOf(scope, ctx)
       const split = this.split(value, ctx, lastHeaderId)
       if (split === undefined) {
         out[i] = this.foreign.read(value as string | Uint8Array, ctx)
         continue
       }
       splits[i] = split
+      states[i] = state
+      const id = (ids[i] = keyIdIn(state, split.headerId))
       encrypted++
-      if (split.headerId !== lastHeaderId && !wanted.has(split.headerId)) wanted.set(split.headerId, i)
+      if (id !== lastId && !wanted.has(id)) wanted.set(id, i)
       lastHeaderId = split.headerId
+      lastId = id
     }
     const entries = new Map<string, DataKeyEntry>()
     try {
       // Cached keys are taken synchronously; only the others are loaded (concurrently) and awaited.
       let loads: Array<Promise<void>> | undefined
       for (const [id, i] of wanted) {
-        const hit = this.cache.tryForDecryption(id)
+        const split = splits[i]!
+        const hit = this.keys.tryForDecryption(split.headerId, states[i])
         if (hit) entries.set(id, hit)
-        else (loads ??= []).push(this.keys.keyFor(id, splits[i]!, items[i]!.ctx).then((e) => void entries.set(id, e)))
+        else (loads ??= []).push(this.keys.keyFor(split.headerId, split, items[i]!.ctx, states[i]).then((e) => void entries.set(id, e)))
       }
       if (loads) {
         const settled = await Promise.allSettled(loads)
@@ -173,7 +175,8 @@ export class EnvelopeEncryptor {
       for (let i = 0; i < items.length; i++) {
         const split = splits[i]
         if (!split) continue
-        out[i] = openValue(entries.get(split.headerId)!, split, items[i]!.ctx)
+        const state = states[i]
+        out[i] = openValue(entries.get(ids[i]!)!, split, state ? scopedContext(state, items[i]!.ctx) : items[i]!.ctx)
       }
     } finally {
       for (const e of entries.values()) e.release()
@@ -188,62 +191,25 @@ export class EnvelopeEncryptor {
    * resolved once, so a key whose unwrap fails costs one provider call however many values need it.
    */
   async decryptManySettled(items: readonly FieldValue[]): Promise<DecryptResult[]> {
-    const out: DecryptResult[] = new Array(items.length)
-    const splits: Array<SplitEnvelope | undefined> = new Array(items.length)
-    const wanted = new Map<string, number>() // headerId -> index of a value that has it
-    for (let i = 0; i < items.length; i++) {
-      const { value, ctx } = items[i]!
-      try {
-        const split = this.split(value, ctx)
-        if (split === undefined) out[i] = { ok: true, value: this.foreign.read(value as string | Uint8Array, ctx) }
-        else if (!wanted.has(split.headerId)) wanted.set(split.headerId, i)
-        splits[i] = split
-      } catch (error) {
-        out[i] = { ok: false, error }
-      }
-    }
-    const keys = new Map<string, DataKeyEntry | { error: unknown }>()
-    await Promise.all(
-      [...wanted].map(async ([id, i]) => {
-        try {
-          keys.set(id, this.cache.tryForDecryption(id) ?? (await this.keys.keyFor(id, splits[i]!, items[i]!.ctx)))
-        } catch (error) {
-          keys.set(id, { error })
-        }
-      }),
-    )
-    let opened = 0
-    try {
-      for (let i = 0; i < items.length; i++) {
-        const split = splits[i]
-        if (!split) continue
-        const key = keys.get(split.headerId)!
-        if (!(key instanceof DataKeyEntry)) {
-          out[i] = { ok: false, error: relocated(key.error, items[i]!.ctx) }
-          continue
-        }
-        try {
-          out[i] = { ok: true, value: openValue(key, split, items[i]!.ctx) }
-          opened++
-        } catch (error) {
-          out[i] = { ok: false, error }
-        }
-      }
-    } finally {
-      for (const key of keys.values()) if (key instanceof DataKeyEntry) key.release()
-    }
+    const { out, opened } = await openSettled(items, {
+      split: (value, ctx) => this.split(value, ctx),
+      foreign: this.foreign,
+      keys: this.keys,
+      stateOf: (scope, ctx) => this.stateOf(scope, ctx),
+    })
     this.counters.valuesDecrypted += opened
     return out
   }
 
   /** One value: what `decryptMany` does for a list of one, without the batch bookkeeping. */
-  async decrypt(value: unknown, ctx: FieldContext): Promise<StoredValue> {
+  async decrypt(value: unknown, ctx: FieldContext, scope?: string): Promise<StoredValue> {
+    const state = this.stateOf(scope, ctx)
     const split = this.split(value, ctx)
     if (split === undefined) return this.foreign.read(value as string | Uint8Array, ctx)
-    const entry = this.cache.tryForDecryption(split.headerId) ?? (await this.keys.keyFor(split.headerId, split, ctx))
+    const entry = this.keys.tryForDecryption(split.headerId, state) ?? (await this.keys.keyFor(split.headerId, split, ctx, state))
     let out: StoredValue
     try {
-      out = openValue(entry, split, ctx)
+      out = openValue(entry, split, state ? scopedContext(state, ctx) : ctx)
     } finally {
       entry.release()
     }
@@ -274,12 +240,30 @@ export class EnvelopeEncryptor {
   }
 
   stats(): EncryptorStats {
-    return { ...this.keys.counters, ...this.counters, cache: this.cache.stats() }
+    const stats: EncryptorStats = { ...this.keys.counters, ...this.counters, cache: this.cache.stats() }
+    if (this.scoped) stats.scopes = { held: this.scoped.size, providerLookups: this.keys.scopeLookups }
+    return stats
   }
 
   /** Zeroes and forgets every cached data key. */
   clearCache(): void {
     this.cache.clear()
+    this.scoped?.clear()
+  }
+
+  /** Whether `scopeKeys` was configured (scoped values can be read and written). */
+  get hasScopeKeys(): boolean {
+    return this.scoped !== undefined
+  }
+
+  /** Zeroes and forgets the cached data keys of one scope (call it after shredding the scope's key). */
+  forgetScope(scope: string): void {
+    this.scoped?.forget(scope)
+  }
+
+  /** The cache state of a value's scope (undefined when unscoped), the scope id checked. */
+  private stateOf(scope: string | undefined, ctx: FieldContext): ScopeState | undefined {
+    return scope === undefined ? undefined : scopeOfValue(scope, ctx, (s, c) => this.keys.scope(s, locate(c)))
   }
 
   /** Splits a stored value in our format, or returns undefined for another string or bytes (see ForeignValueReader). */

@@ -3,7 +3,7 @@ import { EnvelopeEncryptor, type EncryptorOptions } from './envelope-encryptor'
 import { validateEncryptorOptions } from './validate-encryptor-options'
 
 /** The encryptor options that belong to an encryptor you built: given beside one, they would be ignored. */
-const ENCRYPTOR_OWNED = ['keys', 'cache', 'readPlaintext', 'onEvent'] as const
+const ENCRYPTOR_OWNED = ['keys', 'cache', 'readPlaintext', 'onEvent', 'scopeKeys'] as const
 
 /** At least the key providers an encryptor is made from; an adapter picks which other encryptor options it takes. */
 export type KeyOptions = Pick<EncryptorOptions, 'keys'>
@@ -22,6 +22,7 @@ export interface WithEncryptor {
   cache?: never
   readPlaintext?: never
   onEvent?: never
+  scopeKeys?: never
 }
 
 /**

@@ -16,6 +16,11 @@ export function validateEncryptorOptions(options: unknown, label = 'encryptor op
   validateKeys(o.keys, label)
   validateCache(o.cache, label)
   if (o.providerTimeoutMs !== undefined) positiveNumber(o.providerTimeoutMs, `${label}.providerTimeoutMs`)
+  if (o.scopeKeys !== undefined && typeof (o.scopeKeys as { providerFor?: unknown } | null)?.providerFor !== 'function') {
+    throw new ConfigurationError(
+      `${label}.scopeKeys must have providerFor(scope) (localScopeKeys(...) or awsKmsScopeKeys(...)), got ${describe(o.scopeKeys)}`,
+    )
+  }
   if (o.onEvent !== undefined && typeof o.onEvent !== 'function') {
     throw new ConfigurationError(`${label}.onEvent must be a function, got ${describe(o.onEvent)}`)
   }

@@ -9,8 +9,11 @@ export class ValueBatch {
   readonly items: FieldValue[] = []
   private readonly targets: Array<(value: StoredValue) => void> = []
 
+  /** `scope`: the scope (tenant) of every value of the batch, when the client is scoped. */
+  constructor(private readonly scope?: string) {}
+
   add(value: unknown, ctx: FieldContext, assign: (value: StoredValue) => void): void {
-    this.items.push({ value, ctx })
+    this.items.push(this.scope === undefined ? { value, ctx } : { value, ctx, scope: this.scope })
     this.targets.push(assign)
   }
 

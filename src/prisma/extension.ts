@@ -76,6 +76,8 @@ const RETURNS_RECORDS = new Set([
 export function createQueryHandler(options: FieldEncryptionOptions) {
   validateFieldEncryptionOptions(options)
   const encryptor = encryptorOf<EncryptorOptions>(options, 'fieldEncryption options')
+  if (options.scope !== undefined && !encryptor.hasScopeKeys)
+    throw new ConfigurationError(`fieldEncryption options: scope '${options.scope}' needs scopeKeys (in the options or the encryptor)`)
   const registry = new ModelRegistry(options.model)
   const blindIndexer = blindIndexerForModel(options.model, options, encryptor)
   const queries = new QueryArgsRewriter(registry, blindIndexer)
@@ -90,8 +92,11 @@ export function createQueryHandler(options: FieldEncryptionOptions) {
     const view = params.model ? registry.get(params.model) : undefined
     if (!view || !view.reachesEncryption) return params.query(params.args)
     const args = (params.args ?? {}) as Obj
-    const batch = new ValueBatch()
-    const bi: BlindIndexQueryContext | undefined = blindIndexer && { batch: new BlindIndexBatch(), lookups: new UniqueIndexLookups() }
+    const batch = new ValueBatch(options.scope)
+    const bi: BlindIndexQueryContext | undefined = blindIndexer && {
+      batch: new BlindIndexBatch(options.scope),
+      lookups: new UniqueIndexLookups(),
+    }
     // While a previous index version is configured, writes of unique indexed values are checked against it.
     if (bi && blindIndexer!.versions.length > 1) bi.uniqueWrites = []
     const scoped = (scope: UniqueWriteScope, data: unknown) => {
@@ -124,7 +129,7 @@ export function createQueryHandler(options: FieldEncryptionOptions) {
 
     const result = await params.query(next)
     if (!RETURNS_RECORDS.has(params.operation)) return result
-    const found = new ValueBatch()
+    const found = new ValueBatch(options.scope)
     results.collect(resultModel(registry, view, params.dataPath), result, found)
     if (found.size > 0) {
       if (ciphertexts) checkStoredAsSent(batch.items, ciphertexts, found.items)

@@ -26,6 +26,12 @@ export interface FieldEncryptionBaseOptions {
    * @default []
    */
   allowQueryExtensionsAfter?: readonly string[]
+  /**
+   * The scope (tenant id) of every value this client writes and reads, preview: values are
+   * encrypted under the scope's key (`scopeKeys`) with the scope bound in, and blind indexes are
+   * the scope's, so filters find this tenant's rows only. A value of another scope fails to decrypt.
+   */
+  scope?: string
 }
 
 /** The extension builds its own {@link EnvelopeEncryptor} from `keys` and the cache options. */
@@ -63,6 +69,12 @@ export function validateFieldEncryptionOptions(options: unknown): asserts option
   const allow = o.allowQueryExtensionsAfter
   if (allow !== undefined && (!Array.isArray(allow) || !allow.every((n) => typeof n === 'string'))) {
     throw new ConfigurationError(`${LABEL}.allowQueryExtensionsAfter must be a list of extension names`)
+  }
+  if (
+    o.scope !== undefined &&
+    (typeof o.scope !== 'string' || o.scope.length === 0 || o.scope.length > 255 || o.scope.includes('\u0000'))
+  ) {
+    throw new ConfigurationError(`${LABEL}.scope must be a non-empty string of at most 255 characters without NUL`)
   }
   if (o.blindIndex !== undefined && (o.blindIndex === null || typeof o.blindIndex !== 'object' || Array.isArray(o.blindIndex))) {
     throw new ConfigurationError(`${LABEL}.blindIndex must be an object ({ version, rootKey, previous })`)

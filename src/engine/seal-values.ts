@@ -1,0 +1,68 @@
+import { seal } from '../cipher/aes-gcm'
+import { RandomIvs } from '../cipher/random-ivs'
+import { BYTES_PREFIX, TEXT_PREFIX } from '../format/envelope-format'
+import { DataKeyEntry } from './data-key-entry'
+import type { DataKeySource } from './data-key-source'
+import type { FieldValue, StoredValue } from './envelope-encryptor'
+import { scopedContext, type ScopeState } from './scoped-data-keys'
+import { locate, toPlainBytes } from './stored-values'
+import { groupByScope } from './value-scopes'
+
+/**
+ * The encryptor's write path: each value sealed under a data key of its scope (or the unscoped
+ * one), at most `maxUses` values per data key. Every value's type and every scope are checked
+ * before any data key is asked for; any failure fails the whole call (nothing to write).
+ */
+export async function sealValues(keys: DataKeySource, maxUses: number, items: readonly FieldValue[]): Promise<StoredValue[]> {
+  const plaintexts = items.map(({ value, ctx }) => toPlainBytes(value, ctx))
+  const out: StoredValue[] = new Array(items.length)
+  const groups = groupByScope(items)
+  if (!groups) {
+    await sealRun(keys, maxUses, items, plaintexts, out)
+    return out
+  }
+  const runs = [...groups].map(([scope, indices]) => {
+    const state = scope === undefined ? undefined : keys.scope(scope, locate(items[indices[0]!]!.ctx))
+    return [state, indices] as const
+  })
+  // Each scope's data key is found or made concurrently.
+  const settled = await Promise.allSettled(runs.map(([state, indices]) => sealRun(keys, maxUses, items, plaintexts, out, state, indices)))
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+  if (failed) throw failed.reason
+  return out
+}
+
+/** Seals the values at `indices` (default: all) with data keys of one scope (or unscoped). */
+async function sealRun(
+  keys: DataKeySource,
+  maxUses: number,
+  items: readonly FieldValue[],
+  plaintexts: Buffer[],
+  out: StoredValue[],
+  scope?: ScopeState,
+  indices?: number[],
+): Promise<void> {
+  const n = indices?.length ?? items.length
+  let done = 0
+  while (done < n) {
+    const take = Math.min(n - done, maxUses)
+    // A warm cache hands the key over synchronously: no await (and no extra tick) per call.
+    const pending = keys.forEncryption(take, scope, locate(items[indices?.[done] ?? done]!.ctx))
+    const entry = pending instanceof DataKeyEntry ? pending : await pending
+    try {
+      const ivs = new RandomIvs(take)
+      for (let k = done; k < done + take; k++) {
+        const i = indices ? indices[k]! : k
+        const { ctx } = items[i]!
+        const body = seal(entry.key, plaintexts[i]!, entry.aadFor(scope ? scopedContext(scope, ctx) : ctx), ivs)
+        out[i] =
+          ctx.kind === 'text'
+            ? TEXT_PREFIX + entry.headerText + body.toString('base64url')
+            : Buffer.concat([BYTES_PREFIX, entry.header, body])
+      }
+    } finally {
+      entry.release()
+    }
+    done += take
+  }
+}

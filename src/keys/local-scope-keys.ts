@@ -1,0 +1,96 @@
+import { LRUCache } from 'lru-cache'
+import { ConfigurationError, KeyProviderError, ScopeKeyShreddedError } from '../errors'
+import type { KeyProvider } from './key-provider'
+import { LocalKeyProvider } from './local-key-provider'
+import type { ScopeKeyRecord, ScopeKeyStore } from './scope-key-store'
+import { checkScope, type ScopeKeys } from './scope-keys'
+
+export interface LocalScopeKeysOptions {
+  /** The master key provider that wraps every scope key (its previous keys still unwrap them). */
+  master: LocalKeyProvider
+  /** The key table (see `prismaScopeKeyStore`, or `MemoryScopeKeyStore` for tests). */
+  store: ScopeKeyStore
+  /** Provider id written into scoped values. Default `local-scope`. */
+  providerId?: string
+  /** How many scopes' providers are kept in memory (LRU). Default 1,000. */
+  maxScopes?: number
+  /**
+   * How long a scope's provider is kept before the key table is read again, in milliseconds: the
+   * longest another process keeps making new data keys for a scope shredded elsewhere. Default 60 s.
+   */
+  providerTtlMs?: number
+}
+
+/** `localScopeKeys`: the scope keys, and shredding. */
+export interface LocalScopeKeys extends ScopeKeys {
+  /**
+   * Shreds a scope: its key-table row becomes a tombstone (wrapped key erased) and this object
+   * forgets it. Call the encryptors' `forgetScope(scope)` too; other processes stop within their
+   * `providerTtlMs` and cache lifetimes (see the README's threat model).
+   */
+  shred(scope: string): Promise<void>
+}
+
+/**
+ * Per-scope keys kept in the application's database: a random 256-bit key per scope, made on
+ * first use (insert-if-absent: a concurrent creator's key wins and is read back), stored wrapped
+ * under the master key, and serving as the master key of that scope's data keys. A scope whose
+ * row is a tombstone (shredded) throws `ScopeKeyShreddedError` for reads and writes alike.
+ */
+export function localScopeKeys(options: LocalScopeKeysOptions): LocalScopeKeys {
+  if (!(options?.master instanceof LocalKeyProvider)) throw new ConfigurationError('localScopeKeys: master must be a LocalKeyProvider')
+  const store = options.store
+  if (!store || typeof store.get !== 'function' || typeof store.putIfAbsent !== 'function' || typeof store.delete !== 'function') {
+    throw new ConfigurationError('localScopeKeys: store must be a ScopeKeyStore (get, putIfAbsent, delete)')
+  }
+  const master = options.master
+  const providerId = options.providerId ?? 'local-scope'
+  const providers = new LRUCache<string, Promise<KeyProvider>>({ max: options.maxScopes ?? 1000, ttl: options.providerTtlMs ?? 60_000 })
+
+  async function providerOf(record: ScopeKeyRecord, scope: string): Promise<KeyProvider> {
+    if (record.shreddedAt || !record.wrappedKey) throw new ScopeKeyShreddedError(scope)
+    if (record.providerId !== master.id) {
+      throw new KeyProviderError(master.id, 'wrong-key', `the key of scope '${scope}' is wrapped by provider '${record.providerId}'`)
+    }
+    const scopeKey = await master.unwrapDataKey(Buffer.from(record.wrappedKey))
+    try {
+      return new LocalKeyProvider({ masterKey: scopeKey, id: providerId })
+    } finally {
+      scopeKey.fill(0)
+    }
+  }
+
+  async function load(scope: string): Promise<KeyProvider> {
+    const found = await store.get(scope)
+    if (found) return providerOf(found, scope)
+    const { plaintext, wrapped } = await master.generateDataKey()
+    plaintext.fill(0) // only the wrapped copy is stored; the key is used as unwrapped from the table
+    if (!(await store.putIfAbsent(scope, { providerId: master.id, wrappedKey: wrapped, shreddedAt: null, createdAt: new Date() }))) {
+      const winner = await store.get(scope)
+      if (!winner) throw new KeyProviderError(master.id, 'unavailable', `the key of scope '${scope}' was neither inserted nor found`)
+      return providerOf(winner, scope)
+    }
+    return providerOf({ providerId: master.id, wrappedKey: wrapped }, scope)
+  }
+
+  return {
+    providerFor(scope: string): Promise<KeyProvider> {
+      checkScope(scope)
+      let pending = providers.get(scope)
+      if (!pending) {
+        pending = load(scope)
+        providers.set(scope, pending)
+        pending.catch(() => {
+          if (providers.get(scope) === pending) providers.delete(scope)
+        })
+      }
+      return pending
+    },
+    async shred(scope: string): Promise<void> {
+      checkScope(scope)
+      providers.delete(scope)
+      await store.delete(scope)
+      providers.delete(scope)
+    },
+  }
+}

@@ -1,0 +1,27 @@
+import { ScopeRequiredError, type FieldLocation } from '../errors'
+import type { KeyProvider } from './key-provider'
+
+/**
+ * Where the key of each scope (a tenant) comes from: one key provider per scope. A scoped value's
+ * data key is generated and unwrapped by `providerFor(scope)`, so shredding a scope's key (or
+ * deleting its KMS key) makes exactly that scope's values unreadable. Implementations:
+ * `localScopeKeys` (per-scope keys in a key table, wrapped under a local master key) and
+ * `awsKmsScopeKeys` (one KMS key or alias per scope).
+ *
+ * `providerFor` throws `ScopeKeyShreddedError` for a shredded scope; it is called on data-key
+ * cache misses only, and may be slow (a database read), so implementations keep their own cache.
+ */
+export interface ScopeKeys {
+  providerFor(scope: string): Promise<KeyProvider>
+}
+
+/** At most this many UTF-16 units in a scope id (a key-table primary key, a KMS alias suffix). */
+export const MAX_SCOPE_LENGTH = 255
+
+/** Checks a scope id: a non-empty string of at most 255 characters, without U+0000. */
+export function checkScope(scope: unknown, location: FieldLocation = {}): string {
+  if (typeof scope !== 'string' || scope.length === 0 || scope.length > MAX_SCOPE_LENGTH || scope.includes('\u0000')) {
+    throw new ScopeRequiredError(location, `a scope must be a non-empty string of at most ${MAX_SCOPE_LENGTH} characters without NUL`)
+  }
+  return scope
+}
