@@ -1,4 +1,3 @@
-import { seal } from '../cipher/aes-gcm'
 import { RandomIvs } from '../cipher/random-ivs'
 import type { FieldContext } from '../cipher/field-context'
 import { NotEncryptedError } from '../errors'
@@ -118,7 +117,7 @@ export class EnvelopeEncryptor {
         const ivs = new RandomIvs(take)
         for (let i = done; i < done + take; i++) {
           const { ctx } = items[i]!
-          const body = seal(entry.key, plaintexts[i]!, entry.aadFor(ctx), ivs)
+          const body = entry.key.seal(plaintexts[i]!, entry.aadFor(ctx), ivs)
           out[i] =
             ctx.kind === 'text'
               ? TEXT_PREFIX + entry.headerText + body.toString('base64url')
