@@ -3,15 +3,19 @@ import type { FieldValue, StoredValue } from './envelope-encryptor'
 
 /**
  * Values found while walking a query or a result, each with the place its transformed value
- * goes back to. Collect first, then transform in one batch (one data-key lookup per batch).
+ * goes back to (an object and a property, or an array and an index: no closure per value).
+ * Collect first, then transform in one batch (one data-key lookup per batch).
  */
 export class ValueBatch {
   readonly items: FieldValue[] = []
-  private readonly targets: Array<(value: StoredValue) => void> = []
+  private readonly holders: object[] = []
+  private readonly keys: Array<string | number> = []
 
-  add(value: unknown, ctx: FieldContext, assign: (value: StoredValue) => void): void {
+  /** `value`, whose transformed value goes to `holder[key]`. */
+  add(value: unknown, ctx: FieldContext, holder: object, key: string | number): void {
     this.items.push({ value, ctx })
-    this.targets.push(assign)
+    this.holders.push(holder)
+    this.keys.push(key)
   }
 
   get size(): number {
@@ -20,6 +24,7 @@ export class ValueBatch {
 
   /** Puts transformed values back, in the order they were added. */
   assign(values: readonly StoredValue[]): void {
-    for (let i = 0; i < values.length; i++) this.targets[i]!(values[i]!)
+    const { holders, keys } = this
+    for (let i = 0; i < values.length; i++) (holders[i] as Record<string | number, unknown>)[keys[i]!] = values[i]
   }
 }
