@@ -33,7 +33,6 @@
  *             that each client reads back only rows it wrote, ordered by id.
  */
 import { createHmac, randomBytes } from 'node:crypto'
-import { encryptionModel } from '../prisma/generated/encryption'
 import { CreateKeyCommand } from '@aws-sdk/client-kms'
 import { aeadBackend } from '../src/cipher/native-aead'
 import { AwsKmsKeyProvider } from '../src/keys/aws-kms-key-provider'
@@ -42,6 +41,7 @@ import { LocalKeyProvider } from '../src/keys/local-key-provider'
 import { fieldEncryption } from '../src/prisma/extension'
 import { KmsTestServer, kmsClientFor } from '../tests/support/kms-test-server'
 import { createTestDatabase } from '../tests/support/test-database'
+import { encryptionModel } from '../tests/support/test-encryption-model'
 import { fieldEncryptionOnNodeCrypto } from './support/node-crypto-library'
 import { clock, describeMachine, envInt, exitOnMiss, interleave, printRatioTable, timeOnce, type RatioRow } from './support/measure'
 import { RawAesGcm } from './support/raw-aes-gcm'
@@ -100,7 +100,11 @@ async function main(): Promise<void> {
     if (kms) {
       const client = kmsClientFor((await kms.start()).endpoint)
       const keyId = (await client.send(new CreateKeyCommand({ Description: 'bench' }))).KeyMetadata!.KeyId!
-      keys = new AwsKmsKeyProvider({ keyId, client })
+      keys = new AwsKmsKeyProvider({
+        keyId,
+        client,
+        wrappedBlindIndexRootKey: await AwsKmsKeyProvider.generateWrappedRootKey({ keyId, client }),
+      })
     } else keys = new LocalKeyProvider({ masterKey: LocalKeyProvider.generateMasterKey() })
     const extended = db.prisma.$extends(fieldEncryption({ model: encryptionModel, keys }))
     const plain = db.prisma.user as unknown as UserDelegate
