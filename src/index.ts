@@ -27,6 +27,7 @@ export {
 export type { ReadPlaintextOption } from './engine/plaintext-scope'
 export { pfeKeysFromEnv } from './keys/pfe-keys'
 export { fieldContext, type FieldContext } from './cipher/field-context'
+export { aeadBackend, aeadFallbackReason, type AeadBackend, type FallbackReason } from './cipher/native-aead'
 export type * from './model/encryption-model'
 export { fieldEncryption, type FieldEncryptionOptions } from './prisma/lazy-field-encryption'
 export {

@@ -57,7 +57,7 @@ test('ships LICENSE (MIT), the entry point, its types and the executable binary'
 test('ships no tests, sources, schemas, benchmarks, environment files or keys', () => {
   const unwanted = files.filter(
     (f) =>
-      /^(tests|src|prisma|demo|bench|examples|docs|\.ci|node_modules)\//.test(f.path) ||
+      /^(tests|src|prisma|demo|bench|examples|docs|native|\.ci|node_modules)\//.test(f.path) ||
       /(^|\/)\.env(\.|$)/.test(f.path) ||
       /\.(pem|key|p12|pfx|tgz)$/.test(f.path) ||
       /(^|\/)kfe\.config\./.test(f.path) ||
@@ -68,9 +68,22 @@ test('ships no tests, sources, schemas, benchmarks, environment files or keys', 
   const odd = files.filter(
     (f) =>
       !/^dist\/.*\.(js|d\.ts|js\.map)$/.test(f.path) &&
-      !['LICENSE', 'README.md', 'package.json', 'bin/kms-field-encryption'].includes(f.path),
+      !['LICENSE', 'README.md', 'package.json', 'bin/kms-field-encryption', 'prebuilds/linux-x64/node.napi.glibc.node'].includes(f.path),
   )
   expect(odd.map((f) => f.path)).toEqual([])
+})
+
+test('ships the prebuilt AES-GCM addon, and nothing npm would compile or run at install', () => {
+  const addon = files.find((f) => f.path === 'prebuilds/linux-x64/node.napi.glibc.node')
+  expect(addon).toBeDefined()
+  // An ELF shared object, not a pointer or placeholder.
+  expect(readFileSync(join(ROOT, addon!.path)).subarray(0, 4)).toEqual(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))
+  // npm runs node-gyp at install when binding.gyp is at the package root: it lives under native/.
+  expect(existsSync(join(ROOT, 'binding.gyp'))).toBe(false)
+  expect(files.filter((f) => /(^|\/)binding\.gyp$|\.(c|cc|h)$/.test(f.path))).toEqual([])
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string>; gypfile?: boolean }
+  for (const hook of ['preinstall', 'install', 'postinstall']) expect(pkg.scripts[hook]).toBeUndefined()
+  expect(pkg.gypfile).toBeUndefined()
 })
 
 test('every source map resolves: each source is embedded or shipped', () => {

@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
+import { nativeAead, type NativeKeyHandle } from './native-aead'
 import type { RandomIvs } from './random-ivs'
 
 /** AES-256-GCM sizes: the key, the IV (96 bits, the size GCM is made for) and the tag. */
@@ -40,4 +41,67 @@ export function openWithIv(key: Buffer, iv: Buffer, ciphertextAndTag: Buffer, aa
   const head = decipher.update(ciphertextAndTag.subarray(0, end))
   const tail = decipher.final()
   return tail.length === 0 ? head : Buffer.concat([head, tail])
+}
+
+/**
+ * One AES-256-GCM key used for many values (a data key's encryption key): `seal`, `open` and
+ * `openText` as the functions above, through the native addon when it is loaded (one OpenSSL
+ * context keyed once; see `native-aead.ts`), else node:crypto; the bytes are the same either way.
+ * `destroy` zeroes the key bytes and frees the native context; any use after it throws.
+ */
+export class AesGcmKey {
+  #key: Buffer
+  #handle: NativeKeyHandle | undefined
+  #destroyed = false
+
+  /** Takes `key` over (does not copy it): `destroy` zeroes these very bytes. */
+  constructor(key: Buffer, useNative = true) {
+    if (key.length !== KEY_BYTES) throw new RangeError('AES-256-GCM needs a 32-byte key')
+    this.#key = key
+    this.#handle = useNative && nativeAead ? nativeAead.newKey(key) : undefined
+  }
+
+  /** Whether this key runs on the native addon. */
+  get isNative(): boolean {
+    return this.#handle !== undefined
+  }
+
+  get destroyed(): boolean {
+    return this.#destroyed
+  }
+
+  seal(plaintext: Buffer, aad: Buffer = NO_AAD, ivs?: RandomIvs): Buffer {
+    if (this.#destroyed) throw new Error('AES-GCM key used after destroy')
+    if (this.#handle === undefined) return seal(this.#key, plaintext, aad, ivs)
+    return nativeAead!.seal(this.#handle, ivs ? ivs.take() : randomBytes(IV_BYTES), plaintext, aad)
+  }
+
+  /** Opens iv | ciphertext | tag; throws when the input is too short or authentication fails. */
+  open(sealed: Buffer, aad: Buffer = NO_AAD): Buffer {
+    if (this.#destroyed) throw new Error('AES-GCM key used after destroy')
+    if (this.#handle === undefined) return open(this.#key, sealed, aad)
+    if (sealed.length < IV_BYTES + TAG_BYTES) throw new RangeError('AES-GCM input too short')
+    const plain = nativeAead!.open(this.#handle, sealed, aad)
+    if (plain === null) throw new Error('AES-GCM authentication failed')
+    return plain
+  }
+
+  /** `open`, the plaintext decoded as UTF-8. */
+  openText(sealed: Buffer, aad: Buffer = NO_AAD): string {
+    if (this.#destroyed) throw new Error('AES-GCM key used after destroy')
+    if (this.#handle === undefined) return open(this.#key, sealed, aad).toString('utf8')
+    if (sealed.length < IV_BYTES + TAG_BYTES) throw new RangeError('AES-GCM input too short')
+    const plain = nativeAead!.openText(this.#handle, sealed, aad)
+    if (plain === null) throw new Error('AES-GCM authentication failed')
+    return plain
+  }
+
+  /** Zeroes the key bytes and frees the native context (OpenSSL cleanses its key schedule). Idempotent. */
+  destroy(): void {
+    if (this.#destroyed) return
+    this.#destroyed = true
+    this.#key.fill(0)
+    if (this.#handle !== undefined) nativeAead!.destroy(this.#handle)
+    this.#handle = undefined
+  }
 }

@@ -1,4 +1,3 @@
-import { seal } from '../cipher/aes-gcm'
 import { RandomIvs } from '../cipher/random-ivs'
 import { BYTES_PREFIX, TEXT_PREFIX } from '../format/envelope-format'
 import { DataKeyEntry } from './data-key-entry'
@@ -54,7 +53,7 @@ async function sealRun(
       for (let k = done; k < done + take; k++) {
         const i = indices ? indices[k]! : k
         const { ctx } = items[i]!
-        const body = seal(entry.key, plaintexts[i]!, entry.aadFor(scope ? scopedContext(scope, ctx) : ctx), ivs)
+        const body = entry.key.seal(plaintexts[i]!, entry.aadFor(scope ? scopedContext(scope, ctx) : ctx), ivs)
         out[i] =
           ctx.kind === 'text'
             ? TEXT_PREFIX + entry.headerText + body.toString('base64url')

@@ -1,4 +1,3 @@
-import { open } from '../cipher/aes-gcm'
 import type { FieldContext } from '../cipher/field-context'
 import { DecryptionFailedError, FieldEncryptionError, InvalidFieldValueError, type FieldLocation } from '../errors'
 import type { SplitEnvelope } from '../format/envelope-format'
@@ -11,13 +10,14 @@ import { isWellFormed, LONE_SURROGATE } from './well-formed-text'
 
 /** Opens one split value with its data key; the plaintext as the field's type. */
 export function openValue(entry: DataKeyEntry, split: SplitEnvelope, ctx: FieldContext): StoredValue {
-  let plain: Buffer
+  const key = entry.key // throws if released: not a decryption failure
   try {
-    plain = open(entry.key, split.body, entry.aadFor(ctx))
+    if (ctx.kind === 'text') return key.openText(split.body, entry.aadFor(ctx))
+    const plain = key.open(split.body, entry.aadFor(ctx))
+    return new Uint8Array(plain.buffer, plain.byteOffset, plain.byteLength)
   } catch {
     throw new DecryptionFailedError(locate(ctx))
   }
-  return ctx.kind === 'text' ? plain.toString('utf8') : new Uint8Array(plain.buffer, plain.byteOffset, plain.byteLength)
 }
 
 /**

@@ -3,18 +3,22 @@ import type { FieldValue, StoredValue } from './envelope-encryptor'
 
 /**
  * Values found while walking a query or a result, each with the place its transformed value
- * goes back to. Collect first, then transform in one batch (one data-key lookup per batch).
+ * goes back to (an object and a property, or an array and an index: no closure per value).
+ * Collect first, then transform in one batch (one data-key lookup per batch).
  */
 export class ValueBatch {
   readonly items: FieldValue[] = []
-  private readonly targets: Array<(value: StoredValue) => void> = []
+  private readonly holders: object[] = []
+  private readonly keys: Array<string | number> = []
 
   /** `scope`: the scope (tenant) of every value of the batch, when the client is scoped. */
   constructor(private readonly scope?: string) {}
 
-  add(value: unknown, ctx: FieldContext, assign: (value: StoredValue) => void): void {
+  /** `value`, whose transformed value goes to `holder[key]`. */
+  add(value: unknown, ctx: FieldContext, holder: object, key: string | number): void {
     this.items.push(this.scope === undefined ? { value, ctx } : { value, ctx, scope: this.scope })
-    this.targets.push(assign)
+    this.holders.push(holder)
+    this.keys.push(key)
   }
 
   get size(): number {
@@ -23,6 +27,7 @@ export class ValueBatch {
 
   /** Puts transformed values back, in the order they were added. */
   assign(values: readonly StoredValue[]): void {
-    for (let i = 0; i < values.length; i++) this.targets[i]!(values[i]!)
+    const { holders, keys } = this
+    for (let i = 0; i < values.length; i++) (holders[i] as Record<string | number, unknown>)[keys[i]!] = values[i]
   }
 }

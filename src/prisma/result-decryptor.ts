@@ -1,42 +1,70 @@
+import type { FieldContext } from '../cipher/field-context'
 import type { ValueBatch } from '../engine/value-batch'
 import type { ModelRegistry, ModelView } from '../model/model-registry'
 
 type Obj = Record<string, unknown>
 
+/** What to look at in a record of one model, made once per model: its encrypted fields, then the relations that lead to some. */
+interface WalkPlan {
+  fields: string[]
+  ctxs: FieldContext[]
+  lists: boolean[]
+  relations: string[]
+  targets: ModelView[]
+}
+
 /**
  * Walks what Prisma returns (a record, a list, nested relations at any depth) and puts every
  * encrypted value into the batch; the decrypted value replaces it in place (the result objects
- * are Prisma's own, fresh for this call).
+ * are Prisma's own, fresh for this call). One pass, plain loops: per record, only the model's
+ * encrypted fields and the relations that reach encryption are read.
  */
 export class ResultDecryptor {
+  private readonly plans = new Map<ModelView, WalkPlan>()
+
   constructor(private readonly registry: ModelRegistry) {}
 
   collect(view: ModelView, result: unknown, batch: ValueBatch): void {
+    const plan = this.plans.get(view) ?? this.planFor(view)
     if (Array.isArray(result)) {
-      for (const r of result) this.collect(view, r, batch)
-      return
-    }
+      for (let i = 0; i < result.length; i++) this.collectRecord(plan, result[i], batch)
+    } else this.collectRecord(plan, result, batch)
+  }
+
+  private collectRecord(plan: WalkPlan, result: unknown, batch: ValueBatch): void {
     if (result === null || typeof result !== 'object') return
     const record = result as Obj
-    for (const key in record) {
+    const { fields, ctxs, lists, relations } = plan
+    for (let f = 0; f < fields.length; f++) {
+      const key = fields[f]!
       const value = record[key]
       if (value === null || value === undefined) continue
-      const encrypted = view.encrypted.get(key)
-      if (encrypted) {
-        if (encrypted.field.isList && Array.isArray(value)) {
-          const arr = value.slice()
-          record[key] = arr
-          arr.forEach((v, i) => batch.add(v, encrypted.ctx, (p) => (arr[i] = p)))
-        } else {
-          batch.add(value, encrypted.ctx, (p) => (record[key] = p))
-        }
-        continue
-      }
-      const relation = view.relations.get(key)
-      if (relation) {
-        const target = this.registry.get(relation.target)!
-        if (target.reachesEncryption) this.collect(target, value, batch)
-      }
+      if (lists[f] && Array.isArray(value)) {
+        const arr = value.slice()
+        record[key] = arr
+        for (let i = 0; i < arr.length; i++) batch.add(arr[i], ctxs[f]!, arr, i)
+      } else batch.add(value, ctxs[f]!, record, key)
     }
+    for (let r = 0; r < relations.length; r++) {
+      const value = record[relations[r]!]
+      if (value !== null && value !== undefined) this.collect(plan.targets[r]!, value, batch)
+    }
+  }
+
+  private planFor(view: ModelView): WalkPlan {
+    const plan: WalkPlan = { fields: [], ctxs: [], lists: [], relations: [], targets: [] }
+    for (const [name, { field, ctx }] of view.encrypted) {
+      plan.fields.push(name)
+      plan.ctxs.push(ctx)
+      plan.lists.push(field.isList)
+    }
+    for (const [name, relation] of view.relations) {
+      const target = this.registry.get(relation.target)!
+      if (!target.reachesEncryption) continue
+      plan.relations.push(name)
+      plan.targets.push(target)
+    }
+    this.plans.set(view, plan)
+    return plan
   }
 }

@@ -97,11 +97,11 @@ export class WriteArgsEncryptor {
       const holder: Obj = {}
       out[key] = holder
       if (isList && (op === 'set' || Array.isArray(inner))) this.list(ctx, inner, holder, op, batch)
-      else batch.add(inner, ctx, (c) => (holder[op] = c))
+      else batch.add(inner, ctx, holder, op)
       return
     }
     if (isList) this.list(ctx, value, out, key, batch)
-    else batch.add(value, ctx, (c) => (out[key] = c))
+    else batch.add(value, ctx, out, key)
   }
 
   private list(ctx: FieldContext, value: unknown, holder: Obj, key: string, batch: ValueBatch): void {
@@ -110,7 +110,7 @@ export class WriteArgsEncryptor {
     }
     const arr: unknown[] = new Array(value.length)
     holder[key] = arr
-    value.forEach((v, i) => batch.add(v, ctx, (c) => (arr[i] = c)))
+    for (let i = 0; i < value.length; i++) batch.add(value[i], ctx, arr, i)
   }
 
   /** The operations under a relation field of a write. */

@@ -159,10 +159,10 @@ export class EntityValues {
       if (field.isList) {
         if (!Array.isArray(value)) throw new InvalidFieldValueError({ model, field: property }, 'an array', typeof value)
         const list: unknown[] = new Array(value.length)
-        value.forEach((v, i) => batch.add(v, ctx, (stored) => (list[i] = stored)))
+        for (let i = 0; i < value.length; i++) batch.add(value[i], ctx, list, i)
         entity[property] = list
       } else {
-        batch.add(value, ctx, (stored) => (entity[property] = stored))
+        batch.add(value, ctx, entity, property)
       }
       if (indexName) indexes.push(this.indexWriter(model, property, indexName, value, entity))
     }
