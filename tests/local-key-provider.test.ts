@@ -87,6 +87,18 @@ describe('data keys', () => {
   })
 })
 
+describe('destroy', () => {
+  it('zeroes the master keys: every later call fails with KeyProviderError', async () => {
+    const provider = new LocalKeyProvider({ masterKey: randomBytes(32), previousKeys: [randomBytes(32)] })
+    const { wrapped, plaintext } = await provider.generateDataKey()
+    expect((await provider.unwrapDataKey(wrapped)).equals(plaintext)).toBe(true)
+    provider.destroy()
+    await expect(provider.generateDataKey()).rejects.toBeInstanceOf(KeyProviderError)
+    await expect(provider.unwrapDataKey(wrapped)).rejects.toBeInstanceOf(KeyProviderError)
+    await expect(provider.blindIndexRootKey()).rejects.toBeInstanceOf(KeyProviderError)
+  })
+})
+
 describe('rotation with previous keys', () => {
   test('values wrapped under an older key still decrypt; new values use the current key', async () => {
     const [oldKey, currentKey] = [newKey(), newKey()]

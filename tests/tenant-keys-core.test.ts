@@ -164,6 +164,71 @@ describe('shredding a local scope key', () => {
     expect(await rejection(encryptor.encrypt('x', email, 'never'))).toBeInstanceOf(ScopeKeyShreddedError)
   })
 
+  it('a key lookup in flight when shred() starts, or a provider held from before, writes nothing for the shredded scope', async () => {
+    const master = testLocalKeys()
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    class SlowStore extends MemoryScopeKeyStore {
+      slow = false
+      override async get(scope: string) {
+        const row = await super.get(scope)
+        if (this.slow) await gate
+        return row
+      }
+    }
+    const store = new SlowStore()
+    const scopeKeys = localScopeKeys({ master, store })
+    const encryptor = new EnvelopeEncryptor({ keys: master, scopeKeys })
+    const early = await encryptor.encrypt('a@x.io', email, 'A') // scope A's key exists; its provider is cached
+    const provider = await scopeKeys.providerFor('A')
+    // A second process whose lookup of A reads the live row, then waits while A is shredded.
+    const other = localScopeKeys({ master, store })
+    store.slow = true
+    const inFlight = other.providerFor('A')
+    await scopeKeys.shred('A')
+    store.slow = false
+    release()
+    // The other process read the row before the tombstone: its lookup still yields a provider
+    // (another process cannot know), which is the providerTtlMs window the README describes.
+    await inFlight
+    // In this process, every call through a provider of A is refused once shred() started, even
+    // through a provider object obtained before, and after forgetScope no data key is made for A.
+    expect(await rejection(provider.generateDataKey())).toBeInstanceOf(ScopeKeyShreddedError)
+    expect(await rejection(provider.unwrapDataKey(Buffer.alloc(68)))).toBeInstanceOf(ScopeKeyShreddedError)
+    encryptor.forgetScope('A')
+    expect(await rejection(encryptor.encrypt('late@x.io', email, 'A'))).toBeInstanceOf(ScopeKeyShreddedError)
+    expect(await rejection(encryptor.decrypt(early, email, 'A'))).toBeInstanceOf(ScopeKeyShreddedError)
+  })
+
+  it('a lookup in flight in this process when shred() starts is refused when it completes', async () => {
+    const master = testLocalKeys()
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    class SlowStore extends MemoryScopeKeyStore {
+      override async get(scope: string) {
+        const row = await super.get(scope)
+        await gate
+        return row
+      }
+    }
+    const store = new SlowStore()
+    await store.putIfAbsent('A', {
+      ...(await (async () => {
+        const { wrapped, plaintext } = await master.generateDataKey()
+        plaintext.fill(0)
+        return { providerId: master.id, wrappedKey: wrapped, shreddedAt: null }
+      })()),
+    })
+    const scopeKeys = localScopeKeys({ master, store })
+    const encryptor = new EnvelopeEncryptor({ keys: master, scopeKeys })
+    const write = encryptor.encrypt('a@x.io', email, 'A') // its provider lookup reads the live row, then waits
+    await new Promise((resolve) => setImmediate(resolve))
+    const shred = scopeKeys.shred('A')
+    release()
+    await shred
+    expect(await rejection(write)).toBeInstanceOf(ScopeKeyShreddedError)
+  })
+
   it('concurrent first uses of a scope in two processes agree on one key (insert-if-absent, the winner re-read)', async () => {
     const master = testLocalKeys()
     const store = new MemoryScopeKeyStore()

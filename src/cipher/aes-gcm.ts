@@ -58,7 +58,12 @@ export class AesGcmKey {
   constructor(key: Buffer, useNative = true) {
     if (key.length !== KEY_BYTES) throw new RangeError('AES-256-GCM needs a 32-byte key')
     this.#key = key
-    this.#handle = useNative && nativeAead ? nativeAead.newKey(key) : undefined
+    try {
+      this.#handle = useNative && nativeAead ? nativeAead.newKey(key) : undefined
+    } catch (err) {
+      key.fill(0) // taken over: a key that cannot be set up is zeroed, not left to the garbage collector
+      throw err
+    }
   }
 
   /** Whether this key runs on the native addon. */

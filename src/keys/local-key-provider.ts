@@ -44,6 +44,7 @@ export class LocalKeyProvider implements KeyProvider {
   // ES private fields: the master keys never show in JSON.stringify, util.inspect or console.log.
   readonly #current: MasterKey
   readonly #all: MasterKey[]
+  #destroyed = false
 
   constructor(options: LocalKeyProviderOptions) {
     const primary = toKey(options.masterKey, 'LocalKeyProvider masterKey')
@@ -79,7 +80,21 @@ export class LocalKeyProvider implements KeyProvider {
     return randomBytes(MASTER_KEY_BYTES).toString('base64')
   }
 
+  /**
+   * Zeroes the master keys this provider holds; every later call fails. For providers made per
+   * scope (`localScopeKeys`), when their scope is shredded.
+   */
+  destroy(): void {
+    this.#destroyed = true
+    for (const master of this.#all) master.key.fill(0)
+  }
+
+  private assertUsable(): void {
+    if (this.#destroyed) throw new KeyProviderError(this.id, 'unavailable', 'this key provider was destroyed (its keys are zeroed)')
+  }
+
   async generateDataKey(): Promise<GeneratedDataKey> {
+    this.assertUsable()
     const plaintext = randomBytes(DATA_KEY_BYTES)
     // wrapped: fingerprint | iv | ciphertext | tag
     const wrapped = Buffer.concat([this.#current.fingerprint, seal(this.#current.key, plaintext, WRAP_AAD)])
@@ -87,6 +102,7 @@ export class LocalKeyProvider implements KeyProvider {
   }
 
   async unwrapDataKey(wrapped: Buffer): Promise<Buffer> {
+    this.assertUsable()
     if (wrapped.length !== WRAPPED_BYTES) {
       throw new KeyProviderError(this.id, 'invalid-ciphertext', 'the wrapped data key has the wrong length')
     }
@@ -106,6 +122,7 @@ export class LocalKeyProvider implements KeyProvider {
   }
 
   async blindIndexRootKey(): Promise<Buffer> {
+    this.assertUsable()
     return Buffer.from(hkdfSync('sha256', this.#current.key, Buffer.alloc(0), 'kms-field-encryption/blind-index-root/v1', DATA_KEY_BYTES))
   }
 

@@ -45,7 +45,41 @@ export function localScopeKeys(options: LocalScopeKeysOptions): LocalScopeKeys {
   }
   const master = options.master
   const providerId = options.providerId ?? 'local-scope'
-  const providers = new LRUCache<string, Promise<KeyProvider>>({ max: options.maxScopes ?? 1000, ttl: options.providerTtlMs ?? 60_000 })
+  const providers = new LRUCache<string, Promise<KeyProvider>>({
+    max: options.maxScopes ?? 1000,
+    ttl: options.providerTtlMs ?? 60_000,
+    dispose: (_value, scope, reason) => {
+      if (reason === 'evict' || reason === 'expire') made.delete(scope)
+    },
+  })
+  // In-process tombstones, set as soon as shred() starts: a provider loaded before the shred (by a
+  // lookup in flight, or held by an encryptor's cache) refuses every call from then on, so no write
+  // succeeds after shred() with a key that is about to be gone (it would be unreadable at once).
+  const shredded = new Set<string>()
+  // The scope key last made in this process per cached scope, zeroed when the scope is shredded here
+  // (one evicted from the cache before is left to the garbage collector; the tombstone above still refuses it).
+  const made = new Map<string, LocalKeyProvider>()
+
+  function refuseIfShredded(scope: string): void {
+    if (shredded.has(scope)) throw new ScopeKeyShreddedError(scope)
+  }
+
+  /** The scope's provider, every call of which first checks that the scope was not shredded here. */
+  function guarded(scope: string, inner: LocalKeyProvider): KeyProvider {
+    made.set(scope, inner)
+    return {
+      id: inner.id,
+      async generateDataKey() {
+        refuseIfShredded(scope)
+        return inner.generateDataKey()
+      },
+      async unwrapDataKey(wrapped: Buffer) {
+        refuseIfShredded(scope)
+        return inner.unwrapDataKey(wrapped)
+      },
+      isCurrent: (wrapped: Buffer) => inner.isCurrent(wrapped),
+    }
+  }
 
   async function providerOf(record: ScopeKeyRecord, scope: string): Promise<KeyProvider> {
     if (record.shreddedAt || !record.wrappedKey) throw new ScopeKeyShreddedError(scope)
@@ -54,7 +88,8 @@ export function localScopeKeys(options: LocalScopeKeysOptions): LocalScopeKeys {
     }
     const scopeKey = await master.unwrapDataKey(Buffer.from(record.wrappedKey))
     try {
-      return new LocalKeyProvider({ masterKey: scopeKey, id: providerId })
+      refuseIfShredded(scope)
+      return guarded(scope, new LocalKeyProvider({ masterKey: scopeKey, id: providerId }))
     } finally {
       scopeKey.fill(0)
     }
@@ -76,6 +111,7 @@ export function localScopeKeys(options: LocalScopeKeysOptions): LocalScopeKeys {
   return {
     providerFor(scope: string): Promise<KeyProvider> {
       checkScope(scope)
+      if (shredded.has(scope)) return Promise.reject(new ScopeKeyShreddedError(scope))
       let pending = providers.get(scope)
       if (!pending) {
         pending = load(scope)
@@ -88,7 +124,10 @@ export function localScopeKeys(options: LocalScopeKeysOptions): LocalScopeKeys {
     },
     async shred(scope: string): Promise<void> {
       checkScope(scope)
+      shredded.add(scope)
       providers.delete(scope)
+      made.get(scope)?.destroy()
+      made.delete(scope)
       await store.delete(scope)
       providers.delete(scope)
     },
