@@ -143,10 +143,13 @@ export class MalformedCiphertextError extends FieldEncryptionError {
   }
 }
 
-/** Authentication failed: the value was altered, truncated, or moved from another column. */
+/** Authentication failed: the value was altered, truncated, or moved from another column or scope. */
 export class DecryptionFailedError extends FieldEncryptionError {
   readonly code = 'KFE_DECRYPTION_FAILED'
-  constructor(location: FieldLocation, reason = 'authentication failed: the value was altered or belongs to another column') {
+  constructor(
+    location: FieldLocation,
+    reason = 'authentication failed: the value was altered, or belongs to another column or another scope (tenant)',
+  ) {
     super(`${where(location)}: ${reason}`, location)
   }
 }
