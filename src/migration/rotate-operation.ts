@@ -8,6 +8,7 @@ import { looksEncrypted, readHeader } from '../format/envelope-format'
 import { withHeader } from '../format/header-rewrite'
 import { IndexWritingOperation } from './index-writing-operation'
 import { isFatal } from './row-failure'
+import { scoped } from './scoped-value'
 import type { RowFilter, StoredRow } from './sql-database'
 
 export interface RotateOptions {
@@ -38,8 +39,9 @@ export class RotateOperation extends IndexWritingOperation {
     private readonly currency: DataKeyCurrency,
     indexer?: BlindIndexer,
     private readonly options: RotateOptions = {},
+    scope?: string,
   ) {
-    super(indexer)
+    super(indexer, scope)
   }
 
   filterFor(): RowFilter {
@@ -90,7 +92,7 @@ export class RotateOperation extends IndexWritingOperation {
         continue
       }
       for (const p of pending) {
-        toOpen.push({ value: els[p.element], ctx: target.ctx })
+        toOpen.push(scoped({ value: els[p.element], ctx: target.ctx }, this.scope))
         openSpots.push({ row: r, ...p })
       }
     }
@@ -109,7 +111,7 @@ export class RotateOperation extends IndexWritingOperation {
       }
       if (!target.isList) plaintextOf[row] = result.value
       if (again) {
-        reseal.push({ value: result.value, ctx: target.ctx })
+        reseal.push(scoped({ value: result.value, ctx: target.ctx }, this.scope))
         resealSpots.push({ row, element })
       }
     })

@@ -8,6 +8,7 @@ import { decryptEach } from './decrypt-each'
 import { looksEncrypted } from '../format/envelope-format'
 import { looksLikePfeValue } from './pfe-keychain'
 import { isFatal } from './row-failure'
+import { scoped } from './scoped-value'
 import type { RowFilter, StoredRow } from './sql-database'
 
 /** The state of a row's value in `status`, worst first for a list (its worst element counts). */
@@ -29,6 +30,8 @@ export class StatusOperation implements ColumnOperation {
     private readonly currency: DataKeyCurrency,
     private readonly verify: boolean,
     private readonly indexer?: BlindIndexer,
+    /** The scope of a run bound to one (`--scope`): values are read, and indexes verified, as that scope's. */
+    private readonly scope?: string,
   ) {}
 
   filterFor(): RowFilter {
@@ -36,7 +39,7 @@ export class StatusOperation implements ColumnOperation {
   }
 
   async prepare(target: ColumnTarget): Promise<void> {
-    const indexes = new ColumnBlindIndexes(this.indexer, target)
+    const indexes = new ColumnBlindIndexes(this.indexer, target, this.scope)
     // Without the root key the index states are judged by presence and version only.
     if (this.verify) await indexes.load().catch(() => undefined)
     this.indexes.set(target, indexes)
@@ -72,7 +75,7 @@ export class StatusOperation implements ColumnOperation {
             break
           }
           if (this.verify) {
-            toOpen.push({ value: e, ctx: target.ctx })
+            toOpen.push(scoped({ value: e, ctx: target.ctx }, this.scope))
             openRows.push(r)
           }
         }
