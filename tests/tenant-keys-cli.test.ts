@@ -5,6 +5,10 @@
  * `kfe_scope_keys` (prismaScopeKeyStore), then the real CLI inspects, encrypts and shreds them,
  * finding the scope keys in the same key table (its own SqlDatabase store).
  */
+import { CreateKeyCommand, DecryptCommand, EncryptCommand, type KMSClient } from '@aws-sdk/client-kms'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import {
   EnvelopeEncryptor,
   fieldEncryption,
@@ -14,6 +18,7 @@ import {
   type ScopeKeyStoreDialect,
 } from '../src'
 import { sqlScopeKeyStore } from '../src/migration/sql-scope-key-store'
+import { kmsClientFor, KmsTestServer } from './support/kms-test-server'
 import { runCli } from './support/migration-cli-io'
 import { createMigrationDatabase, emptyTables, type MigrationTestDatabase } from './support/migration-database'
 
@@ -168,5 +173,68 @@ describe('status, shred and encrypt with --scope', () => {
     })
     expect(raw!.email.startsWith('new')).toBe(false)
     expect((await emailStatus(b)).email).toMatchObject({ current: 0, unreadable: EMAILS.length + 2 })
+  })
+})
+
+describe('shred --scope with awsKmsScopeKeys in the config', () => {
+  const ROOT = join(__dirname, '..')
+  let server: KmsTestServer
+  let client: KMSClient
+  let dir: string
+  let own: string
+  let shared: string
+
+  beforeAll(async () => {
+    server = new KmsTestServer()
+    const { endpoint } = await server.start()
+    client = kmsClientFor(endpoint)
+    dir = mkdtempSync(join(tmpdir(), 'kfe-shred-'))
+    own = (await client.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!
+    shared = (await client.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!
+    writeFileSync(
+      join(dir, 'kfe.config.ts'),
+      [
+        `import { awsKmsScopeKeys } from ${JSON.stringify(join(ROOT, 'src'))}`,
+        `import { kmsClientFor } from ${JSON.stringify(join(ROOT, 'tests/support/kms-test-server'))}`,
+        'const keys: Record<string, string> = { K1: ' + JSON.stringify(own) + ", GONE: '00000000-0000-4000-8000-000000000000' }",
+        `export default { scopeKeys: () => awsKmsScopeKeys({ keyIdFor: (s) => keys[s], defaultKeyId: ${JSON.stringify(shared)}, client: kmsClientFor(${JSON.stringify(endpoint)}) }) }`,
+      ].join('\n'),
+    )
+    server.resetCounts()
+  })
+
+  afterAll(async () => {
+    client?.destroy()
+    await server?.stop()
+    if (dir) rmSync(dir, { recursive: true, force: true })
+  })
+
+  test('the scope’s own key is scheduled for deletion (--pending-days); a shared default key or an unknown one is not', async () => {
+    const blob = (await client.send(new EncryptCommand({ KeyId: own, Plaintext: Buffer.from('x') }))).CiphertextBlob!
+    const env = { DATABASE_URL: a.env.DATABASE_URL }
+
+    const sharedRun = await runCli(['shred', '--scope', 'B', '--yes', '--json'], { env, cwd: dir })
+    expect(sharedRun.code).toBe(1)
+    expect(JSON.parse(sharedRun.stdout)).toMatchObject({ scope: 'B', kind: 'kms', done: false, keyId: shared })
+    expect(sharedRun.stdout).toMatch(/shared defaultKeyId/)
+    expect(server.calls.ScheduleKeyDeletion ?? 0).toBe(0)
+
+    const declined = await runCli(['shred', '--scope', 'K1', '--pending-days', '7'], { env, cwd: dir, answer: 'no' })
+    expect(declined.code).toBe(1)
+    expect(declined.questions[0]).toMatch(new RegExp(`deletion of KMS key ${own} \\(scope 'K1'\\) in 7 days`))
+    expect(server.calls.ScheduleKeyDeletion ?? 0).toBe(0)
+
+    const run = await runCli(['shred', '--scope', 'K1', '--pending-days', '7', '--yes', '--json'], { env, cwd: dir })
+    expect(run.code).toBe(0)
+    expect(JSON.parse(run.stdout)).toMatchObject({ scope: 'K1', kind: 'kms', done: true, pendingDays: 7, deletionDate: expect.any(String) })
+    expect(server.calls.ScheduleKeyDeletion).toBe(1)
+    await expect(client.send(new DecryptCommand({ CiphertextBlob: blob }))).rejects.toMatchObject({ name: 'KMSInvalidStateException' })
+
+    const again = await runCli(['shred', '--scope', 'K1', '--yes'], { env, cwd: dir })
+    expect(again.code).toBe(1)
+    expect(again.stdout).toMatch(/KMSInvalidStateException.*already pending deletion/)
+    const gone = await runCli(['shred', '--scope', 'GONE', '--yes'], { env, cwd: dir })
+    expect(gone.code).toBe(1)
+    expect(gone.stdout).toMatch(/NotFoundException/)
   })
 })
