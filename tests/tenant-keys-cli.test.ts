@@ -61,6 +61,7 @@ async function emailStatus(t: Tenant, ...args: string[]) {
       model: string
       field: string
       current: number
+      older: number
       plaintext: number
       unreadable: number
       shredded: number
@@ -173,6 +174,33 @@ describe('status, shred and encrypt with --scope', () => {
     })
     expect(raw!.email.startsWith('new')).toBe(false)
     expect((await emailStatus(b)).email).toMatchObject({ current: 0, unreadable: EMAILS.length + 2 })
+  })
+})
+
+describe('rotate --scope: values encrypted before the deployment had scopes move into the scope', () => {
+  test('status --scope counts them older (not unreadable); rotate --scope re-encrypts them and their indexes for the scope', async () => {
+    const unscoped = b.db.prisma.$extends(fieldEncryption({ model: b.db.encryptionModel, keys: master }))
+    for (const email of ['old1@x.io', 'old2@x.io', 'old3@x.io']) await unscoped.user.create({ data: { email } })
+    const before = await emailStatus(b, '--scope', 'B')
+    expect(before.email).toMatchObject({ older: 3, unreadable: 0, shredded: 0 })
+    expect(before.email.blindIndexes[0]).toMatchObject({ stale: 3 })
+    const scopedClient = b.client()
+    expect(await scopedClient.user.findFirst({ where: { email: 'old2@x.io' } })).toBeNull() // unscoped index: not found under B
+
+    const run = await runCli(['rotate', '--scope', 'B', '--no-progress', '--json', '--encryption-model', b.db.encryptionModelModule], {
+      env: b.env,
+    })
+    expect(run.code).toBe(0)
+    const summary = JSON.parse(run.stdout) as { failed: number; columns: Array<{ field: string; counts: Record<string, number> }> }
+    expect(summary.failed).toBe(0)
+    expect(summary.columns.find((c) => c.field === 'email')!.counts.reencrypted).toBe(3)
+
+    const after = await emailStatus(b, '--scope', 'B', '--check')
+    expect(after.code).toBe(0)
+    expect(after.email).toMatchObject({ older: 0, unreadable: 0 })
+    expect(await b.client().user.findFirst({ where: { email: 'OLD2@x.io' } })).toMatchObject({ email: 'old2@x.io' })
+    // Now B's: the unscoped client no longer reads them.
+    await expect(unscoped.user.findFirst({ where: { email: 'old1@x.io' } })).resolves.toBeNull()
   })
 })
 

@@ -1,6 +1,7 @@
 import { DataKeyCurrency, type DataKeyState } from '../engine/data-key-currency'
 import { ScopeKeyShreddedError, type FieldLocation } from '../errors'
 import type { EnvelopeHeader } from '../format/envelope-format'
+import type { KeyProvider } from '../keys/key-provider'
 import type { KeyRing } from '../keys/key-ring'
 import type { ScopeKeys } from '../keys/scope-keys'
 
@@ -22,14 +23,31 @@ export class ScopedDataKeyCurrency extends DataKeyCurrency {
   }
 
   override async of(_headerId: string, header: EnvelopeHeader, at: FieldLocation): Promise<DataKeyState> {
-    let provider
+    const provider = await this.provider(at)
+    if (provider.id !== header.providerId) return { state: 'older' }
+    return provider.isCurrent?.(header.wrappedKey) === false ? { state: 'older' } : { state: 'current' }
+  }
+
+  /** Whether a data key is wrapped by this scope's provider (a value written with the scope), not by an unscoped one. */
+  async holds(header: EnvelopeHeader, at: FieldLocation): Promise<boolean> {
+    return (await this.provider(at)).id === header.providerId
+  }
+
+  private async provider(at: FieldLocation): Promise<KeyProvider> {
     try {
-      provider = await this.scopeKeys.providerFor(this.scope)
+      return await this.scopeKeys.providerFor(this.scope)
     } catch (err) {
       if (err instanceof ScopeKeyShreddedError && !err.model) throw new ScopeKeyShreddedError(err.scope, at)
       throw err
     }
-    if (provider.id !== header.providerId) return { state: 'older' }
-    return provider.isCurrent?.(header.wrappedKey) === false ? { state: 'older' } : { state: 'current' }
   }
+}
+
+/**
+ * Whether a value read in a scoped run was written without a scope (its data key is not the
+ * scope provider's): it is then opened unscoped, to be moved into the scope (`rotate`) or
+ * verified (`status`). False in an unscoped run.
+ */
+export async function writtenOutsideScope(currency: DataKeyCurrency, header: EnvelopeHeader, at: FieldLocation): Promise<boolean> {
+  return currency instanceof ScopedDataKeyCurrency && !(await currency.holds(header, at))
 }

@@ -5,9 +5,10 @@ import { elementsOf, fail, skip, type ColumnOperation, type IndexStateOfRow, typ
 import type { ColumnTarget } from './column-target'
 import type { DataKeyCurrency } from '../engine/data-key-currency'
 import { decryptEach } from './decrypt-each'
-import { looksEncrypted } from '../format/envelope-format'
+import { looksEncrypted, readHeader } from '../format/envelope-format'
 import { looksLikePfeValue } from './pfe-keychain'
 import { isFatal } from './row-failure'
+import { writtenOutsideScope } from './scoped-data-key-currency'
 import { scoped } from './scoped-value'
 import type { RowFilter, StoredRow } from './sql-database'
 
@@ -75,7 +76,8 @@ export class StatusOperation implements ColumnOperation {
             break
           }
           if (this.verify) {
-            toOpen.push(scoped({ value: e, ctx: target.ctx }, this.scope))
+            const unscoped = state === 'older' && (await writtenOutsideScope(this.currency, readHeader(e, target.ctx).header, target.ctx))
+            toOpen.push(scoped({ value: e, ctx: target.ctx }, unscoped ? undefined : this.scope))
             openRows.push(r)
           }
         }
