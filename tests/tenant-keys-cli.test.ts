@@ -204,6 +204,18 @@ describe('rotate --scope: values encrypted before the deployment had scopes move
   })
 })
 
+describe('decrypt --scope', () => {
+  test('writes the plaintext of the scope’s values back', async () => {
+    const run = await runCli(
+      ['decrypt', '--scope', 'B', '--yes', '--field', 'User.phone', '--no-progress', '--encryption-model', b.db.encryptionModelModule],
+      { env: b.env },
+    )
+    expect(run.code).toBe(0)
+    const phones = (await b.db.prisma.user.findMany({ where: { phone: { not: null } } })).map((u) => u.phone)
+    expect(phones).toEqual(EMAILS.map(() => '+1 555 0100'))
+  })
+})
+
 describe('shred --scope with awsKmsScopeKeys in the config', () => {
   const ROOT = join(__dirname, '..')
   let server: KmsTestServer
