@@ -140,6 +140,15 @@ describe('status, shred and encrypt with --scope', () => {
     expect(bStatus.code).toBe(0)
     expect(bStatus.email).toMatchObject({ current: EMAILS.length, unreadable: 0, shredded: 0 })
     expect((await b.client().user.findMany({ orderBy: { id: 'asc' } })).map((u) => u.email)).toEqual(EMAILS.map((e) => `B-${e}`))
+    // Nothing is encrypted for a shredded scope: the run stops, the plaintext row is left as it was.
+    const plain = await a.db.prisma.user.create({ data: { email: 'late@x.io' } })
+    const late = await runCli(['encrypt', '--scope', 'A', '--no-progress', '--encryption-model', a.db.encryptionModelModule], {
+      env: a.env,
+    })
+    expect(late.code).not.toBe(0)
+    expect(late.stderr + late.stdout).toMatch(/KFE_SCOPE_KEY_SHREDDED/)
+    expect((await a.db.prisma.user.findUnique({ where: { id: plain.id } }))!.email).toBe('late@x.io')
+    await a.db.prisma.user.delete({ where: { id: plain.id } })
     // Shredding again is harmless; a bad scope or pending-days cannot start.
     expect((await runCli(['shred', '--scope', 'A', '--yes'], { env: a.env })).code).toBe(0)
     expect((await runCli(['shred', '--scope', '', '--yes'], { env: a.env })).code).toBe(2)
