@@ -3,11 +3,13 @@ import { ConfigurationError } from '../errors'
 import type { OperationName } from '../migration/column-operation'
 import type { MigrationProgress } from '../migration/migration-progress'
 import type { MigrationSummary } from '../migration/migration-summary'
-import { redactUrl } from '../migration/open-database'
+import { openDatabase, redactUrl } from '../migration/open-database'
+import type { SqlDatabase } from '../migration/sql-database'
 import {
   decryptColumns,
   encryptColumns,
   encryptionStatus,
+  DEFAULT_CONCURRENCY,
   parseShard,
   rotateColumns,
   type MigrationOptions,
@@ -30,6 +32,8 @@ export interface MigrationFlags extends ConfigFlags {
   check?: boolean
   blindIndexes?: boolean
   verifyIndexes?: boolean
+  /** Bind every value of the run to this scope (tenant). */
+  scope?: string
 }
 
 /**
@@ -68,10 +72,24 @@ export async function runMigrationCommand(operation: OperationName, flags: Migra
   const progress: MigrationProgress | undefined =
     flags.progress === false ? undefined : (bars ?? new ProgressLines(operation, (line) => progressStream.write(`${line}\n`)))
 
+  // A scoped run opens the database itself: the scope keys live in its key table.
+  let database: SqlDatabase | undefined
+  let scoped: Pick<MigrationOptions, 'scope' | 'scopeKeys'> = {}
+  if (flags.scope !== undefined) {
+    database = await openDatabase(config.databaseUrl, { connections: (config.concurrency ?? DEFAULT_CONCURRENCY) + 1 })
+    try {
+      scoped = { scope: flags.scope, scopeKeys: await config.scopeKeys(database) }
+    } catch (err) {
+      await database.close()
+      throw err
+    }
+  }
+
   const options: MigrationOptions = {
     model: config.model,
     keys,
-    database: config.databaseUrl,
+    ...scoped,
+    database: database ?? config.databaseUrl,
     ...(flags.model?.length ? { models: flags.model } : {}),
     ...(flags.field?.length ? { fields: flags.field } : {}),
     ...(config.batchSize ? { batchSize: config.batchSize } : {}),
@@ -104,6 +122,8 @@ export async function runMigrationCommand(operation: OperationName, flags: Migra
   } finally {
     bars?.stop()
     stopSignals()
+    await database?.close()
+    ;(scoped.scopeKeys as { destroy?: () => void } | undefined)?.destroy?.()
     for (const k of keys) (k as { destroy?: () => void }).destroy?.()
   }
 }

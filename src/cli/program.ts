@@ -6,6 +6,7 @@ import { FieldEncryptionError } from '../errors'
 import { processIo, type CliIo } from './cli-io'
 import { keygen } from './keygen-command'
 import { EXIT_ERROR, runMigrationCommand, type MigrationFlags } from './migration-command'
+import { shred, type ShredFlags } from './shred-command'
 
 /**
  * The command-line tool:
@@ -14,6 +15,7 @@ import { EXIT_ERROR, runMigrationCommand, type MigrationFlags } from './migratio
  *   encrypt                    encrypt every plaintext value (and fill blind indexes)
  *   rotate                     bring every value (and blind index) to the current key
  *   decrypt                    write plaintext back (asks for confirmation unless --yes)
+ *   shred --scope <id>         destroy a scope's key: local key table tombstone, or KMS key deletion
  * Returns the exit code (and sets process.exitCode when run as the binary).
  */
 export async function runProgram(argv: string[], io: CliIo = processIo()): Promise<number> {
@@ -40,7 +42,7 @@ export async function runProgram(argv: string[], io: CliIo = processIo()): Promi
   const migration = (name: 'status' | 'encrypt' | 'rotate' | 'decrypt', description: string): Command => {
     const cmd = program.command(name).description(description)
     commonOptions(cmd)
-    cmd.addHelpText('after', `\n${WHERE_HELP}\n\n${EXIT_CODES_HELP}`)
+    cmd.addHelpText('after', `\n${WHERE_HELP}\n\n${SCOPE_HELP}\n\n${EXIT_CODES_HELP}`)
     cmd.action(async (flags: MigrationFlags & { kmsAcceptedKeyId?: string[]; fromPfeKey?: string[] }) => {
       const { kmsAcceptedKeyId, fromPfeKey, ...rest } = flags
       exitCode = await runMigrationCommand(
@@ -71,6 +73,22 @@ export async function runProgram(argv: string[], io: CliIo = processIo()): Promi
   migration('decrypt', 'write the plaintext back in place of every encrypted value (leaving the library, or disaster recovery)')
     .option('--dry-run', 'decrypt everything to check it can be, write nothing')
     .option('-y, --yes', 'do not ask for confirmation')
+
+  program
+    .command('shred')
+    .description(
+      "destroy a scope's (tenant's) key so that every value of that scope is unreadable: the key table row becomes a tombstone, or (awsKmsScopeKeys in the config) the scope's KMS key is scheduled for deletion",
+    )
+    .requiredOption('--scope <id>', 'the scope (tenant id) whose key is destroyed')
+    .option('--pending-days <n>', 'KMS: days before the key is deleted, 7 to 30 (default 30)', positiveInt)
+    .option('-y, --yes', 'do not ask for confirmation')
+    .option('--config <file>', 'config file (default: ./kfe.config.ts or .js, if present)')
+    .option('--database-url <url>', 'the database holding the key table kfe_scope_keys (env DATABASE_URL)')
+    .option('--json', 'print what was done as JSON')
+    .addHelpText('after', `\n${SCOPE_HELP}\n\n${EXIT_CODES_HELP}`)
+    .action(async (flags: ShredFlags) => {
+      exitCode = await shred(flags, io)
+    })
 
   try {
     await program.parseAsync(argv)
@@ -103,6 +121,7 @@ function commonOptions(cmd: Command): void {
     .option('--kms-region <region>', 'AWS region (env KFE_KMS_REGION)')
     .option('--kms-endpoint <url>', 'KMS endpoint (VPC endpoint, or a test server)')
     .option('--kms-wrapped-root-key <base64>', 'blind-index root key wrapped by KMS, from keygen (env KFE_KMS_WRAPPED_ROOT_KEY)')
+    .option('--scope <id>', 'bind every value of the run to this scope (tenant), as fieldEncryption({ scope }) does; see below')
     .option('--json', 'print the summary as JSON (progress goes to stderr)')
     .addOption(new Option('--no-progress', 'no progress bars or lines'))
 }
@@ -111,7 +130,8 @@ const EXIT_CODES_HELP = [
   'Exit codes:',
   '  0    done (status --check: everything is current)',
   '  1    some rows could not be processed (listed), status --check found work left,',
-  '       or decrypt was not confirmed',
+  '       decrypt or shred was not confirmed, or shred was refused (a shared or',
+  '       foreign KMS key, KMS denied the call)',
   '  2    the run could not start or had to stop: usage, configuration, database',
   '       or key provider error',
   '  130  interrupted (Ctrl-C, SIGTERM): the batches in flight were finished;',
@@ -126,6 +146,14 @@ const WHERE_HELP = [
   '  database URL        --database-url, else config.databaseUrl, else DATABASE_URL,',
   `                      else datasource.url in ./${PRISMA_CONFIG_NAMES[0]}.{ts,mts,cts,js,mjs,cjs}`,
   '  keys                config.keys, else --kms-key-id/KFE_KMS_KEY_ID and KFE_LOCAL_MASTER_KEY',
+].join('\n')
+
+const SCOPE_HELP = [
+  'Scopes (per-tenant keys, preview):',
+  '  scope keys          config.scopeKeys (awsKmsScopeKeys, localScopeKeys), else the key table',
+  '                      kfe_scope_keys of the database, wrapped by the local master key',
+  '                      (KFE_LOCAL_MASTER_KEY or the LocalKeyProvider of config.keys)',
+  '  status --scope      values of a shredded scope are counted as shredded, not unreadable',
 ].join('\n')
 
 /** The version of this package (package.json, next to dist/ and src/). */

@@ -103,7 +103,19 @@ function totalIndexes(s: MigrationSummary, show: boolean, filled: (c: ColumnSumm
 
 /** The `status` report. */
 export function renderStatus(r: StatusReport): string {
-  const header = ['column', 'rows', 'null', 'plaintext', 'pfe', 'current', 'older', 'unreadable', 'blind indexes']
+  const anyShredded = r.columns.some((c) => c.shredded > 0)
+  const header = [
+    'column',
+    'rows',
+    'null',
+    'plaintext',
+    'pfe',
+    'current',
+    'older',
+    'unreadable',
+    ...(anyShredded ? ['shredded'] : []),
+    'blind indexes',
+  ]
   const rows = r.columns.map((c) => [
     `${c.model}.${c.field}`,
     c.rows,
@@ -113,9 +125,15 @@ export function renderStatus(r: StatusReport): string {
     c.current,
     c.older,
     c.unreadable,
+    ...(anyShredded ? [c.shredded] : []),
     c.blindIndexes.map((b) => `${b.name}: ${b.current} current, ${b.stale} stale, ${b.missing} missing`).join('; ') || '-',
   ])
-  const lines = [`status of ${r.database}${r.shard ? `, shard ${r.shard}` : ''}`, '', renderTable(header, rows), '']
+  const lines = [
+    `status of ${r.database}${r.scope !== undefined ? `, scope '${r.scope}'` : ''}${r.shard ? `, shard ${r.shard}` : ''}`,
+    '',
+    renderTable(header, rows),
+    '',
+  ]
   const reasons = r.columns.flatMap((c) => c.unreadableReasons.map((f) => ({ c, f })))
   if (reasons.length > 0) {
     lines.push('Unreadable values:')
@@ -136,6 +154,8 @@ function nextSteps(r: StatusReport): string {
   if (sum((c) => c.prismaFieldEncryption) > 0) steps.push('`encrypt --from-pfe-key` for prisma-field-encryption values')
   if (sum((c) => c.older + c.blindIndexes.reduce((n, b) => n + b.stale + b.missing, 0)) > 0)
     steps.push('`rotate` for older values and stale or missing blind indexes')
+  if (sum((c) => c.shredded) > 0)
+    steps.push("nothing for the shredded values: their scope's key was destroyed (delete the rows, null their blind indexes)")
   if (sum((c) => c.unreadable) > 0) steps.push('a look at the unreadable values (wrong or missing key, or altered data)')
   if (r.blindIndexRootKey?.current === false) steps.push('`rotate` to re-wrap the blind-index root key, wrapped under an older key')
   return `Not complete: ${steps.join('; ')}.`

@@ -1,5 +1,6 @@
 import type { BlindIndexOptions } from '../blind-index/blind-indexer'
 import type { KeyProvider } from '../keys/key-provider'
+import type { ScopeKeys } from '../keys/scope-keys'
 import type { EncryptionModel } from '../model/encryption-model'
 
 type Keys = KeyProvider | readonly KeyProvider[]
@@ -35,6 +36,13 @@ export interface KfeConfig {
    * under exactOptionalPropertyTypes) and means the default.
    */
   databaseUrl?: string | undefined
+  /**
+   * The key of each scope (tenant), for `--scope` and `shred --scope`: `awsKmsScopeKeys({ keyIdFor })`
+   * (shred schedules the scope's KMS key for deletion) or `localScopeKeys({ master, store })`, or a
+   * function returning one. Default: the key table `kfe_scope_keys` of the migrated database,
+   * wrapped by the local master key (the LocalKeyProvider of `keys`, or KFE_LOCAL_MASTER_KEY).
+   */
+  scopeKeys?: ScopeKeys | (() => ScopeKeys | Promise<ScopeKeys>)
   /** Blind index settings, as given to the extension (root key, version, previous versions). */
   blindIndex?: BlindIndexOptions
   /** prisma-field-encryption keys (`k1.aesgcm256.…`) whose values `encrypt` converts. */

@@ -6,6 +6,9 @@ import type { KeyProvider } from '../keys/key-provider'
 import { kmsClientConfig } from '../keys/kms-client'
 import { LocalKeyProvider } from '../keys/local-key-provider'
 import type { EncryptionModel } from '../model/encryption-model'
+import type { ScopeKeys } from '../keys/scope-keys'
+import type { SqlDatabase } from '../migration/sql-database'
+import { resolveScopeKeys } from './resolve-scope-keys'
 import type { KfeConfig } from './kfe-config'
 import { findModule, loadUserModule } from './load-module'
 import { prismaConfigDatabaseUrl } from './prisma-config-url'
@@ -36,6 +39,8 @@ export interface ResolvedConfig {
   model: EncryptionModel
   /** Made on first call (so `status --help` never needs keys). */
   keys(): Promise<KeyProvider[]>
+  /** The scope keys for `--scope` and `shred` (config.scopeKeys, else the key table of `database`). */
+  scopeKeys(database: SqlDatabase): Promise<ScopeKeys>
   databaseUrl: string
   blindIndex?: BlindIndexOptions
   pfeKeys: string[]
@@ -61,6 +66,29 @@ export async function resolveConfig(
   env: NodeJS.ProcessEnv = process.env,
   cwd = process.cwd(),
 ): Promise<ResolvedConfig> {
+  const { config, configFile, base, ...rest } = await resolveKeyConfig(flags, env, cwd)
+  const model = await resolveModel(flags.encryptionModel ? resolve(cwd, flags.encryptionModel) : config.model, base, cwd)
+  const pfeKeys = [...(flags.pfeKeys ?? []), ...(config.pfeKeys ?? [])]
+  return {
+    ...(configFile ? { configFile } : {}),
+    model,
+    ...rest,
+    ...(config.blindIndex ? { blindIndex: config.blindIndex } : {}),
+    pfeKeys,
+    batchSize: flags.batchSize ?? config.batchSize,
+    concurrency: flags.concurrency ?? config.concurrency,
+  }
+}
+
+/** What the commands that need no encryption model (`shred`) resolve: the config file, the database, the keys. */
+export interface KeyConfig extends Pick<ResolvedConfig, 'configFile' | 'keys' | 'scopeKeys' | 'databaseUrl'> {
+  config: KfeConfig
+  /** The directory paths in the config file are relative to. */
+  base: string
+}
+
+/** The config file, database URL and keys, resolved as {@link resolveConfig} does (without the model). */
+export async function resolveKeyConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Promise<KeyConfig> {
   const configFile = flags.config ? resolve(cwd, flags.config) : findModule(cwd, CONFIG_NAMES)
   let config: KfeConfig = {}
   if (configFile) {
@@ -71,8 +99,6 @@ export async function resolveConfig(
     config = exported
   }
   const base = configFile ? dirname(configFile) : cwd
-
-  const model = await resolveModel(flags.encryptionModel ? resolve(cwd, flags.encryptionModel) : config.model, base, cwd)
   const databaseUrl = flags.databaseUrl || config.databaseUrl || env.DATABASE_URL || (await prismaConfigDatabaseUrl(cwd))?.url
   if (!databaseUrl) {
     throw new ConfigurationError(
@@ -81,16 +107,14 @@ export async function resolveConfig(
   }
 
   let keys: Promise<KeyProvider[]> | undefined
-  const pfeKeys = [...(flags.pfeKeys ?? []), ...(config.pfeKeys ?? [])]
+  const keysOnce = () => (keys ??= resolveKeys(config, flags, env))
   return {
+    config,
+    base,
     ...(configFile ? { configFile } : {}),
-    model,
-    keys: () => (keys ??= resolveKeys(config, flags, env)),
+    keys: keysOnce,
+    scopeKeys: async (database) => resolveScopeKeys(config.scopeKeys, database, keysOnce),
     databaseUrl,
-    ...(config.blindIndex ? { blindIndex: config.blindIndex } : {}),
-    pfeKeys,
-    batchSize: flags.batchSize ?? config.batchSize,
-    concurrency: flags.concurrency ?? config.concurrency,
   }
 }
 

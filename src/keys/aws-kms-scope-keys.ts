@@ -18,6 +18,11 @@ export interface AwsKmsScopeKeysOptions extends Omit<AwsKmsKeyProviderOptions, '
 /** `awsKmsScopeKeys`: the scope keys, and the client they share (destroy it on shutdown). */
 export interface AwsKmsScopeKeys extends ScopeKeys {
   readonly client: KMSClient
+  /**
+   * The KMS key of a scope as configured (`keyIdFor`, else `defaultKeyId`, then `shared`: other
+   * scopes use it too), or undefined when there is none. What `shred --scope` schedules for deletion.
+   */
+  keyOf(scope: string): { keyId: string; shared: boolean } | undefined
   destroy(): void
 }
 
@@ -43,6 +48,11 @@ export function awsKmsScopeKeys(options: AwsKmsScopeKeysOptions): AwsKmsScopeKey
   const providers = new LRUCache<string, KeyProvider>({ max: maxScopes ?? 1000 })
   return {
     client,
+    keyOf(scope: string): { keyId: string; shared: boolean } | undefined {
+      const own = keyIdFor(checkScope(scope))
+      if (own !== undefined) return { keyId: own, shared: false }
+      return defaultKeyId === undefined ? undefined : { keyId: defaultKeyId, shared: true }
+    },
     async providerFor(scope: string): Promise<KeyProvider> {
       checkScope(scope)
       let provider = providers.get(scope)

@@ -17,6 +17,8 @@ export class ColumnBlindIndexes {
   constructor(
     private readonly indexer: BlindIndexer | undefined,
     target: ColumnTarget,
+    /** The scope (tenant) of a run bound to one (`--scope`): its indexes are that scope's. */
+    private readonly scope?: string,
   ) {
     this.fields =
       indexer && target.kind === 'text' && !target.isList
@@ -59,7 +61,7 @@ export class ColumnBlindIndexes {
   /** The current-version index values of a plaintext, by column. */
   compute(plaintext: string): Record<string, string> {
     const out: Record<string, string> = {}
-    for (const f of this.fields) out[f.column] = this.indexer!.compute(f, plaintext)
+    for (const f of this.fields) out[f.column] = this.indexer!.compute(f, plaintext, this.scope)
     return out
   }
 
@@ -73,8 +75,10 @@ export class ColumnBlindIndexes {
 export class BlindIndexesPerColumn {
   private readonly byTarget = new Map<ColumnTarget, ColumnBlindIndexes>()
 
+  constructor(private readonly scope?: string) {}
+
   async prepare(indexer: BlindIndexer | undefined, target: ColumnTarget): Promise<void> {
-    const indexes = new ColumnBlindIndexes(indexer, target)
+    const indexes = new ColumnBlindIndexes(indexer, target, this.scope)
     await indexes.load()
     this.byTarget.set(target, indexes)
   }

@@ -3,6 +3,7 @@ import { fail, skip, startBatch, valueOf, type ColumnOperation, type RowOutcome 
 import type { ColumnTarget } from './column-target'
 import { decryptEach } from './decrypt-each'
 import { looksEncrypted } from '../format/envelope-format'
+import { scoped } from './scoped-value'
 import type { RowFilter, StoredRow } from './sql-database'
 
 /**
@@ -13,7 +14,11 @@ import type { RowFilter, StoredRow } from './sql-database'
 export class DecryptOperation implements ColumnOperation {
   readonly name = 'decrypt'
 
-  constructor(private readonly encryptor: EnvelopeEncryptor) {}
+  constructor(
+    private readonly encryptor: EnvelopeEncryptor,
+    /** The scope of a run bound to one (`--scope`). */
+    private readonly scope?: string,
+  ) {}
 
   filterFor(): RowFilter {
     return 'encrypted'
@@ -30,7 +35,7 @@ export class DecryptOperation implements ColumnOperation {
       els.forEach((e, j) => {
         if (!looksEncrypted(e)) return
         any = true
-        items.push({ value: e, ctx: target.ctx })
+        items.push(scoped({ value: e, ctx: target.ctx }, this.scope))
         spots.push({ row: r, element: j })
       })
       if (!any) outcomes[r] = skip('plaintext')

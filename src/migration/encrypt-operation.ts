@@ -6,6 +6,7 @@ import { looksEncrypted, readHeader } from '../format/envelope-format'
 import { IndexWritingOperation } from './index-writing-operation'
 import { looksLikePfeValue, type PfeKeychain } from './pfe-keychain'
 import { isFatal } from './row-failure'
+import { scoped } from './scoped-value'
 import type { RowFilter, StoredRow } from './sql-database'
 
 /**
@@ -23,8 +24,9 @@ export class EncryptOperation extends IndexWritingOperation {
     private readonly encryptor: EnvelopeEncryptor,
     private readonly pfe?: PfeKeychain,
     indexer?: BlindIndexer,
+    scope?: string,
   ) {
-    super(indexer)
+    super(indexer, scope)
   }
 
   filterFor(): RowFilter {
@@ -90,7 +92,7 @@ export class EncryptOperation extends IndexWritingOperation {
       }
       if (!target.isList) plaintextOf[r] = mine[0]!.plain
       for (const m of mine) {
-        items.push({ value: m.plain, ctx: target.ctx })
+        items.push(scoped({ value: m.plain, ctx: target.ctx }, this.scope))
         spots.push({ row: r, element: m.element })
       }
     })

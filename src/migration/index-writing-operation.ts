@@ -22,9 +22,15 @@ export interface IndexedBatch {
  */
 export abstract class IndexWritingOperation implements ColumnOperation {
   abstract readonly name: ColumnOperationName
-  private readonly indexes = new BlindIndexesPerColumn()
+  private readonly indexes: BlindIndexesPerColumn
 
-  constructor(private readonly indexer: BlindIndexer | undefined) {}
+  /** `scope`: the scope (tenant) of a run bound to one; every value and index of the run is that scope's. */
+  constructor(
+    private readonly indexer: BlindIndexer | undefined,
+    protected readonly scope?: string,
+  ) {
+    this.indexes = new BlindIndexesPerColumn(scope)
+  }
 
   abstract filterFor(target: ColumnTarget): RowFilter
 

@@ -46,6 +46,8 @@ export interface MigrationSummary {
   /** The database, as described by its driver (no password). */
   database: string
   /** `k/n` when the run covered one shard of the key space. */
+  /** The scope (tenant) the run was bound to (`--scope`). */
+  scope?: string
   shard?: string
   columns: ColumnSummary[]
   /** Rows written (in a dry run: rows that would be written). */

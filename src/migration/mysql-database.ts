@@ -135,6 +135,11 @@ export class MysqlDatabase implements SqlDatabase {
     })
   }
 
+  async runStatement(sql: string, params: readonly unknown[]): Promise<Array<Record<string, unknown>>> {
+    const result: unknown = await this.driver.query(sql, [...params])
+    return Array.isArray(result) ? (result as Array<Record<string, unknown>>) : [] // a write answers an OK packet
+  }
+
   async close(): Promise<void> {
     await this.driver.end()
   }

@@ -168,6 +168,10 @@ export class PostgresDatabase implements SqlDatabase {
     return done
   }
 
+  async runStatement(sql: string, params: readonly unknown[]): Promise<Array<Record<string, unknown>>> {
+    return this.driver.query(sql, [...params])
+  }
+
   async close(): Promise<void> {
     await this.driver.end()
   }

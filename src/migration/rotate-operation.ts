@@ -8,6 +8,8 @@ import { looksEncrypted, readHeader } from '../format/envelope-format'
 import { withHeader } from '../format/header-rewrite'
 import { IndexWritingOperation } from './index-writing-operation'
 import { isFatal } from './row-failure'
+import { writtenOutsideScope } from './scoped-data-key-currency'
+import { scoped } from './scoped-value'
 import type { RowFilter, StoredRow } from './sql-database'
 
 export interface RotateOptions {
@@ -38,8 +40,9 @@ export class RotateOperation extends IndexWritingOperation {
     private readonly currency: DataKeyCurrency,
     indexer?: BlindIndexer,
     private readonly options: RotateOptions = {},
+    scope?: string,
   ) {
-    super(indexer)
+    super(indexer, scope)
   }
 
   filterFor(): RowFilter {
@@ -50,14 +53,14 @@ export class RotateOperation extends IndexWritingOperation {
     const { at, indexes, outcomes, elements } = this.startBatch(target, rows)
     const how: Array<'rewrapped' | 'reencrypted' | 'reindexed' | undefined> = new Array(rows.length)
     const toOpen: FieldValue[] = []
-    const openSpots: Array<{ row: number; element: number; reseal: boolean }> = []
+    const openSpots: Array<{ row: number; element: number; reseal: boolean; unscoped?: boolean }> = []
 
     for (let r = 0; r < rows.length; r++) {
       const row = rows[r]!
       const els = elements[r]
       if (!els) continue
       const reindex = indexes.any && (this.options.verifyIndexes === true || indexes.needsRecompute(row))
-      const pending: Array<{ element: number; reseal: boolean }> = []
+      const pending: Array<{ element: number; reseal: boolean; unscoped?: boolean }> = []
       let failed: RowOutcome | undefined
       let encrypted = 0
       for (let j = 0; j < els.length && !failed; j++) {
@@ -72,7 +75,8 @@ export class RotateOperation extends IndexWritingOperation {
             how[r] ??= 'rewrapped'
             if (reindex) pending.push({ element: j, reseal: false })
           } else if (state.state === 'older') {
-            pending.push({ element: j, reseal: true })
+            // In a scoped run, a value written without the scope is opened unscoped and sealed into the scope.
+            pending.push({ element: j, reseal: true, unscoped: await writtenOutsideScope(this.currency, header, at) })
           } else if (reindex) {
             pending.push({ element: j, reseal: false })
           }
@@ -90,7 +94,7 @@ export class RotateOperation extends IndexWritingOperation {
         continue
       }
       for (const p of pending) {
-        toOpen.push({ value: els[p.element], ctx: target.ctx })
+        toOpen.push(scoped({ value: els[p.element], ctx: target.ctx }, p.unscoped ? undefined : this.scope))
         openSpots.push({ row: r, ...p })
       }
     }
@@ -109,7 +113,7 @@ export class RotateOperation extends IndexWritingOperation {
       }
       if (!target.isList) plaintextOf[row] = result.value
       if (again) {
-        reseal.push({ value: result.value, ctx: target.ctx })
+        reseal.push(scoped({ value: result.value, ctx: target.ctx }, this.scope))
         resealSpots.push({ row, element })
       }
     })

@@ -1,8 +1,10 @@
 import { blindIndexFieldsOf } from '../blind-index/blind-index-field'
 import { BlindIndexer, withDefaultRootKey, type BlindIndexOptions } from '../blind-index/blind-indexer'
-import type { EnvelopeEncryptor } from '../engine/envelope-encryptor'
+import type { EncryptorOptions, EnvelopeEncryptor } from '../engine/envelope-encryptor'
 import { encryptorOf, type KeyOptions, type KeysOrEncryptor } from '../engine/keys-or-encryptor'
 import { ConfigurationError } from '../errors'
+import { checkScope } from '../keys/scope-keys'
+import { ScopedDataKeyCurrency } from './scoped-data-key-currency'
 import type { EncryptionModel } from '../model/encryption-model'
 import { positiveInteger } from '../option-checks'
 import type { ColumnOperation, OperationName } from './column-operation'
@@ -56,13 +58,22 @@ export interface MigrationSettings {
   signal?: AbortSignal
   /** Blind index settings, as for the extension (root key, version, previous versions). */
   blindIndex?: BlindIndexOptions
+  /**
+   * Bind every value of the run to this scope (a tenant), as `fieldEncryption({ scope })` does: for
+   * a schema or database per tenant. Needs `keys` with `scopeKeys` (not an `encryptor`). `status`
+   * counts the values of a shredded scope as `shredded`.
+   */
+  scope?: string
 }
+
+/** The key options of a migration: the key providers, and the scope keys for a run with `scope`. */
+export type MigrationKeyOptions = KeyOptions & Pick<EncryptorOptions, 'scopeKeys'>
 
 /**
  * Options of every migration call: the settings, and the key providers (`keys`) or an
  * `encryptor` (to share its cache). The primary provider is the one values are moved to.
  */
-export type MigrationOptions = MigrationSettings & KeysOrEncryptor<KeyOptions>
+export type MigrationOptions = MigrationSettings & KeysOrEncryptor<MigrationKeyOptions>
 
 export type EncryptOptions = MigrationOptions & {
   /** prisma-field-encryption keys (`k1.aesgcm256.…`), to convert its values. */
@@ -79,7 +90,8 @@ export function encryptColumns(options: EncryptOptions): Promise<MigrationSummar
   return run(
     options,
     'encrypt',
-    (ctx) => new EncryptOperation(ctx.encryptor, options.pfeKeys?.length ? new PfeKeychain(options.pfeKeys) : undefined, ctx.indexer()),
+    (ctx) =>
+      new EncryptOperation(ctx.encryptor, options.pfeKeys?.length ? new PfeKeychain(options.pfeKeys) : undefined, ctx.indexer(), ctx.scope),
   )
 }
 
@@ -92,12 +104,16 @@ export type RotateColumnsOptions = MigrationOptions & RotateOptions
  */
 export function rotateColumns(options: RotateColumnsOptions): Promise<MigrationSummary> {
   const { indexesOnly, verifyIndexes } = options
-  return run(options, 'rotate', (ctx) => new RotateOperation(ctx.encryptor, ctx.currency, ctx.indexer(), { indexesOnly, verifyIndexes }))
+  return run(
+    options,
+    'rotate',
+    (ctx) => new RotateOperation(ctx.encryptor, ctx.currency, ctx.indexer(), { indexesOnly, verifyIndexes }, ctx.scope),
+  )
 }
 
 /** `decrypt`: writes plaintext back in place of every encrypted value. */
 export function decryptColumns(options: MigrationOptions): Promise<MigrationSummary> {
-  return run(options, 'decrypt', (ctx) => new DecryptOperation(ctx.encryptor))
+  return run(options, 'decrypt', (ctx) => new DecryptOperation(ctx.encryptor, ctx.scope))
 }
 
 /**
@@ -108,7 +124,7 @@ export async function encryptionStatus(options: StatusOptions): Promise<StatusRe
   const summary = await run(
     { ...options, dryRun: true },
     'status',
-    (ctx) => new StatusOperation(ctx.encryptor, ctx.currency, options.verify ?? true, ctx.indexer(true)),
+    (ctx) => new StatusOperation(ctx.encryptor, ctx.currency, options.verify ?? true, ctx.indexer(true), ctx.scope),
   )
   return statusReportOf(summary)
 }
@@ -116,6 +132,8 @@ export async function encryptionStatus(options: StatusOptions): Promise<StatusRe
 interface RunContext {
   encryptor: EnvelopeEncryptor
   currency: DataKeyCurrency
+  /** The run's scope, if any. */
+  scope?: string
   /** The blind indexer (undefined when the schema has none). `lenient`: undefined instead of an error when it cannot be made. */
   indexer(lenient?: boolean): BlindIndexer | undefined
 }
@@ -131,12 +149,22 @@ async function run(
   if (shard) checkShard(shard)
   const batchSize = positiveInteger(options.batchSize ?? DEFAULT_BATCH_SIZE, 'batchSize')
   const maxAttempts = positiveInteger(options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS, 'maxAttempts')
-  const encryptor = encryptorOf<KeyOptions>(options, operation, ({ keys }) => ({ keys, readPlaintext: false }))
+  const encryptor = encryptorOf<MigrationKeyOptions>(options, operation, ({ keys, scopeKeys }) => ({
+    keys,
+    readPlaintext: false,
+    ...(scopeKeys ? { scopeKeys } : {}),
+  }))
+  const scope = options.scope === undefined ? undefined : checkScope(options.scope)
+  const scopeKeys = options.encryptor === undefined ? options.scopeKeys : undefined
+  if (scope !== undefined && !scopeKeys)
+    throw new ConfigurationError(`${operation} with a scope needs keys and scopeKeys (the scope key provider), not an encryptor`)
   const rootKey = withDefaultRootKey(options.blindIndex, encryptor.keyRing.primary).rootKey
   let made: { indexer?: BlindIndexer; error?: unknown } | undefined
   const ctx: RunContext = {
     encryptor,
-    currency: new DataKeyCurrency(encryptor.keyRing),
+    currency:
+      scope !== undefined ? new ScopedDataKeyCurrency(encryptor.keyRing, scopeKeys!, scope) : new DataKeyCurrency(encryptor.keyRing),
+    ...(scope !== undefined ? { scope } : {}),
     indexer(lenient = false) {
       made ??= makeIndexer(options, encryptor)
       if (made.indexer) return made.indexer
@@ -189,6 +217,7 @@ async function run(
     operation,
     dryRun: options.dryRun ?? false,
     database: database.description,
+    ...(scope !== undefined ? { scope } : {}),
     ...(shard ? { shard: `${shard.index + 1}/${shard.count}` } : {}),
     columns,
     written: columns.reduce((n, c) => n + writtenOf(c.counts), 0),

@@ -45,6 +45,12 @@ export interface SqlDatabase {
    */
   compareAndSet(target: ColumnTarget, writes: readonly CasWrite[]): Promise<Set<string>>
 
+  /**
+   * Runs one statement on the library's own tables (the scope key table `kfe_scope_keys`), with
+   * bound parameters (`$1`... on PostgreSQL, `?` elsewhere); returns its rows (none for a write).
+   */
+  runStatement(sql: string, params: readonly unknown[]): Promise<Array<Record<string, unknown>>>
+
   close(): Promise<void>
 }
 

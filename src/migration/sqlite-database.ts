@@ -21,6 +21,8 @@ export interface BetterSqliteLike {
   prepare(sql: string): {
     all(...params: unknown[]): unknown[]
     run(...params: unknown[]): { changes: number }
+    /** Whether the statement returns rows (better-sqlite3 refuses `all` on one that does not). */
+    readonly reader?: boolean
   }
   transaction<F extends (...args: never[]) => unknown>(fn: F): F
   function(name: string, options: { deterministic?: boolean }, fn: (...args: unknown[]) => unknown): unknown
@@ -142,6 +144,15 @@ export class SqliteDatabase implements SqlDatabase {
     }) as unknown as { immediate(): void }
     write.immediate()
     return done
+  }
+
+  async runStatement(sql: string, params: readonly unknown[]): Promise<Array<Record<string, unknown>>> {
+    const statement = this.db.prepare(sql)
+    if (statement.reader === false) {
+      statement.run(...params)
+      return []
+    }
+    return statement.all(...params) as Array<Record<string, unknown>>
   }
 
   async close(): Promise<void> {

@@ -5,9 +5,11 @@ import { elementsOf, fail, skip, type ColumnOperation, type IndexStateOfRow, typ
 import type { ColumnTarget } from './column-target'
 import type { DataKeyCurrency } from '../engine/data-key-currency'
 import { decryptEach } from './decrypt-each'
-import { looksEncrypted } from '../format/envelope-format'
+import { looksEncrypted, readHeader } from '../format/envelope-format'
 import { looksLikePfeValue } from './pfe-keychain'
 import { isFatal } from './row-failure'
+import { writtenOutsideScope } from './scoped-data-key-currency'
+import { scoped } from './scoped-value'
 import type { RowFilter, StoredRow } from './sql-database'
 
 /** The state of a row's value in `status`, worst first for a list (its worst element counts). */
@@ -29,6 +31,8 @@ export class StatusOperation implements ColumnOperation {
     private readonly currency: DataKeyCurrency,
     private readonly verify: boolean,
     private readonly indexer?: BlindIndexer,
+    /** The scope of a run bound to one (`--scope`): values are read, and indexes verified, as that scope's. */
+    private readonly scope?: string,
   ) {}
 
   filterFor(): RowFilter {
@@ -36,7 +40,7 @@ export class StatusOperation implements ColumnOperation {
   }
 
   async prepare(target: ColumnTarget): Promise<void> {
-    const indexes = new ColumnBlindIndexes(this.indexer, target)
+    const indexes = new ColumnBlindIndexes(this.indexer, target, this.scope)
     // Without the root key the index states are judged by presence and version only.
     if (this.verify) await indexes.load().catch(() => undefined)
     this.indexes.set(target, indexes)
@@ -72,7 +76,8 @@ export class StatusOperation implements ColumnOperation {
             break
           }
           if (this.verify) {
-            toOpen.push({ value: e, ctx: target.ctx })
+            const unscoped = state === 'older' && (await writtenOutsideScope(this.currency, readHeader(e, target.ctx).header, target.ctx))
+            toOpen.push(scoped({ value: e, ctx: target.ctx }, unscoped ? undefined : this.scope))
             openRows.push(r)
           }
         }

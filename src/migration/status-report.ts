@@ -27,14 +27,19 @@ export interface ColumnStatus {
   current: number
   /** Encrypted under another provider or an older key (`rotate` moves them). */
   older: number
+  /** Unreadable for another reason than shredding (malformed, unknown provider, wrong key, altered). */
   unreadable: number
-  /** Why values are unreadable, by reason code. */
+  /** Unreadable because their scope's key was shredded (`KFE_SCOPE_KEY_SHREDDED`; `status --scope`). */
+  shredded: number
+  /** Why values are unreadable (shredded ones included), by reason code. */
   unreadableReasons: FailureClass[]
   blindIndexes: BlindIndexStatus[]
 }
 
 export interface StatusReport {
   database: string
+  /** The scope (tenant) the run was bound to (`--scope`). */
+  scope?: string
   shard?: string
   columns: ColumnStatus[]
   /**
@@ -48,9 +53,13 @@ export interface StatusReport {
   durationMs: number
 }
 
+/** The reason code of values whose scope key was shredded. */
+export const SHREDDED_REASON = 'KFE_SCOPE_KEY_SHREDDED'
+
 export function statusReportOf(summary: MigrationSummary): StatusReport {
   const columns = summary.columns.map((c): ColumnStatus => {
     const n = (k: SkipOutcome): number => c.counts[k] ?? 0
+    const shredded = c.failures.filter((f) => f.reason === SHREDDED_REASON).reduce((sum, f) => sum + f.count, 0)
     return {
       model: c.model,
       field: c.field,
@@ -62,7 +71,8 @@ export function statusReportOf(summary: MigrationSummary): StatusReport {
       prismaFieldEncryption: n('prisma-field-encryption'),
       current: n('current'),
       older: n('older'),
-      unreadable: c.failed,
+      unreadable: c.failed - shredded,
+      shredded,
       unreadableReasons: c.failures,
       blindIndexes: Object.entries(c.indexStates).map(([name, states]) => ({ name, ...states })),
     }
@@ -73,11 +83,13 @@ export function statusReportOf(summary: MigrationSummary): StatusReport {
       c.prismaFieldEncryption === 0 &&
       c.older === 0 &&
       c.unreadable === 0 &&
+      c.shredded === 0 &&
       c.blindIndexes.every((b) => b.stale === 0 && b.missing === 0),
   )
   const rootKey = summary.blindIndexRootKey
   return {
     database: summary.database,
+    ...(summary.scope !== undefined ? { scope: summary.scope } : {}),
     ...(summary.shard ? { shard: summary.shard } : {}),
     columns,
     ...(rootKey ? { blindIndexRootKey: { providerId: rootKey.providerId, current: rootKey.current } } : {}),

@@ -1,0 +1,53 @@
+import { DataKeyCurrency, type DataKeyState } from '../engine/data-key-currency'
+import { ScopeKeyShreddedError, type FieldLocation } from '../errors'
+import type { EnvelopeHeader } from '../format/envelope-format'
+import type { KeyProvider } from '../keys/key-provider'
+import type { KeyRing } from '../keys/key-ring'
+import type { ScopeKeys } from '../keys/scope-keys'
+
+/**
+ * Where a data key stands in a run bound to one scope (`--scope`): `current` when it is wrapped by
+ * the scope's key provider (the provider id in the header is the scope provider's, and the
+ * provider does not call it older), else `older` (e.g. a value written without the scope: `rotate`
+ * tries it under the scope and fails its row, see the README). A shredded scope throws
+ * `ScopeKeyShreddedError` naming the field, so `status` counts its values as shredded.
+ */
+export class ScopedDataKeyCurrency extends DataKeyCurrency {
+  constructor(
+    keyRing: KeyRing,
+    private readonly scopeKeys: ScopeKeys,
+    private readonly scope: string,
+    timeoutMs?: number,
+  ) {
+    super(keyRing, timeoutMs)
+  }
+
+  override async of(_headerId: string, header: EnvelopeHeader, at: FieldLocation): Promise<DataKeyState> {
+    const provider = await this.provider(at)
+    if (provider.id !== header.providerId) return { state: 'older' }
+    return provider.isCurrent?.(header.wrappedKey) === false ? { state: 'older' } : { state: 'current' }
+  }
+
+  /** Whether a data key is wrapped by this scope's provider (a value written with the scope), not by an unscoped one. */
+  async holds(header: EnvelopeHeader, at: FieldLocation): Promise<boolean> {
+    return (await this.provider(at)).id === header.providerId
+  }
+
+  private async provider(at: FieldLocation): Promise<KeyProvider> {
+    try {
+      return await this.scopeKeys.providerFor(this.scope)
+    } catch (err) {
+      if (err instanceof ScopeKeyShreddedError && !err.model) throw new ScopeKeyShreddedError(err.scope, at)
+      throw err
+    }
+  }
+}
+
+/**
+ * Whether a value read in a scoped run was written without a scope (its data key is not the
+ * scope provider's): it is then opened unscoped, to be moved into the scope (`rotate`) or
+ * verified (`status`). False in an unscoped run.
+ */
+export async function writtenOutsideScope(currency: DataKeyCurrency, header: EnvelopeHeader, at: FieldLocation): Promise<boolean> {
+  return currency instanceof ScopedDataKeyCurrency && !(await currency.holds(header, at))
+}
