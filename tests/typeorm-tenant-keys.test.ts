@@ -16,8 +16,8 @@ import { testLocalKeys } from './support/keys'
  * Per-tenant keys through TypeORM: one DataSource per tenant (`encryptDataSource({ scope })`) on
  * one table, sharing one encryptor whose `localScopeKeys` keep the tenants' keys in the key table
  * `kfe_scope_keys` of the same database (`typeOrmScopeKeyStore`). Two DataSources need one
- * database: a better-sqlite3 file by default, a private schema on the server named by
- * DATABASE_URL when it is a postgres URL. Runs on TypeORM 1.x and 0.3 (two Jest projects).
+ * database: a better-sqlite3 file by default, a private schema (PostgreSQL) or database (MySQL)
+ * on the server named by DATABASE_URL. Runs on TypeORM 1.x and 0.3 (two Jest projects).
  */
 @Entity({ name: 'tenant_users' })
 class TenantUser {
@@ -31,6 +31,7 @@ class TenantUser {
 
 const url = process.env.DATABASE_URL
 const postgres = Boolean(url && /^postgres(ql)?:/.test(url))
+const mysql = Boolean(url && /^mysql:/.test(url))
 const master = testLocalKeys()
 let options: DataSourceOptions
 let cleanup: () => Promise<void>
@@ -69,6 +70,17 @@ beforeAll(async () => {
       await admin.end()
     }
     options = { type: 'postgres', url, schema, entities: [TenantUser], extra: { options: `-c search_path="${schema}"` } }
+  } else if (mysql) {
+    const database = `kfe_tenant_${randomBytes(6).toString('hex')}`
+    const admin = await new DataSource({ type: 'mysql', url }).initialize()
+    await admin.query(`CREATE DATABASE \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`)
+    cleanup = async () => {
+      await admin.query(`DROP DATABASE \`${database}\``)
+      await admin.destroy()
+    }
+    const at = new URL(url!)
+    at.pathname = `/${database}`
+    options = { type: 'mysql', url: at.toString(), entities: [TenantUser] }
   } else {
     const dir = mkdtempSync(join(tmpdir(), 'kfe-tenant-typeorm-'))
     cleanup = async () => rmSync(dir, { recursive: true, force: true })
@@ -79,7 +91,10 @@ beforeAll(async () => {
     postgres
       ? `CREATE TABLE kfe_scope_keys (scope TEXT NOT NULL PRIMARY KEY, provider_id TEXT NOT NULL, wrapped_key TEXT,
          shredded_at TIMESTAMP(3), created_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP)`
-      : `CREATE TABLE kfe_scope_keys (scope TEXT NOT NULL PRIMARY KEY, provider_id TEXT NOT NULL, wrapped_key TEXT,
+      : mysql
+        ? `CREATE TABLE kfe_scope_keys (scope VARCHAR(255) NOT NULL PRIMARY KEY, provider_id VARCHAR(255) NOT NULL, wrapped_key TEXT NULL,
+         shredded_at DATETIME(3) NULL, created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3))`
+        : `CREATE TABLE kfe_scope_keys (scope TEXT NOT NULL PRIMARY KEY, provider_id TEXT NOT NULL, wrapped_key TEXT,
          shredded_at DATETIME, created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP)`,
   )
   scopeKeys = localScopeKeys({ master, store: typeOrmScopeKeyStore(plain) })
@@ -96,6 +111,7 @@ afterAll(async () => {
 test('the file runs on the TypeORM line its Jest project names', () => {
   const line = (globalThis as { KFE_TYPEORM_LINE?: string }).KFE_TYPEORM_LINE
   const resolved = require.resolve('typeorm')
+  expect(plain.options.type).toBe(postgres ? 'postgres' : mysql ? 'mysql' : 'better-sqlite3')
   if (line === '0.3') expect(resolved).toMatch(/node_modules[\\/]typeorm-0\.3[\\/]/)
   else expect(resolved).toMatch(/node_modules[\\/]typeorm[\\/]/)
 })
