@@ -4,7 +4,7 @@ import { BlindIndexer, type BlindIndexOptions } from '../blind-index/blind-index
 import type { EncryptorOptions, EnvelopeEncryptor } from '../engine/envelope-encryptor'
 import { encryptorOf, type WithEncryptor, type WithKeys } from '../engine/keys-or-encryptor'
 import { ConfigurationError } from '../errors'
-import { MAX_SCOPE_LENGTH } from '../keys/scope-keys'
+import { checkScopeOption } from '../keys/scope-keys'
 import type { EncryptionModel } from '../model/encryption-model'
 import { ModelRegistry } from '../model/model-registry'
 import { EncryptionSubscriber } from './encryption-subscriber'
@@ -65,14 +65,7 @@ const setUp = new WeakMap<DataSource, DataSourceEncryption>()
  */
 export async function encryptDataSource<D extends DataSource>(dataSource: D, options: TypeOrmEncryptionOptions): Promise<D> {
   if (setUp.has(dataSource)) throw new ConfigurationError('encryptDataSource: this DataSource is already set up')
-  const scope = options?.scope
-  if (
-    scope !== undefined &&
-    (typeof scope !== 'string' || scope.length === 0 || scope.length > MAX_SCOPE_LENGTH || scope.includes('\u0000'))
-  )
-    throw new ConfigurationError(
-      `encryptDataSource options.scope must be a non-empty string of at most ${MAX_SCOPE_LENGTH} characters without NUL`,
-    )
+  const scope = checkScopeOption(options?.scope, 'encryptDataSource options.scope')
   const model = encryptionModelOf(dataSource)
   const registry = new ModelRegistry(model)
   const encryptor = encryptorOf<EncryptorOptions>(options, 'encryptDataSource options')
