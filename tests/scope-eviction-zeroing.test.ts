@@ -93,4 +93,20 @@ describe('a scope evicted while its data key loads', () => {
     writer.clearCache()
     expect(await writer.decrypt(stored, email, 'A')).toBe('a@x.io')
   })
+
+  it('forgetScope while a key of that scope loads (shredding) zeroes the key when it arrives', async () => {
+    const { writer, reader, open } = setup()
+    const stored = await writer.encrypt('a@x.io', email, 'A')
+    writer.clearCache()
+    seen.clear()
+    const reading = reader.decrypt(stored, email, 'A')
+    await new Promise((resolve) => setImmediate(resolve))
+    reader.forgetScope('A')
+    open()
+    expect(await reading).toBe('a@x.io')
+    expect(reader.stats().scopes?.held).toBe(0)
+    const keys = [...seen]
+    expect(keys.length).toBeGreaterThanOrEqual(1)
+    for (const entry of keys) expect(keyBytes(entry).every((b) => b === 0)).toBe(true)
+  })
 })
