@@ -12,6 +12,7 @@ export {
 export type { DataKeyCacheOptions, DataKeyCacheStats } from './keys/data-key-cache'
 export { checkScope, type ScopeKeys } from './keys/scope-keys'
 export { MemoryScopeKeyStore, type ScopeKeyRecord, type ScopeKeyStore } from './keys/scope-key-store'
+export { sqlScopeKeyStore, type ScopeKeySql, type SqlScopeKeyStoreOptions } from './keys/sql-scope-key-store'
 export { localScopeKeys, type LocalScopeKeys, type LocalScopeKeysOptions } from './keys/local-scope-keys'
 export { awsKmsScopeKeys, type AwsKmsScopeKeys, type AwsKmsScopeKeysOptions } from './keys/aws-kms-scope-keys'
 export type { ScopedCacheOptions } from './engine/scoped-data-keys'

@@ -17,7 +17,7 @@ import {
   prismaScopeKeyStore,
   type ScopeKeyStoreDialect,
 } from '../src'
-import { sqlScopeKeyStore } from '../src/migration/sql-scope-key-store'
+import { databaseScopeKeyStore } from '../src/migration/sql-scope-key-store'
 import { kmsClientFor, KmsTestServer } from './support/kms-test-server'
 import { runCli } from './support/migration-cli-io'
 import { createMigrationDatabase, emptyTables, type MigrationTestDatabase } from './support/migration-database'
@@ -108,7 +108,7 @@ describe('status, shred and encrypt with --scope', () => {
     const declined = await runCli(['shred', '--scope', 'A'], { env: a.env, answer: 'no' })
     expect(declined.code).toBe(1)
     expect(declined.questions[0]).toMatch(/erases the key of scope 'A' from kfe_scope_keys/)
-    expect((await sqlScopeKeyStore(a.db.database).get('A'))?.wrappedKey).toBeInstanceOf(Buffer)
+    expect((await databaseScopeKeyStore(a.db.database).get('A'))?.wrappedKey).toBeInstanceOf(Buffer)
     const noTerminal = await runCli(['shred', '--scope', 'A'], { env: a.env })
     expect(noTerminal.code).toBe(2)
     expect(noTerminal.stderr).toMatch(/--yes/)
@@ -116,7 +116,7 @@ describe('status, shred and encrypt with --scope', () => {
     const run = await runCli(['shred', '--scope', 'A', '--yes'], { env: a.env })
     expect(run).toMatchObject({ code: 0, stderr: '' })
     expect(run.stdout).toMatch(/scope 'A': its key in kfe_scope_keys is now a tombstone/)
-    const tomb = await sqlScopeKeyStore(a.db.database).get('A')
+    const tomb = await databaseScopeKeyStore(a.db.database).get('A')
     expect(tomb).toMatchObject({ wrappedKey: null })
     expect(tomb!.shreddedAt).toBeInstanceOf(Date)
 

@@ -1,6 +1,10 @@
 import 'reflect-metadata'
 import { Column, DataSource, Entity, PrimaryGeneratedColumn } from 'typeorm'
 import { BlindIndex, Encrypted, encryptDataSource } from '../src/typeorm'
+import { EnvelopeEncryptor } from '../src/engine/envelope-encryptor'
+import { DecryptionFailedError, UnknownKeyProviderError } from '../src/errors'
+import { localScopeKeys } from '../src/keys/local-scope-keys'
+import { MemoryScopeKeyStore } from '../src/keys/scope-key-store'
 import { encryptedClient } from './support/encrypted-client'
 import { testLocalKeys } from './support/keys'
 import { createTestDatabase, type TestDatabase } from './support/test-database'
@@ -92,4 +96,66 @@ test('an update through one ORM is read by the other', async () => {
     await db.sql('UPDATE users SET phone = $1 WHERE id = $2', [row!.phone, created.id])
   }
   expect((await prisma.user.findUnique({ where: { id: created.id } }))?.phone).toBe('changed by typeorm')
+})
+
+describe('a tenant’s rows across the ORMs: fieldEncryption({ scope }) and encryptDataSource({ scope })', () => {
+  // One encryptor with scope keys on both sides (the key table is the application's; here in memory).
+  const scoped = new EnvelopeEncryptor({ keys, scopeKeys: localScopeKeys({ master: keys, store: new MemoryScopeKeyStore() }) })
+  let tenantPrisma: ReturnType<typeof encryptedClient>['prisma']
+  let tenantDs: DataSource
+
+  beforeAll(async () => {
+    tenantPrisma = encryptedClient(db, { encryptor: scoped, scope: 'T1' }).prisma
+    tenantDs = shared
+      ? new DataSource({ type: 'postgres', url: process.env.DATABASE_URL, schema: db.schema, entities: [CrossUser], synchronize: false })
+      : new DataSource({ type: 'sqljs', entities: [CrossUser], synchronize: true })
+    await tenantDs.initialize()
+    await encryptDataSource(tenantDs, { encryptor: scoped, scope: 'T1' })
+  })
+  afterAll(() => tenantDs.destroy())
+
+  /** Copies a Prisma row into the tenant DataSource's database (no-op when they share the table). */
+  async function carryToTenant(id: number): Promise<void> {
+    if (shared) return
+    const [row] = await db.sql(`SELECT ${COLUMNS.join(', ')} FROM users WHERE id = $1`, [id])
+    await tenantDs.query(
+      `INSERT INTO users (${COLUMNS.join(', ')}) VALUES (?, ?, ?, ?, ?)`,
+      COLUMNS.map((c) => row![c]),
+    )
+  }
+
+  test('a scoped row written through Prisma reads through a TypeORM DataSource of the same scope, found by its blind index', async () => {
+    const written = await tenantPrisma.user.create({ data: { email: 'Tenant.Prisma@Example.com', phone: '+1 555 0111', name: 'tenant' } })
+    await carryToTenant(written.id)
+    const repo = tenantDs.getRepository(CrossUser)
+    expect(await repo.findOneBy({ email: 'tenant.prisma@example.com' })).toMatchObject({
+      id: written.id,
+      email: 'Tenant.Prisma@Example.com',
+      phone: '+1 555 0111',
+    })
+    // The unscoped DataSource neither finds it by email (another index) nor reads it.
+    await carry(written.id, 'prisma')
+    expect(await ds.getRepository(CrossUser).findOneBy({ email: 'tenant.prisma@example.com' })).toBeNull()
+    await expect(ds.getRepository(CrossUser).findOneBy({ id: written.id })).rejects.toBeInstanceOf(UnknownKeyProviderError)
+  })
+
+  test('a scoped row written through TypeORM reads through Prisma of the same scope; another scope gets a typed error', async () => {
+    const repo = tenantDs.getRepository(CrossUser)
+    const id = shared ? undefined : 200_000 + Math.floor(Math.random() * 1000)
+    const written = await repo.save(repo.create({ id, email: 'Tenant.TypeORM@Example.com', phone: '+1 555 0122' }))
+    if (!shared) {
+      const [row] = await tenantDs.query(`SELECT ${COLUMNS.join(', ')} FROM users WHERE id = ?`, [written.id])
+      await db.sql(
+        `INSERT INTO users (${COLUMNS.join(', ')}) VALUES ($1, $2, $3, $4, $5)`,
+        COLUMNS.map((c) => row![c]),
+      )
+    }
+    expect(await tenantPrisma.user.findFirst({ where: { email: 'tenant.typeorm@example.com' } })).toMatchObject({
+      id: written.id,
+      email: 'Tenant.TypeORM@Example.com',
+      phone: '+1 555 0122',
+    })
+    const otherTenant = encryptedClient(db, { encryptor: scoped, scope: 'T2' }).prisma
+    await expect(otherTenant.user.findUnique({ where: { id: written.id } })).rejects.toBeInstanceOf(DecryptionFailedError)
+  })
 })

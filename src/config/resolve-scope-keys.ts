@@ -4,7 +4,7 @@ import { LocalKeyProvider } from '../keys/local-key-provider'
 import { localScopeKeys } from '../keys/local-scope-keys'
 import type { ScopeKeys } from '../keys/scope-keys'
 import type { SqlDatabase } from '../migration/sql-database'
-import { sqlScopeKeyStore } from '../migration/sql-scope-key-store'
+import { databaseScopeKeyStore } from '../migration/sql-scope-key-store'
 import type { KfeConfig } from './kfe-config'
 
 /**
@@ -30,5 +30,5 @@ export async function resolveScopeKeys(
       '--scope needs scope keys: set scopeKeys in kfe.config.ts (awsKmsScopeKeys, localScopeKeys), or a local master key (KFE_LOCAL_MASTER_KEY) for the key table kfe_scope_keys',
     )
   }
-  return localScopeKeys({ master, store: sqlScopeKeyStore(database) })
+  return localScopeKeys({ master, store: databaseScopeKeyStore(database) })
 }

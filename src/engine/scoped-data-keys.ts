@@ -38,7 +38,8 @@ export class ScopedDataKeys {
       cache === false ? false : { ...rest, maxDecryptionKeys: maxDecryptionKeysPerScope ?? DEFAULT_MAX_DECRYPTION_KEYS_PER_SCOPE }
     this.scopes = new LRUCache<string, ScopeState>({
       max: cache === false ? 1 : (maxScopes ?? DEFAULT_MAX_SCOPES),
-      dispose: (state) => state.cache.clear(),
+      // A scope's keys are zeroed when it leaves, and so are those still loading for it when they arrive.
+      dispose: (state) => state.cache.retire(),
     })
   }
 

@@ -63,6 +63,8 @@ export class DataKeyCache<K extends CachedKey> {
   readonly maxAgeMs: number
   readonly maxUses: number
   private active: ActiveKey<K> | undefined
+  /** Set by `retire`: the cache is out of use, so keys that arrive later go to their callers only. */
+  private retired = false
   private pendingActive: Promise<K> | undefined
   private readonly decryption: LRUCache<string, K> | undefined
   private readonly pendingDecryption = new Map<string, PendingLoad<K>>()
@@ -103,10 +105,13 @@ export class DataKeyCache<K extends CachedKey> {
       if (hit) return hit
       if (!this.pendingActive) {
         this.counters.encryptionMisses++
+        if (this.retired) return create()
         const pending = create()
         this.pendingActive = pending
         try {
           const key = await pending
+          // Retired while the key was made: the cache's reference becomes the caller's, so the key is zeroed when the caller releases it.
+          if (this.retired) return key
           this.replaceActive({ key, createdAt: Date.now(), uses: 0 })
         } finally {
           this.pendingActive = undefined
@@ -144,14 +149,14 @@ export class DataKeyCache<K extends CachedKey> {
 
   /** Makes a key known for decryption by id (used for keys this process generated). */
   remember(id: string, key: K): void {
-    if (!this.decryption) return
+    if (!this.decryption || this.retired) return
     key.retain()
     this.decryption.set(id, key)
   }
 
   /** The key with this id, loaded once however many callers ask at once; retained for the caller. */
   async forDecryption(id: string, load: () => Promise<K>): Promise<K> {
-    if (!this.decryption) {
+    if (!this.decryption || (this.retired && !this.pendingDecryption.has(id))) {
       this.counters.decryptionMisses++
       return load()
     }
@@ -172,7 +177,9 @@ export class DataKeyCache<K extends CachedKey> {
           // Every waiter's reference is taken before the cache holds the key: storing it may
           // evict (and zero) it at once when the cache is full of keys of the same batch.
           for (let i = 0; i < started.waiters; i++) key.retain()
-          this.decryption!.set(id, key) // the load's own reference now belongs to the cache
+          if (this.retired)
+            key.release() // nobody keeps a retired cache: its reference is dropped, the waiters' zero the key
+          else this.decryption!.set(id, key) // the load's own reference now belongs to the cache
           return key
         },
         (err) => {
@@ -199,6 +206,16 @@ export class DataKeyCache<K extends CachedKey> {
     this.replaceActive(undefined)
     this.decryption?.clear()
     this.failures?.clear()
+  }
+
+  /**
+   * Takes the cache out of use (its scope was evicted or forgotten): drops and zeroes every key
+   * now, and every key still loading when it arrives, once its callers release it; the cache
+   * keeps nothing afterwards. A caller still holding the cache gets keys that are not kept.
+   */
+  retire(): void {
+    this.retired = true
+    this.clear()
   }
 
   private replaceActive(next: ActiveKey<K> | undefined): void {

@@ -1,4 +1,4 @@
-import { ScopeRequiredError, type FieldLocation } from '../errors'
+import { ConfigurationError, ScopeRequiredError, type FieldLocation } from '../errors'
 import type { KeyProvider } from './key-provider'
 
 /**
@@ -18,10 +18,20 @@ export interface ScopeKeys {
 /** At most this many UTF-16 units in a scope id (a key-table primary key, a KMS alias suffix). */
 export const MAX_SCOPE_LENGTH = 255
 
+const SCOPE_RULE = `a non-empty string of at most ${MAX_SCOPE_LENGTH} characters without NUL`
+
+function isScope(scope: unknown): scope is string {
+  return typeof scope === 'string' && scope.length > 0 && scope.length <= MAX_SCOPE_LENGTH && !scope.includes('\u0000')
+}
+
 /** Checks a scope id: a non-empty string of at most 255 characters, without U+0000. */
 export function checkScope(scope: unknown, location: FieldLocation = {}): string {
-  if (typeof scope !== 'string' || scope.length === 0 || scope.length > MAX_SCOPE_LENGTH || scope.includes('\u0000')) {
-    throw new ScopeRequiredError(location, `a scope must be a non-empty string of at most ${MAX_SCOPE_LENGTH} characters without NUL`)
-  }
+  if (!isScope(scope)) throw new ScopeRequiredError(location, `a scope must be ${SCOPE_RULE}`)
+  return scope
+}
+
+/** Checks a client's `scope` option (undefined: unscoped), as a ConfigurationError naming `option`. */
+export function checkScopeOption(scope: unknown, option: string): string | undefined {
+  if (scope !== undefined && !isScope(scope)) throw new ConfigurationError(`${option} must be ${SCOPE_RULE}`)
   return scope
 }

@@ -4,6 +4,7 @@ import { checkKeysOrEncryptor, type WithEncryptor, type WithKeys } from '../engi
 import { ConfigurationError } from '../errors'
 import type { EncryptionModel } from '../model/encryption-model'
 import { validateEncryptionModel } from '../model/validate-encryption-model'
+import { checkScopeOption } from '../keys/scope-keys'
 
 const LABEL = 'fieldEncryption options'
 
@@ -70,12 +71,7 @@ export function validateFieldEncryptionOptions(options: unknown): asserts option
   if (allow !== undefined && (!Array.isArray(allow) || !allow.every((n) => typeof n === 'string'))) {
     throw new ConfigurationError(`${LABEL}.allowQueryExtensionsAfter must be a list of extension names`)
   }
-  if (
-    o.scope !== undefined &&
-    (typeof o.scope !== 'string' || o.scope.length === 0 || o.scope.length > 255 || o.scope.includes('\u0000'))
-  ) {
-    throw new ConfigurationError(`${LABEL}.scope must be a non-empty string of at most 255 characters without NUL`)
-  }
+  checkScopeOption(o.scope, `${LABEL}.scope`)
   if (o.blindIndex !== undefined && (o.blindIndex === null || typeof o.blindIndex !== 'object' || Array.isArray(o.blindIndex))) {
     throw new ConfigurationError(`${LABEL}.blindIndex must be an object ({ version, rootKey, previous })`)
   }

@@ -4,7 +4,8 @@ import { encryptionOf } from './encrypt-data-source'
 
 /**
  * The blind-index values to bind for an equality on an encrypted property in a query the adapter
- * cannot rewrite (a QueryBuilder string condition): one per configured index version, current first.
+ * cannot rewrite (a QueryBuilder string condition): one per configured index version, current first
+ * (the DataSource's scope's indexes when it is scoped).
  *
  *   qb.where('user.emailIndex IN (:...email)', { email: blindIndexValues(dataSource, User, 'email', 'Ann@Example.com') })
  */
@@ -14,11 +15,11 @@ export function blindIndexValues<E>(
   property: keyof E & string,
   plaintext: string,
 ): string[] {
-  const { model, blindIndexer } = encryptionOf(dataSource)
+  const { model, blindIndexer, scope } = encryptionOf(dataSource)
   const name = dataSource.getMetadata(entity).name
   const indexName = model.models[name]?.encryptedFields[property]?.blindIndex
   const field = indexName ? blindIndexer?.indexNamed(name, indexName) : undefined
   if (!field) throw new ConfigurationError(`${name}.${property}: not an encrypted property with a @BlindIndex`)
   if (typeof plaintext !== 'string') throw new InvalidFieldValueError({ model: name, field: property }, 'a string', typeof plaintext)
-  return blindIndexer!.candidates(field, plaintext)
+  return blindIndexer!.candidates(field, plaintext, scope)
 }

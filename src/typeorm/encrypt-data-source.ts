@@ -4,6 +4,7 @@ import { BlindIndexer, type BlindIndexOptions } from '../blind-index/blind-index
 import type { EncryptorOptions, EnvelopeEncryptor } from '../engine/envelope-encryptor'
 import { encryptorOf, type WithEncryptor, type WithKeys } from '../engine/keys-or-encryptor'
 import { ConfigurationError } from '../errors'
+import { checkScopeOption } from '../keys/scope-keys'
 import type { EncryptionModel } from '../model/encryption-model'
 import { ModelRegistry } from '../model/model-registry'
 import { EncryptionSubscriber } from './encryption-subscriber'
@@ -19,6 +20,13 @@ export interface TypeOrmEncryptionBaseOptions {
   blindIndex?: BlindIndexOptions
   /** Use a blind indexer you already have; `blindIndex` is then ignored. */
   blindIndexer?: BlindIndexer
+  /**
+   * The scope (tenant id) of every value this DataSource writes and reads, preview: values are
+   * encrypted under the scope's key (`scopeKeys`) with the scope bound in, and blind indexes are
+   * the scope's, so filters find this tenant's rows only. A value of another scope fails to decrypt.
+   * As for `fieldEncryption({ scope })`; one DataSource per tenant.
+   */
+  scope?: string
 }
 
 /** The adapter builds its own {@link EnvelopeEncryptor} from `keys` and the cache options. */
@@ -41,6 +49,8 @@ export interface DataSourceEncryption {
   model: EncryptionModel
   encryptor: EnvelopeEncryptor
   blindIndexer?: BlindIndexer
+  /** The scope of the DataSource's values, when it is scoped. */
+  scope?: string
 }
 
 const setUp = new WeakMap<DataSource, DataSourceEncryption>()
@@ -55,9 +65,12 @@ const setUp = new WeakMap<DataSource, DataSourceEncryption>()
  */
 export async function encryptDataSource<D extends DataSource>(dataSource: D, options: TypeOrmEncryptionOptions): Promise<D> {
   if (setUp.has(dataSource)) throw new ConfigurationError('encryptDataSource: this DataSource is already set up')
+  const scope = checkScopeOption(options?.scope, 'encryptDataSource options.scope')
   const model = encryptionModelOf(dataSource)
   const registry = new ModelRegistry(model)
   const encryptor = encryptorOf<EncryptorOptions>(options, 'encryptDataSource options')
+  if (scope !== undefined && !encryptor.hasScopeKeys)
+    throw new ConfigurationError(`encryptDataSource options: scope '${scope}' needs scopeKeys (in the options or the encryptor)`)
   const blindIndexer = blindIndexerForModel(model, options, encryptor)
   // Filters are rewritten inside TypeORM's synchronous query building: the root keys must be at hand.
   await blindIndexer?.load()
@@ -69,10 +82,10 @@ export async function encryptDataSource<D extends DataSource>(dataSource: D, opt
     }
   }
   installDriverGuard(dataSource)
-  const values = new EntityValues(encryptor, blindIndexer)
-  hookQueries(dataSource, { registry, rewriter: new FindWhereRewriter(registry, blindIndexer), values })
+  const values = new EntityValues(encryptor, blindIndexer, scope)
+  hookQueries(dataSource, { registry, rewriter: new FindWhereRewriter(registry, blindIndexer, scope), values })
   dataSource.subscribers.push(new EncryptionSubscriber(registry, values))
-  setUp.set(dataSource, { model, encryptor, blindIndexer })
+  setUp.set(dataSource, { model, encryptor, blindIndexer, scope })
   return dataSource
 }
 

@@ -47,9 +47,11 @@ export class EntityValues {
 
   private loads: LoadBatch | undefined
 
+  /** `scope`: the scope (tenant) of every value this DataSource writes and reads, when it is scoped. */
   constructor(
     private readonly encryptor: EnvelopeEncryptor,
     private readonly blindIndexer: BlindIndexer | undefined,
+    private readonly scope?: string,
   ) {}
 
   /**
@@ -88,13 +90,13 @@ export class EntityValues {
         if (field.isList && Array.isArray(value)) {
           entity[property] = [...value]
           for (let i = 0; i < value.length; i++) {
-            items.push({ value: value[i], ctx })
+            items.push(this.item(value[i], ctx))
             spotEntity.push(entity)
             spotProperty.push(property)
             spotIndex.push(i)
           }
         } else {
-          items.push({ value, ctx })
+          items.push(this.item(value, ctx))
           spotEntity.push(entity)
           spotProperty.push(property)
           spotIndex.push(-1)
@@ -135,7 +137,7 @@ export class EntityValues {
   async encrypt(view: ModelView, entity: Entity, databaseEntity?: Entity): Promise<void> {
     const model = view.description.name
     const known = this.known.get(entity)
-    const batch = new ValueBatch()
+    const batch = new ValueBatch(this.scope)
     const restore: Array<{ property: string; plain: unknown }> = []
     const indexes: Array<() => void> = []
     for (const [property, { field, ctx }] of view.encrypted) {
@@ -227,7 +229,7 @@ export class EntityValues {
     const field = this.blindIndexer?.indexNamed(model, indexName)
     if (!field) throw new ConfigurationError(`${model}.${property}: its blind index ${indexName} is not configured; nothing was written`)
     if (typeof value !== 'string') throw new InvalidFieldValueError({ model, field: property }, 'a string', typeof value)
-    const hash = this.blindIndexer!.compute(field, value)
+    const hash = this.blindIndexer!.compute(field, value, this.scope)
     return () => (entity[indexName] = hash)
   }
 
@@ -236,6 +238,11 @@ export class EntityValues {
     const index = entity[indexName]
     if (index === undefined || (known && known.index === index)) return
     throw new BlindIndexWriteError({ model, field: indexName }, property)
+  }
+
+  /** A stored value to decrypt, with this DataSource's scope when it is scoped. */
+  private item(value: unknown, ctx: FieldValue['ctx']): FieldValue {
+    return this.scope === undefined ? { value, ctx } : { value, ctx, scope: this.scope }
   }
 
   private knownOf(entity: Entity): Map<string, KnownValue> {

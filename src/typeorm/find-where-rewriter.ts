@@ -30,9 +30,11 @@ type Rewritten = { on: 'source' | 'index'; value: unknown }
  * so this runs synchronously inside TypeORM's query building. The caller's objects are copied.
  */
 export class FindWhereRewriter {
+  /** `scope`: the scope (tenant) whose blind indexes the filters compare with, when the DataSource is scoped. */
   constructor(
     private readonly registry: ModelRegistry,
     private readonly blindIndexer: BlindIndexer | undefined,
+    private readonly scope?: string,
   ) {}
 
   where(metadata: EntityMetadata, where: unknown): unknown {
@@ -111,7 +113,7 @@ export class FindWhereRewriter {
     for (const v of values) {
       if (isFindOperator(v)) throw unsupported(view, key, String(v.type), 'only plain values can be compared with an encrypted field')
       if (typeof v !== 'string') throw new InvalidFieldValueError({ model, field: key }, 'a string', v === null ? 'null' : typeof v)
-      hashes.push(...this.blindIndexer!.candidates(field, v))
+      hashes.push(...this.blindIndexer!.candidates(field, v, this.scope))
     }
     return hashes.length === 1 && !alwaysList ? hashes[0] : In(hashes)
   }

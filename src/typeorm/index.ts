@@ -9,3 +9,4 @@ export {
 } from './encrypt-data-source'
 export { encryptionModelOf } from './entity-model'
 export { blindIndexValues } from './blind-index-values'
+export { typeOrmScopeKeyStore, type TypeOrmScopeKeyStoreOptions } from './typeorm-scope-key-store'
