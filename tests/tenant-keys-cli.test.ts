@@ -15,6 +15,7 @@ import {
   LocalKeyProvider,
   localScopeKeys,
   prismaScopeKeyStore,
+  recomputeBlindIndexes,
   type ScopeKeyStoreDialect,
 } from '../src'
 import { databaseScopeKeyStore } from '../src/migration/sql-scope-key-store'
@@ -35,11 +36,16 @@ let tenants: Tenant[]
 let a: Tenant
 let b: Tenant
 
-function scopedClient(db: MigrationTestDatabase, scope: string, url: string) {
+/** The local scope keys over the key table of a tenant's database. */
+function scopeKeysOf(db: MigrationTestDatabase, url: string) {
   const dialect: ScopeKeyStoreDialect = db.kind === 'mysql' ? 'mysql' : db.kind === 'sqlite' ? 'sqlite' : 'postgresql'
   const schema = db.kind === 'postgres' ? (new URL(url).searchParams.get('schema') ?? undefined) : undefined
+  return localScopeKeys({ master, store: prismaScopeKeyStore(db.prisma, { dialect, schema }) })
+}
+
+function scopedClient(db: MigrationTestDatabase, scope: string, url: string) {
   // A fresh encryptor each time: another process, which reads the key table anew.
-  const scopeKeys = localScopeKeys({ master, store: prismaScopeKeyStore(db.prisma, { dialect, schema }) })
+  const scopeKeys = scopeKeysOf(db, url)
   const encryptor = new EnvelopeEncryptor({ keys: master, scopeKeys })
   return db.prisma.$extends(fieldEncryption({ model: db.encryptionModel, encryptor, scope }))
 }
@@ -210,6 +216,38 @@ describe('rotate --scope: values encrypted before the deployment had scopes move
     expect(await b.client().user.findFirst({ where: { email: 'OLD2@x.io' } })).toMatchObject({ email: 'old2@x.io' })
     // Now B's: the unscoped client no longer reads them.
     await expect(unscoped.user.findFirst({ where: { email: 'old1@x.io' } })).resolves.toBeNull()
+  })
+})
+
+describe('recomputeBlindIndexes with a scope', () => {
+  test('a tenant’s missing and old-version indexes are recomputed with its index key (unscoped ones with all); its client then finds the rows', async () => {
+    const c = await tenant('C')
+    tenants.push(c)
+    const EMAILS_C = ['gone@x.io', 'old@x.io', 'plain@x.io']
+    const ids: number[] = []
+    for (const email of EMAILS_C) ids.push((await c.client().user.create({ data: { email } })).id)
+    // The unscoped index of plain@x.io (as written before the deployment had scopes), put on C's row.
+    const unscoped = c.db.prisma.$extends(fieldEncryption({ model: c.db.encryptionModel, keys: master }))
+    const u = await unscoped.user.create({ data: { email: 'plain@x.io' } })
+    const unscopedIndex = (await c.db.prisma.user.findUniqueOrThrow({ where: { id: u.id } })).emailIndex
+    await c.db.prisma.user.delete({ where: { id: u.id } })
+    await c.db.prisma.user.update({ where: { id: ids[0] }, data: { emailIndex: null } })
+    await c.db.prisma.user.update({ where: { id: ids[1] }, data: { emailIndex: 'v9:' + 'A'.repeat(43) } })
+    await c.db.prisma.user.update({ where: { id: ids[2] }, data: { emailIndex: unscopedIndex } })
+    const found = async () => {
+      const client = c.client()
+      return Promise.all(EMAILS_C.map(async (email) => (await client.user.findFirst({ where: { email } }))?.id ?? null))
+    }
+    expect(await found()).toEqual([null, null, null])
+
+    const scopeKeys = scopeKeysOf(c.db, await c.db.url())
+    const options = { database: c.db.database, model: c.db.encryptionModel, modelName: 'User', keys: master, scopeKeys, scope: 'C' }
+    await expect(recomputeBlindIndexes({ ...options, scopeKeys: undefined })).rejects.toMatchObject({ code: 'KFE_CONFIGURATION' })
+    expect(await recomputeBlindIndexes(options)).toMatchObject({ updated: 2, skipped: 0 })
+    // An unscoped index on the current version is told from C's only by decrypting: `all`.
+    expect(await found()).toEqual([ids[0], ids[1], null])
+    expect(await recomputeBlindIndexes({ ...options, all: true })).toMatchObject({ updated: 1, unchanged: 2 })
+    expect(await found()).toEqual(ids)
   })
 })
 

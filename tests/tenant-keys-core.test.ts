@@ -9,10 +9,15 @@ import type { BlindIndexField } from '../src/blind-index/blind-index-field'
 import { fieldContext } from '../src/cipher/field-context'
 import { EnvelopeEncryptor, type FieldValue } from '../src/engine/envelope-encryptor'
 import { DecryptionFailedError, ScopeKeyShreddedError, ScopeRequiredError, UnknownKeyProviderError } from '../src/errors'
+import { decodeHeader } from '../src/format/envelope-format'
+import { AwsKmsKeyProvider } from '../src/keys/aws-kms-key-provider'
 import { awsKmsScopeKeys } from '../src/keys/aws-kms-scope-keys'
+import { KeyRing } from '../src/keys/key-ring'
 import { localScopeKeys } from '../src/keys/local-scope-keys'
 import { MemoryScopeKeyStore } from '../src/keys/scope-key-store'
+import { ScopedDataKeyCurrency } from '../src/migration/scoped-data-key-currency'
 import { KmsTestServer, kmsClientFor } from './support/kms-test-server'
+import { takeApart } from './support/envelope-surgery'
 import { testLocalKeys } from './support/keys'
 
 const email = fieldContext('User', 'email', 'users', 'email')
@@ -310,5 +315,31 @@ describe('KMS: one key per tenant', () => {
     )
     // A value of tenant t1 copied into t3's row (same KMS key, other scope) does not decrypt.
     expect(await rejection(reader.decrypt(stored[10]!, email, 't3'))).toBeInstanceOf(DecryptionFailedError)
+  })
+
+  it('scoped values carry the provider id aws-kms-scope, so a scoped run tells unscoped KMS values (aws-kms) from the scope’s', async () => {
+    const unscopedKms = new AwsKmsKeyProvider({ keyId: 'alias/tenant-odd', client })
+    const scopeKeys = scopeKeysOf()
+    const encryptor = new EnvelopeEncryptor({ keys: [unscopedKms], scopeKeys })
+    const before = await encryptor.encrypt('old@t1.io', email)
+    const scoped = await encryptor.encrypt('new@t1.io', email, 't1')
+    const headerOf = (value: string | Uint8Array) => decodeHeader(takeApart(value).header, {})
+    expect(headerOf(before).providerId).toBe('aws-kms')
+    expect(headerOf(scoped).providerId).toBe('aws-kms-scope')
+    const currency = new ScopedDataKeyCurrency(new KeyRing([unscopedKms]), scopeKeys, 't1')
+    const at = { model: 'User', field: 'email' }
+    expect(await currency.holds(headerOf(before), at)).toBe(false)
+    expect(await currency.of('', headerOf(before), at)).toEqual({ state: 'older' })
+    expect(await currency.holds(headerOf(scoped), at)).toBe(true)
+    expect(await currency.of('', headerOf(scoped), at)).toEqual({ state: 'current' })
+    // Both still read: the unscoped one without the scope, the scoped one with it.
+    expect(await encryptor.decrypt(before, email)).toBe('old@t1.io')
+    expect(await encryptor.decrypt(scoped, email, 't1')).toBe('new@t1.io')
+    // An explicit id still wins.
+    const named = await new EnvelopeEncryptor({
+      keys: [unscopedKms],
+      scopeKeys: awsKmsScopeKeys({ keyIdFor: () => 'alias/tenant-odd', client, id: 'kms-t' }),
+    }).encrypt('x', email, 't1')
+    expect(headerOf(named).providerId).toBe('kms-t')
   })
 })

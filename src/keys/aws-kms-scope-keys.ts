@@ -6,6 +6,12 @@ import type { KeyProvider } from './key-provider'
 import { makeKmsClient } from './kms-client'
 import { checkScope, type ScopeKeys } from './scope-keys'
 
+/**
+ * The provider id of scoped KMS values unless `id` is given: not the unscoped `aws-kms`, so a
+ * scoped run (`rotate --scope`, `status --scope`) tells values written before scopes from the scope's.
+ */
+const DEFAULT_SCOPE_PROVIDER_ID = 'aws-kms-scope'
+
 export interface AwsKmsScopeKeysOptions extends Omit<AwsKmsKeyProviderOptions, 'keyId' | 'acceptedKeyIds' | 'wrappedBlindIndexRootKey'> {
   /** The KMS key (id, ARN, alias) of a scope, e.g. `scope => 'alias/tenant-' + scope`; undefined for `defaultKeyId`. */
   keyIdFor: (scope: string) => string | undefined
@@ -13,6 +19,8 @@ export interface AwsKmsScopeKeysOptions extends Omit<AwsKmsKeyProviderOptions, '
   defaultKeyId?: string
   /** How many scopes' providers are kept (LRU). Default 1,000. */
   maxScopes?: number
+  /** Provider id written into scoped values. Default `aws-kms-scope` (the unscoped provider's is `aws-kms`). */
+  id?: string
 }
 
 /** `awsKmsScopeKeys`: the scope keys, and the client they share (destroy it on shutdown). */
@@ -60,7 +68,8 @@ export function awsKmsScopeKeys(options: AwsKmsScopeKeysOptions): AwsKmsScopeKey
         const keyId = keyIdFor(scope) ?? defaultKeyId
         if (keyId === undefined)
           throw new ConfigurationError(`awsKmsScopeKeys: no KMS key for scope '${scope}' (keyIdFor gave none, and no defaultKeyId)`)
-        provider = new AwsKmsKeyProvider({ ...rest, keyId, client, encryptionContext: { ...context, 'kfe-scope': scope } })
+        const id = rest.id ?? DEFAULT_SCOPE_PROVIDER_ID
+        provider = new AwsKmsKeyProvider({ ...rest, id, keyId, client, encryptionContext: { ...context, 'kfe-scope': scope } })
         providers.set(scope, provider)
       }
       return provider

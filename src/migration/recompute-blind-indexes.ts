@@ -1,8 +1,10 @@
+import type { EncryptorOptions } from '../engine/envelope-encryptor'
 import type { ReadPlaintextOption } from '../engine/plaintext-scope'
 import { encryptorOf, type KeyOptions, type KeysOrEncryptor } from '../engine/keys-or-encryptor'
 import { blindIndexFieldsOfModel } from '../blind-index/blind-index-field'
 import { BlindIndexer, withDefaultRootKey, type BlindIndexOptions } from '../blind-index/blind-indexer'
 import { BlindIndexRecomputeError, ConfigurationError } from '../errors'
+import { checkScope } from '../keys/scope-keys'
 import type { EncryptionModel, ModelDescription } from '../model/encryption-model'
 import { positiveInteger } from '../option-checks'
 import { RowFailedError, runColumn } from './column-runner'
@@ -47,6 +49,15 @@ interface RecomputeSettings {
    * @default false
    */
   all?: boolean
+  /**
+   * The scope (tenant) whose rows these are (a schema or database per tenant): values are
+   * decrypted with the scope and indexes written with the scope's index key, as
+   * `fieldEncryption({ scope })` writes and filters them. Needs `scopeKeys` (with `keys`, or in the
+   * `encryptor`). An index made without the scope but on the current version cannot be told from
+   * the scope's without decrypting: pass `all` to move such rows (the default reads only rows whose
+   * index is missing or on another version).
+   */
+  scope?: string
   /** Count what would change; write nothing. @default false */
   dryRun?: boolean
   onProgress?: (progress: RecomputeProgress) => void
@@ -62,7 +73,7 @@ interface RecomputeSettings {
 export type RecomputeBlindIndexesOptions = RecomputeSettings & RecomputeDatabaseOption & KeysOrEncryptor<RecomputeKeyOptions>
 
 /** The keys that decrypt the source fields, and whether plaintext sources are indexed as they are. */
-export interface RecomputeKeyOptions extends KeyOptions {
+export interface RecomputeKeyOptions extends KeyOptions, Pick<EncryptorOptions, 'scopeKeys'> {
   /** Index plaintext sources as they are. @default false */
   readPlaintext?: ReadPlaintextOption
 }
@@ -116,10 +127,14 @@ export async function recomputeBlindIndexes(options: RecomputeBlindIndexesOption
   if (targets.length === 0) throw new ConfigurationError(`${model.name} has no blind index`)
   const batchSize = positiveInteger(options.batchSize ?? DEFAULT_RECOMPUTE_BATCH_SIZE, 'batchSize')
 
-  const encryptor = encryptorOf<RecomputeKeyOptions>(options, 'recomputeBlindIndexes', ({ keys, readPlaintext }) => ({
+  const encryptor = encryptorOf<RecomputeKeyOptions>(options, 'recomputeBlindIndexes', ({ keys, readPlaintext, scopeKeys }) => ({
     keys,
     readPlaintext: readPlaintext ?? false,
+    ...(scopeKeys ? { scopeKeys } : {}),
   }))
+  const scope = options.scope === undefined ? undefined : checkScope(options.scope)
+  if (scope !== undefined && !encryptor.hasScopeKeys)
+    throw new ConfigurationError('recomputeBlindIndexes with a scope needs scopeKeys (with keys, or in the encryptor)')
   const indexer =
     options.indexer ??
     new BlindIndexer(blindIndexFieldsOfModel(model), {
@@ -135,7 +150,7 @@ export async function recomputeBlindIndexes(options: RecomputeBlindIndexesOption
       database,
       model,
       targets,
-      new RecomputeOperation(encryptor, indexer, options.all ?? false),
+      new RecomputeOperation(encryptor, indexer, options.all ?? false, scope),
       batchSize,
       progress,
       options,

@@ -23,8 +23,11 @@ export class RecomputeOperation implements ColumnOperation {
     private readonly indexer: BlindIndexer,
     /** Decrypt and check every row, not only those whose index is missing, stray or on another version. */
     private readonly all: boolean,
+    /** The scope (tenant) of the rows: values read and indexes written with it. */
+    private readonly scope?: string,
   ) {
-    this.rotate = new RotateOperation(encryptor, new DataKeyCurrency(encryptor.keyRing), indexer, { indexesOnly: true, verifyIndexes: all })
+    const options = { indexesOnly: true, verifyIndexes: all }
+    this.rotate = new RotateOperation(encryptor, new DataKeyCurrency(encryptor.keyRing), indexer, options, scope)
   }
 
   filterFor(): RowFilter {
@@ -33,7 +36,7 @@ export class RecomputeOperation implements ColumnOperation {
 
   async prepare(target: ColumnTarget): Promise<void> {
     await this.rotate.prepare(target)
-    this.indexes.set(target, new ColumnBlindIndexes(this.indexer, target))
+    this.indexes.set(target, new ColumnBlindIndexes(this.indexer, target, this.scope))
   }
 
   async process(target: ColumnTarget, rows: readonly StoredRow[]): Promise<RowOutcome[]> {
