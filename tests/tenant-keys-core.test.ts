@@ -106,7 +106,7 @@ describe('scoped values with local scope keys', () => {
     expect(err).toMatchObject({ code: 'KFE_SCOPE_REQUIRED', model: 'User', field: 'email' })
     expect(encryptor.stats().dataKeysGenerated).toBe(0)
     const { encryptor: scoped } = localSetup()
-    for (const bad of ['', 'a\u0000b', 'x'.repeat(256)]) {
+    for (const bad of ['', 'a\u0000b', 'x'.repeat(256), 'acme ', 'acme\t']) {
       expect(await rejection(scoped.encrypt('x', email, bad))).toBeInstanceOf(ScopeRequiredError)
     }
   })

@@ -18,13 +18,17 @@ export interface ScopeKeys {
 /** At most this many UTF-16 units in a scope id (a key-table primary key, a KMS alias suffix). */
 export const MAX_SCOPE_LENGTH = 255
 
-const SCOPE_RULE = `a non-empty string of at most ${MAX_SCOPE_LENGTH} characters without NUL`
+// No trailing whitespace: MySQL's PAD SPACE collations compare 'acme' and 'acme ' as equal, so the key
+// table would give two scopes one row (shredding one would shred the other).
+const SCOPE_RULE = `a non-empty string of at most ${MAX_SCOPE_LENGTH} characters without NUL or trailing whitespace`
 
 function isScope(scope: unknown): scope is string {
-  return typeof scope === 'string' && scope.length > 0 && scope.length <= MAX_SCOPE_LENGTH && !scope.includes('\u0000')
+  return (
+    typeof scope === 'string' && scope.length > 0 && scope.length <= MAX_SCOPE_LENGTH && !scope.includes('\u0000') && !/\s$/.test(scope)
+  )
 }
 
-/** Checks a scope id: a non-empty string of at most 255 characters, without U+0000. */
+/** Checks a scope id: a non-empty string of at most 255 characters, without U+0000 or trailing whitespace. */
 export function checkScope(scope: unknown, location: FieldLocation = {}): string {
   if (!isScope(scope)) throw new ScopeRequiredError(location, `a scope must be ${SCOPE_RULE}`)
   return scope
