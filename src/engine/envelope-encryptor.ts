@@ -19,7 +19,7 @@ import { DataKeySource } from './data-key-source'
 import { ScopedDataKeys, scopedContext, type ScopedCacheOptions, type ScopeState } from './scoped-data-keys'
 import { openSettled } from './open-settled'
 import { sealValues } from './seal-values'
-import { keyIdIn, scopeOfValue } from './value-scopes'
+import { BatchScopes } from './value-scopes'
 import type { ScopeKeys } from '../keys/scope-keys'
 import { ForeignValueReader } from './foreign-values'
 import type { ReadPlaintextOption } from './plaintext-scope'
@@ -141,9 +141,10 @@ export class EnvelopeEncryptor {
     let encrypted = 0
     let lastHeaderId: string | undefined // values of one batch mostly share their data key
     let lastId: string | undefined
+    const scopes = this.batchScopes()
     for (let i = 0; i < items.length; i++) {
       const { value, ctx, scope } = items[i]!
-      const state = this.stateOf(scope, ctx)
+      const state = scopes.stateOf(scope, ctx)
       const split = this.split(value, ctx, lastHeaderId)
       if (split === undefined) {
         out[i] = this.foreign.read(value as string | Uint8Array, ctx)
@@ -151,7 +152,7 @@ export class EnvelopeEncryptor {
       }
       splits[i] = split
       states[i] = state
-      const id = (ids[i] = keyIdIn(state, split.headerId))
+      const id = (ids[i] = scopes.keyId(state, split.headerId))
       encrypted++
       if (id !== lastId && !wanted.has(id)) wanted.set(id, i)
       lastHeaderId = split.headerId
@@ -195,7 +196,7 @@ export class EnvelopeEncryptor {
       split: (value, ctx) => this.split(value, ctx),
       foreign: this.foreign,
       keys: this.keys,
-      stateOf: (scope, ctx) => this.stateOf(scope, ctx),
+      scopes: this.batchScopes(),
     })
     this.counters.valuesDecrypted += opened
     return out
@@ -203,7 +204,7 @@ export class EnvelopeEncryptor {
 
   /** One value: what `decryptMany` does for a list of one, without the batch bookkeeping. */
   async decrypt(value: unknown, ctx: FieldContext, scope?: string): Promise<StoredValue> {
-    const state = this.stateOf(scope, ctx)
+    const state = scope === undefined ? undefined : this.batchScopes().stateOf(scope, ctx)
     const split = this.split(value, ctx)
     if (split === undefined) return this.foreign.read(value as string | Uint8Array, ctx)
     const entry = this.keys.tryForDecryption(split.headerId, state) ?? (await this.keys.keyFor(split.headerId, split, ctx, state))
@@ -261,9 +262,9 @@ export class EnvelopeEncryptor {
     this.scoped?.forget(scope)
   }
 
-  /** The cache state of a value's scope (undefined when unscoped), the scope id checked. */
-  private stateOf(scope: string | undefined, ctx: FieldContext): ScopeState | undefined {
-    return scope === undefined ? undefined : scopeOfValue(scope, ctx, (s, c) => this.keys.scope(s, locate(c)))
+  /** The scopes of one decryption batch (see BatchScopes). */
+  private batchScopes(): BatchScopes {
+    return new BatchScopes((scope, at) => this.keys.scope(scope, at))
   }
 
   /** Splits a stored value in our format, or returns undefined for another string or bytes (see ForeignValueReader). */

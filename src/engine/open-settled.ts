@@ -6,14 +6,14 @@ import type { DecryptResult, FieldValue } from './envelope-encryptor'
 import type { ForeignValueReader } from './foreign-values'
 import { scopedContext, type ScopeState } from './scoped-data-keys'
 import { openValue, relocated } from './stored-values'
-import { keyIdIn } from './value-scopes'
+import type { BatchScopes } from './value-scopes'
 
 /** What `openSettled` needs of the encryptor. */
 export interface SettledOpenDeps {
   split(value: unknown, ctx: FieldContext): SplitEnvelope | undefined
   foreign: ForeignValueReader
   keys: DataKeySource
-  stateOf(scope: string | undefined, ctx: FieldContext): ScopeState | undefined
+  scopes: BatchScopes
 }
 
 /**
@@ -30,12 +30,12 @@ export async function openSettled(items: readonly FieldValue[], deps: SettledOpe
   for (let i = 0; i < items.length; i++) {
     const { value, ctx, scope } = items[i]!
     try {
-      const state = deps.stateOf(scope, ctx)
+      const state = deps.scopes.stateOf(scope, ctx)
       const split = deps.split(value, ctx)
       if (split === undefined) out[i] = { ok: true, value: deps.foreign.read(value as string | Uint8Array, ctx) }
       else {
         states[i] = state
-        ids[i] = keyIdIn(state, split.headerId)
+        ids[i] = deps.scopes.keyId(state, split.headerId)
         if (!wanted.has(ids[i]!)) wanted.set(ids[i]!, i)
       }
       splits[i] = split
