@@ -1,12 +1,12 @@
 import { timingSafeEqual } from 'node:crypto'
 import { deriveKeys } from '../cipher/data-key-material'
 import type { FieldContext } from '../cipher/field-context'
-import { DecryptionFailedError, KeyProviderError, ScopeKeyShreddedError, ScopeRequiredError, type FieldLocation } from '../errors'
+import { DecryptionFailedError, KeyProviderError, ScopeRequiredError, type FieldLocation } from '../errors'
 import { decodeHeader, encodeHeader, headerBytesOf, type SplitEnvelope } from '../format/envelope-format'
 import type { DataKeyCache } from '../keys/data-key-cache'
 import type { KeyProvider } from '../keys/key-provider'
 import type { KeyRing } from '../keys/key-ring'
-import type { ScopeKeys } from '../keys/scope-keys'
+import { scopeProviderAt, type ScopeKeys } from '../keys/scope-keys'
 import { reportProviderCall, type EncryptionEvent, type EncryptionEventListener } from '../keys/provider-call-event'
 import { DataKeyEntry } from './data-key-entry'
 import { withDeadline } from './provider-call'
@@ -132,9 +132,8 @@ export class DataKeySource {
   private async scopeProvider(scope: string, at: FieldLocation): Promise<KeyProvider> {
     this.scopeLookups++
     try {
-      return await this.scoped!.keys.providerFor(scope)
+      return await scopeProviderAt(this.scoped!.keys, scope, at)
     } catch (err) {
-      if (err instanceof ScopeKeyShreddedError && !err.model) throw new ScopeKeyShreddedError(err.scope, at)
       throw err instanceof KeyProviderError ? err.at(at) : err
     }
   }

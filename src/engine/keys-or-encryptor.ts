@@ -76,3 +76,10 @@ export function encryptorOf<O extends KeyOptions>(
   if (options.encryptor !== undefined) return options.encryptor
   return new EnvelopeEncryptor(encryptorOptions(options as WithKeys<O>))
 }
+
+/** Refuses a client scope (`scope` option) when the encryptor has no `scopeKeys` to serve it: a ConfigurationError naming the options. */
+export function checkScopeKeys(encryptor: EnvelopeEncryptor, scope: string | undefined, label: string): void {
+  if (scope !== undefined && !encryptor.hasScopeKeys) {
+    throw new ConfigurationError(`${label}: scope '${scope}' needs scopeKeys (in the options or the encryptor)`)
+  }
+}

@@ -1,4 +1,4 @@
-import { ConfigurationError, ScopeRequiredError, type FieldLocation } from '../errors'
+import { ConfigurationError, ScopeKeyShreddedError, ScopeRequiredError, type FieldLocation } from '../errors'
 import type { KeyProvider } from './key-provider'
 
 /**
@@ -13,6 +13,16 @@ import type { KeyProvider } from './key-provider'
  */
 export interface ScopeKeys {
   providerFor(scope: string): Promise<KeyProvider>
+}
+
+/** `scopeKeys.providerFor(scope)`, a shredded scope's error naming the field that needed its key (`at`). */
+export async function scopeProviderAt(scopeKeys: ScopeKeys, scope: string, at: FieldLocation): Promise<KeyProvider> {
+  try {
+    return await scopeKeys.providerFor(scope)
+  } catch (err) {
+    if (err instanceof ScopeKeyShreddedError && !err.model) throw new ScopeKeyShreddedError(err.scope, at)
+    throw err
+  }
 }
 
 /** At most this many UTF-16 units in a scope id (a key-table primary key, a KMS alias suffix). */

@@ -1,6 +1,6 @@
 import type { EncryptorOptions } from '../engine/envelope-encryptor'
 import type { ReadPlaintextOption } from '../engine/plaintext-scope'
-import { encryptorOf, type KeyOptions, type KeysOrEncryptor } from '../engine/keys-or-encryptor'
+import { checkScopeKeys, encryptorOf, type KeyOptions, type KeysOrEncryptor } from '../engine/keys-or-encryptor'
 import { blindIndexFieldsOfModel } from '../blind-index/blind-index-field'
 import { BlindIndexer, withDefaultRootKey, type BlindIndexOptions } from '../blind-index/blind-indexer'
 import { BlindIndexRecomputeError, ConfigurationError } from '../errors'
@@ -133,8 +133,7 @@ export async function recomputeBlindIndexes(options: RecomputeBlindIndexesOption
     ...(scopeKeys ? { scopeKeys } : {}),
   }))
   const scope = options.scope === undefined ? undefined : checkScope(options.scope)
-  if (scope !== undefined && !encryptor.hasScopeKeys)
-    throw new ConfigurationError('recomputeBlindIndexes with a scope needs scopeKeys (with keys, or in the encryptor)')
+  checkScopeKeys(encryptor, scope, 'recomputeBlindIndexes')
   const indexer =
     options.indexer ??
     new BlindIndexer(blindIndexFieldsOfModel(model), {

@@ -1,9 +1,9 @@
 import { DataKeyCurrency, type DataKeyState } from '../engine/data-key-currency'
-import { ScopeKeyShreddedError, type FieldLocation } from '../errors'
+import type { FieldLocation } from '../errors'
 import type { EnvelopeHeader } from '../format/envelope-format'
 import type { KeyProvider } from '../keys/key-provider'
 import type { KeyRing } from '../keys/key-ring'
-import type { ScopeKeys } from '../keys/scope-keys'
+import { scopeProviderAt, type ScopeKeys } from '../keys/scope-keys'
 
 /**
  * Where a data key stands in a run bound to one scope (`--scope`): `current` when it is wrapped by
@@ -33,13 +33,8 @@ export class ScopedDataKeyCurrency extends DataKeyCurrency {
     return (await this.provider(at)).id === header.providerId
   }
 
-  private async provider(at: FieldLocation): Promise<KeyProvider> {
-    try {
-      return await this.scopeKeys.providerFor(this.scope)
-    } catch (err) {
-      if (err instanceof ScopeKeyShreddedError && !err.model) throw new ScopeKeyShreddedError(err.scope, at)
-      throw err
-    }
+  private provider(at: FieldLocation): Promise<KeyProvider> {
+    return scopeProviderAt(this.scopeKeys, this.scope, at)
   }
 }
 

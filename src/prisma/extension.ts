@@ -2,7 +2,7 @@ import { Prisma } from '@prisma/client/extension'
 import { BlindIndexBatch } from '../blind-index/blind-index-batch'
 import { blindIndexerForModel } from '../blind-index/blind-indexer-for-model'
 import type { EncryptorOptions } from '../engine/envelope-encryptor'
-import { encryptorOf } from '../engine/keys-or-encryptor'
+import { checkScopeKeys, encryptorOf } from '../engine/keys-or-encryptor'
 import { ValueBatch } from '../engine/value-batch'
 import { ConfigurationError } from '../errors'
 import { checkClientSchema } from './client-schema-check'
@@ -76,8 +76,7 @@ const RETURNS_RECORDS = new Set([
 export function createQueryHandler(options: FieldEncryptionOptions) {
   validateFieldEncryptionOptions(options)
   const encryptor = encryptorOf<EncryptorOptions>(options, 'fieldEncryption options')
-  if (options.scope !== undefined && !encryptor.hasScopeKeys)
-    throw new ConfigurationError(`fieldEncryption options: scope '${options.scope}' needs scopeKeys (in the options or the encryptor)`)
+  checkScopeKeys(encryptor, options.scope, 'fieldEncryption options')
   const registry = new ModelRegistry(options.model)
   const blindIndexer = blindIndexerForModel(options.model, options, encryptor)
   const queries = new QueryArgsRewriter(registry, blindIndexer)

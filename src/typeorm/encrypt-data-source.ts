@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm'
 import { blindIndexerForModel } from '../blind-index/blind-indexer-for-model'
 import { BlindIndexer, type BlindIndexOptions } from '../blind-index/blind-indexer'
 import type { EncryptorOptions, EnvelopeEncryptor } from '../engine/envelope-encryptor'
-import { encryptorOf, type WithEncryptor, type WithKeys } from '../engine/keys-or-encryptor'
+import { checkScopeKeys, encryptorOf, type WithEncryptor, type WithKeys } from '../engine/keys-or-encryptor'
 import { ConfigurationError } from '../errors'
 import { checkScopeOption } from '../keys/scope-keys'
 import type { EncryptionModel } from '../model/encryption-model'
@@ -69,8 +69,7 @@ export async function encryptDataSource<D extends DataSource>(dataSource: D, opt
   const model = encryptionModelOf(dataSource)
   const registry = new ModelRegistry(model)
   const encryptor = encryptorOf<EncryptorOptions>(options, 'encryptDataSource options')
-  if (scope !== undefined && !encryptor.hasScopeKeys)
-    throw new ConfigurationError(`encryptDataSource options: scope '${scope}' needs scopeKeys (in the options or the encryptor)`)
+  checkScopeKeys(encryptor, scope, 'encryptDataSource options')
   const blindIndexer = blindIndexerForModel(model, options, encryptor)
   // Filters are rewritten inside TypeORM's synchronous query building: the root keys must be at hand.
   await blindIndexer?.load()
