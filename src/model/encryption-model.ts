@@ -17,6 +17,17 @@ export interface EncryptedFieldModel {
   readonly isRequired: boolean
   /** Name of the field holding this field's blind index, if it has one. */
   readonly blindIndex?: string
+  /**
+   * Stored format v2 (short values): the companion field that holds this field's key header (the
+   * encrypted data key), so that warm reads need not transfer it. Absent: format v1 (header inline).
+   */
+  readonly keyHeader?: ColumnRef
+}
+
+/** A field and its column. */
+export interface ColumnRef {
+  readonly name: string
+  readonly column: string
 }
 
 export interface BlindIndexModel {
@@ -51,6 +62,11 @@ export interface ModelDescription {
   readonly blindIndexes: Readonly<Record<string, BlindIndexModel>>
   /** Relation fields by field name. */
   readonly relations: Readonly<Record<string, RelationModel>>
+  /**
+   * Row-scoped keys (`/// @encryptionScope(tenantId)` on the model): the scalar field whose value is
+   * the scope (tenant) of every encrypted value of the row. Never encrypted, required, fixed after create.
+   */
+  readonly scopeField?: ColumnRef
 }
 
 export interface EncryptionModel {
