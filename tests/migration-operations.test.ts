@@ -59,6 +59,8 @@ describe('encrypt', () => {
       'Category.secretNote': 2,
       'Comment.text': 60,
       'Contact.nickname': 20,
+      'TenantNote.body': 0,
+      'TenantNote.email': 0,
     })
 
     // Nothing readable is left in the tables.
