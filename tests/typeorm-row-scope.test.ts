@@ -163,7 +163,7 @@ describe('two tenants in tenant_notes', () => {
     expect(rows[0]!.email_index).not.toBe(rows[1]!.email_index)
     for (const r of rows) expect(r.email).toMatch(/^\$kfe\$/)
     expect(blindIndexValues(ds, TenantNote, 'email', 'ALICE@x.io', 'A')).toEqual([rows[0]!.email_index])
-    expect(() => blindIndexValues(ds, TenantNote, 'email', 'alice@x.io')).toThrow(ScopeRequiredError)
+    expect(() => blindIndexValues(ds, TenantNote, 'email', 'alice@x.io')).toThrow(/needs the row scope/)
 
     expect((await repo.findBy({ tenantId: 'A', email: 'alice@x.io' })).map((n) => n.id)).toEqual([noteA])
     expect((await repo.findBy({ tenantId: 'B', email: ' ALICE@x.io' })).map((n) => n.id)).toEqual([noteB])
@@ -215,10 +215,24 @@ describe('two tenants in tenant_notes', () => {
     expect((await sql<{ tenant_id: string }>('SELECT tenant_id FROM tenant_notes WHERE id = $1', [noteA]))[0]!.tenant_id).toBe('A')
     expect(await repo.findOneBy({ id: noteA })).toMatchObject({ tenantId: 'A', body: 'A body' })
 
-    // QueryBuilder / repository update: the set values must carry the scope.
+    // Repository / QueryBuilder update: the where object must hold the scope; the values are encrypted under it.
+    capture.clear()
     expect(await rejection(repo.update({ id: noteA }, { email: 'new@x.io' }))).toBeInstanceOf(ScopeRequiredError)
-    await repo.update({ id: noteA, tenantId: 'A' }, { tenantId: 'A', email: 'alice@x.io' })
+    expect(await rejection(repo.update({ id: noteA }, { tenantId: 'A', email: 'new@x.io' }))).toBeInstanceOf(ScopeRequiredError)
+    expect(
+      await rejection(
+        ds.createQueryBuilder().update(TenantNote).set({ email: 'new@x.io' }).where({ id: noteA }).orWhere({ tenantId: 'A' }).execute(),
+      ),
+    ).toBeInstanceOf(ScopeRequiredError)
+    expect(await rejection(repo.update({ id: noteA, tenantId: 'A' }, { tenantId: 'B', email: 'new@x.io' }))).toBeInstanceOf(
+      ScopeChangeError,
+    )
+    expect(capture.statements.filter((s) => /UPDATE/i.test(s.query))).toEqual([])
+    await ds.createQueryBuilder().update(TenantNote).set({ email: 'moved@x.io' }).where({ id: noteA }).andWhere({ tenantId: 'A' }).execute()
+    expect(await repo.findOneBy({ id: noteA })).toMatchObject({ tenantId: 'A', email: 'moved@x.io' })
+    await repo.update({ id: noteA, tenantId: 'A' }, { email: 'alice@x.io' })
     expect(await repo.findOneBy({ id: noteA })).toMatchObject({ email: 'alice@x.io' })
+    expect((await repo.findBy({ tenantId: 'A', email: 'alice@x.io' })).map((n) => n.id)).toEqual([noteA])
   })
 
   test('a read without the scope column is refused, never decrypted without it', async () => {
