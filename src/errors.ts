@@ -28,6 +28,7 @@ export type ErrorCode =
   | 'KFE_STORED_VALUE_MISMATCH'
   | 'KFE_SCOPE_KEY_SHREDDED'
   | 'KFE_SCOPE_REQUIRED'
+  | 'KFE_SCOPE_CHANGE'
   | MigrationErrorCode
 
 /**
@@ -257,6 +258,17 @@ export class ScopeRequiredError extends FieldEncryptionError {
   readonly code = 'KFE_SCOPE_REQUIRED'
   constructor(location: FieldLocation, problem: string) {
     super(`${where(location)}: ${problem}; nothing was written or sent`, location)
+  }
+}
+
+/**
+ * A write that would move a row to another scope (tenant): its values are encrypted and indexed
+ * under the scope they were written with. Nothing was written.
+ */
+export class ScopeChangeError extends FieldEncryptionError {
+  readonly code = 'KFE_SCOPE_CHANGE'
+  constructor(location: FieldLocation, detail = 'the scope of a row cannot change') {
+    super(`${where(location)}: ${detail}; nothing was written or sent`, location)
   }
 }
 

@@ -7,6 +7,7 @@ export type EntityClass = { readonly prototype: object }
 export type FieldDeclaration =
   | { kind: 'encrypted'; target: EntityClass; property: string }
   | { kind: 'blindIndex'; target: EntityClass; property: string; source: string; normalize: BlindIndexNormalization[] }
+  | { kind: 'scope'; target: EntityClass; property: string }
 
 export interface BlindIndexDecoratorOptions {
   /** Normalisations applied, in order, before hashing (as `@blindIndex(..., normalize: [...])` in Prisma). */
@@ -47,6 +48,18 @@ export function BlindIndex(source: string, options: BlindIndexDecoratorOptions =
       source,
       normalize: [...(options.normalize ?? [])],
     })
+  }
+}
+
+/**
+ * Marks the column whose value is the scope (tenant) of every encrypted value and blind index of
+ * its row (row-scoped keys, preview): a non-nullable string column, one per entity.
+ *
+ *   @EncryptionScope() @Column('text', { name: 'tenant_id' }) tenantId!: string
+ */
+export function EncryptionScope(): PropertyDecorator {
+  return (prototype, key) => {
+    declarations.push({ kind: 'scope', target: prototype.constructor, property: propertyName(key, '@EncryptionScope()') })
   }
 }
 

@@ -70,6 +70,15 @@ export async function encryptDataSource<D extends DataSource>(dataSource: D, opt
   const registry = new ModelRegistry(model)
   const encryptor = encryptorOf<EncryptorOptions>(options, 'encryptDataSource options')
   checkScopeKeys(encryptor, scope, 'encryptDataSource options')
+  for (const m of Object.values(model.models)) {
+    if (!m.scopeField) continue
+    if (scope !== undefined)
+      throw new ConfigurationError(
+        `encryptDataSource: ${m.name} is row-scoped (@EncryptionScope ${m.scopeField.name}); a DataSource scope is for schema-per-tenant, not with row scopes`,
+      )
+    if (!encryptor.hasScopeKeys)
+      throw new ConfigurationError(`encryptDataSource: ${m.name} is row-scoped and needs scopeKeys (in the options or the encryptor)`)
+  }
   const blindIndexer = blindIndexerForModel(model, options, encryptor)
   // Filters are rewritten inside TypeORM's synchronous query building: the root keys must be at hand.
   await blindIndexer?.load()

@@ -95,6 +95,19 @@ function describeEntity(metadata: EntityMetadata, driverType: string): ModelDesc
     encryptedFields[d.source] = { ...source, blindIndex: d.property }
   }
 
+  const scopes = declarations.filter((d) => d.kind === 'scope')
+  let scopeField: ModelDescription['scopeField']
+  if (scopes.length > 1) throw problem(scopes[1]!.property, 'an entity has at most one @EncryptionScope() column')
+  for (const d of scopes) {
+    const column = metadata.ownColumns.find((c) => c.propertyName === d.property && !c.embeddedMetadata)
+    if (!column) throw problem(d.property, '@EncryptionScope() must be on a column of the entity')
+    if (encryptedFields[d.property]) throw problem(d.property, 'the scope column cannot be encrypted')
+    if (blindIndexes[d.property]) throw problem(d.property, 'the scope column cannot be a blind index')
+    if (column.isNullable) throw problem(d.property, 'the scope column cannot be nullable')
+    if (column.transformer) throw problem(d.property, 'the scope column cannot have a value transformer')
+    scopeField = { name: d.property, column: column.databaseName }
+  }
+
   const relations: Record<string, RelationModel> = {}
   for (const r of metadata.relations) {
     relations[r.propertyName] = { name: r.propertyName, target: r.inverseEntityMetadata.name, isList: r.isOneToMany || r.isManyToMany }
@@ -107,5 +120,6 @@ function describeEntity(metadata: EntityMetadata, driverType: string): ModelDesc
     encryptedFields,
     blindIndexes,
     relations,
+    ...(scopeField ? { scopeField } : {}),
   }
 }

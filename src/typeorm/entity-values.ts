@@ -1,7 +1,8 @@
 import type { BlindIndexer } from '../blind-index/blind-indexer'
 import type { EnvelopeEncryptor, FieldValue, StoredValue } from '../engine/envelope-encryptor'
 import { ValueBatch } from '../engine/value-batch'
-import { BlindIndexWriteError, ConfigurationError, InvalidFieldValueError } from '../errors'
+import { BlindIndexWriteError, ConfigurationError, InvalidFieldValueError, ScopeChangeError, ScopeRequiredError } from '../errors'
+import { checkScope } from '../keys/scope-keys'
 import type { ModelView } from '../model/model-registry'
 
 type Entity = Record<string, unknown>
@@ -43,6 +44,8 @@ function asBuffer(value: StoredValue): StoredValue {
  */
 export class EntityValues {
   private readonly known = new WeakMap<object, Map<string, KnownValue>>()
+  /** The scope value of row-scoped entities as loaded (or last written): a row's scope cannot change. */
+  private readonly loadedScope = new WeakMap<object, unknown>()
   private readonly pending = new WeakMap<object, { view: ModelView; restore: Array<{ property: string; plain: unknown }> }>()
 
   private loads: LoadBatch | undefined
@@ -80,9 +83,21 @@ export class EntityValues {
     const spotIndex: number[] = [] // -1: a single value; otherwise the list position
     batch.entities.forEach((entity, e) => {
       const view = batch.views[e]!
+      const scopeField = view.description.scopeField
+      let rowScope = this.scope
+      if (scopeField) {
+        rowScope = entity[scopeField.name] as string | undefined
+        if (rowScope !== undefined) this.loadedScope.set(entity, rowScope)
+      }
       let known: Map<string, KnownValue> | undefined
       for (const [property, { field, ctx }] of view.encrypted) {
         const value = entity[property]
+        if (scopeField && value !== null && value !== undefined && rowScope === undefined) {
+          throw new ScopeRequiredError(
+            { model: view.description.name, field: property },
+            `its row's scope column '${scopeField.name}' was not selected; select it to read the encrypted values`,
+          )
+        }
         if (field.blindIndex && entity[field.blindIndex] !== undefined) {
           ;(known ??= this.knownOf(entity)).set(property, { hasValue: false, index: entity[field.blindIndex] })
         }
@@ -90,13 +105,13 @@ export class EntityValues {
         if (field.isList && Array.isArray(value)) {
           entity[property] = [...value]
           for (let i = 0; i < value.length; i++) {
-            items.push(this.item(value[i], ctx))
+            items.push(this.item(value[i], ctx, rowScope))
             spotEntity.push(entity)
             spotProperty.push(property)
             spotIndex.push(i)
           }
         } else {
-          items.push(this.item(value, ctx))
+          items.push(this.item(value, ctx, rowScope))
           spotEntity.push(entity)
           spotProperty.push(property)
           spotIndex.push(-1)
@@ -137,7 +152,8 @@ export class EntityValues {
   async encrypt(view: ModelView, entity: Entity, databaseEntity?: Entity): Promise<void> {
     const model = view.description.name
     const known = this.known.get(entity)
-    const batch = new ValueBatch(this.scope)
+    const scope = this.writeScope(view, entity)
+    const batch = new ValueBatch(scope)
     const restore: Array<{ property: string; plain: unknown }> = []
     const indexes: Array<() => void> = []
     for (const [property, { field, ctx }] of view.encrypted) {
@@ -166,7 +182,7 @@ export class EntityValues {
       } else {
         batch.add(value, ctx, entity, property)
       }
-      if (indexName) indexes.push(this.indexWriter(model, property, indexName, value, entity))
+      if (indexName) indexes.push(this.indexWriter(model, property, indexName, value, entity, scope))
     }
     if (batch.size > 0) {
       try {
@@ -192,6 +208,8 @@ export class EntityValues {
     const { view, restore } = found
     this.pending.delete(entity)
     const known = this.knownOf(entity)
+    const scopeField = view.description.scopeField
+    if (scopeField && typeof entity[scopeField.name] === 'string') this.loadedScope.set(entity, entity[scopeField.name])
     for (const { property, plain } of restore) {
       const indexName = view.encrypted.get(property)?.field.blindIndex
       known.set(property, { hasValue: true, plain, stored: entity[property], index: indexName ? entity[indexName] : undefined })
@@ -225,12 +243,40 @@ export class EntityValues {
   }
 
   /** The index value to store for `value`, computed after the values are type-checked by the encryptor. */
-  private indexWriter(model: string, property: string, indexName: string, value: unknown, entity: Entity): () => void {
+  private indexWriter(
+    model: string,
+    property: string,
+    indexName: string,
+    value: unknown,
+    entity: Entity,
+    scope: string | undefined,
+  ): () => void {
     const field = this.blindIndexer?.indexNamed(model, indexName)
     if (!field) throw new ConfigurationError(`${model}.${property}: its blind index ${indexName} is not configured; nothing was written`)
     if (typeof value !== 'string') throw new InvalidFieldValueError({ model, field: property }, 'a string', typeof value)
-    const hash = this.blindIndexer!.compute(field, value, this.scope)
+    const hash = this.blindIndexer!.compute(field, value, scope)
     return () => (entity[indexName] = hash)
+  }
+
+  /**
+   * The scope of a write: the DataSource's, or, for a row-scoped entity, its scope property. A row
+   * whose scope changed since it was loaded is refused (its values are bound to the old scope), and
+   * so is a write of encrypted values without the scope.
+   */
+  private writeScope(view: ModelView, entity: Entity): string | undefined {
+    const scopeField = view.description.scopeField
+    if (!scopeField) return this.scope
+    const model = view.description.name
+    const value = entity[scopeField.name]
+    if (this.loadedScope.has(entity) && value !== undefined && value !== this.loadedScope.get(entity)) {
+      throw new ScopeChangeError({ model, field: scopeField.name }, 'the scope of a loaded row cannot change (its values are bound to it)')
+    }
+    const writes = [...view.encrypted.keys()].find((p) => entity[p] !== undefined && entity[p] !== null)
+    if (writes === undefined) return undefined
+    if (value === undefined || value === null || value === '') {
+      throw new ScopeRequiredError({ model, field: writes }, `a write of ${model}.${writes} needs the row's scope '${scopeField.name}'`)
+    }
+    return checkScope(value, { model, field: scopeField.name })
   }
 
   /** A write that sets a blind index without its source is refused (the index follows its source). */
@@ -240,9 +286,9 @@ export class EntityValues {
     throw new BlindIndexWriteError({ model, field: indexName }, property)
   }
 
-  /** A stored value to decrypt, with this DataSource's scope when it is scoped. */
-  private item(value: unknown, ctx: FieldValue['ctx']): FieldValue {
-    return this.scope === undefined ? { value, ctx } : { value, ctx, scope: this.scope }
+  /** A stored value to decrypt, with its scope (the DataSource's, or its row's) when it is scoped. */
+  private item(value: unknown, ctx: FieldValue['ctx'], scope: string | undefined): FieldValue {
+    return scope === undefined ? { value, ctx } : { value, ctx, scope }
   }
 
   private knownOf(entity: Entity): Map<string, KnownValue> {

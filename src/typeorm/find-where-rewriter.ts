@@ -1,7 +1,8 @@
 import { And, Equal, FindOperator, In, Not, Or } from 'typeorm'
 import type { EntityMetadata } from 'typeorm'
 import type { BlindIndexer } from '../blind-index/blind-indexer'
-import { InvalidFieldValueError, UnsupportedEncryptedFieldQueryError } from '../errors'
+import { InvalidFieldValueError, ScopeRequiredError, UnsupportedEncryptedFieldQueryError } from '../errors'
+import { checkScope } from '../keys/scope-keys'
 import type { ModelRegistry, ModelView } from '../model/model-registry'
 
 type Obj = Record<string, unknown>
@@ -48,7 +49,7 @@ export class FindWhereRewriter {
       const encrypted = view.encrypted.get(key)
       if (encrypted) {
         delete out[key]
-        const rewritten = this.condition(view, key, value)
+        const rewritten = this.condition(view, key, value, this.scopeOf(view, where as Obj, key, value))
         const target = rewritten.on === 'source' ? key : encrypted.field.blindIndex!
         out[target] = target in out ? And(asOperator(out[target]), asOperator(rewritten.value)) : rewritten.value
         continue
@@ -71,27 +72,46 @@ export class FindWhereRewriter {
     }
   }
 
-  private condition(view: ModelView, key: string, value: unknown): Rewritten {
+  /**
+   * The scope whose blind indexes a condition compares with: the DataSource's, or, for a row-scoped
+   * entity, the scope equality in the same where object (required: never a cross-tenant match).
+   */
+  private scopeOf(view: ModelView, where: Obj, key: string, value: unknown): string | undefined {
+    const scopeField = view.description.scopeField
+    if (!scopeField) return this.scope
+    if (value === null || (isFindOperator(value) && value.type === 'isNull')) return undefined
+    let scope = where[scopeField.name]
+    if (isFindOperator(scope) && scope.type === 'equal') scope = scope.value
+    if (scope === undefined || scope === null || scope === '') {
+      throw new ScopeRequiredError(
+        { model: view.description.name, field: key },
+        `a filter on ${key} needs the equality ${scopeField.name}: <scope> in the same where object (blind indexes are per scope)`,
+      )
+    }
+    return checkScope(scope, { model: view.description.name, field: scopeField.name })
+  }
+
+  private condition(view: ModelView, key: string, value: unknown, scope: string | undefined): Rewritten {
     if (value === null) return { on: 'source', value }
-    if (!isFindOperator(value)) return { on: 'index', value: this.equalTo(view, key, [value]) }
+    if (!isFindOperator(value)) return { on: 'index', value: this.equalTo(view, key, [value], scope) }
     const type = value.type as string
     switch (type) {
       case 'isNull':
         return { on: 'source', value }
       case 'equal':
-        return { on: 'index', value: this.equalTo(view, key, [value.value]) }
+        return { on: 'index', value: this.equalTo(view, key, [value.value], scope) }
       case 'in': {
         const list = value.value
         if (!Array.isArray(list)) throw unsupported(view, key, 'in', 'In() needs a list of values')
-        return { on: 'index', value: this.equalTo(view, key, list, true) }
+        return { on: 'index', value: this.equalTo(view, key, list, scope, true) }
       }
       case 'not': {
-        const inner = this.condition(view, key, value.child ?? value.value)
+        const inner = this.condition(view, key, value.child ?? value.value, scope)
         return { on: inner.on, value: Not(inner.value as FindOperator<unknown>) }
       }
       case 'and':
       case 'or': {
-        const parts = (value.value as unknown as unknown[]).map((v) => this.condition(view, key, v))
+        const parts = (value.value as unknown as unknown[]).map((v) => this.condition(view, key, v, scope))
         const on = parts[0]?.on ?? 'index'
         if (parts.some((p) => p.on !== on))
           throw unsupported(view, key, type, 'IsNull cannot be combined with equality on an encrypted field in one And/Or')
@@ -104,7 +124,7 @@ export class FindWhereRewriter {
   }
 
   /** Equality with any of `values`: the index of each value under every configured version. */
-  private equalTo(view: ModelView, key: string, values: unknown[], alwaysList = false): unknown {
+  private equalTo(view: ModelView, key: string, values: unknown[], scope: string | undefined, alwaysList = false): unknown {
     const model = view.description.name
     const indexName = view.encrypted.get(key)!.field.blindIndex
     const field = indexName ? this.blindIndexer?.indexNamed(model, indexName) : undefined
@@ -113,7 +133,7 @@ export class FindWhereRewriter {
     for (const v of values) {
       if (isFindOperator(v)) throw unsupported(view, key, String(v.type), 'only plain values can be compared with an encrypted field')
       if (typeof v !== 'string') throw new InvalidFieldValueError({ model, field: key }, 'a string', v === null ? 'null' : typeof v)
-      hashes.push(...this.blindIndexer!.candidates(field, v, this.scope))
+      hashes.push(...this.blindIndexer!.candidates(field, v, scope))
     }
     return hashes.length === 1 && !alwaysList ? hashes[0] : In(hashes)
   }

@@ -7,10 +7,10 @@ import {
   type DataSource,
   type EntityMetadata,
 } from 'typeorm'
-import { ConfigurationError, UnsupportedEncryptedFieldQueryError } from '../errors'
+import { ConfigurationError, ScopeChangeError, ScopeRequiredError, UnsupportedEncryptedFieldQueryError } from '../errors'
 import type { ModelRegistry } from '../model/model-registry'
 import type { EntityValues } from './entity-values'
-import { isPlainObject, type FindWhereRewriter } from './find-where-rewriter'
+import { isFindOperator, isPlainObject, type FindWhereRewriter } from './find-where-rewriter'
 
 /** What the hooks need of a DataSource set up by `encryptDataSource`. */
 export interface HookedDataSource {
@@ -60,14 +60,60 @@ function refuseEncrypted(state: HookedDataSource, metadata: EntityMetadata, prop
   if (view?.encrypted.has(name)) throw new UnsupportedEncryptedFieldQueryError({ model: metadata.name, field: name }, operator, reason)
 }
 
+/**
+ * The scope equalities an UPDATE builder's object conditions put on a row-scoped entity: the one
+ * scope its rows are all of, or `undefined` when unknown (no such condition, an OR, a string condition).
+ */
+const builderScopes = new WeakMap<object, unknown>()
+
+function scopeEquality(metadata: EntityMetadata, state: HookedDataSource, where: unknown): unknown {
+  const scopeField = state.registry.get(metadata.name)?.description.scopeField
+  if (!scopeField || !isPlainObject(where)) return undefined
+  const value = where[scopeField.name]
+  return isFindOperator(value) ? (value.type === 'equal' ? value.value : undefined) : value
+}
+
 /** `where(object)` and friends: object conditions get the same rewrite as find options. */
-function objectWhere(original: Fn): Fn {
+function objectWhere(original: Fn, name: string): Fn {
   return function (this: Builder, where: unknown, ...rest: unknown[]) {
     const state = stateOf(this)
     const metadata = state && mainMetadata(this)
     const rewritable = isPlainObject(where) || (Array.isArray(where) && where.every(isPlainObject))
+    if (metadata && this instanceof UpdateQueryBuilder) {
+      const scope = scopeEquality(metadata, state, where)
+      const current = builderScopes.get(this)
+      // andWhere narrows (two different scopes match nothing: treated as unknown), orWhere widens.
+      if (name === 'where') builderScopes.set(this, scope)
+      else if (name === 'orWhere') builderScopes.set(this, undefined)
+      else if (scope !== undefined) builderScopes.set(this, current === undefined || current === scope ? scope : undefined)
+    }
     return original.call(this, metadata && rewritable ? state.rewriter.where(metadata, where) : where, ...rest)
   }
+}
+
+/**
+ * An UPDATE of a row-scoped entity that sets encrypted values or the scope: its object condition
+ * must hold the scope equality (the rows' scope), which the values are then encrypted under.
+ */
+function checkUpdateScope(qb: Builder & { expressionMap: { valuesSet?: unknown } }, state: HookedDataSource): void {
+  const metadata = mainMetadata(qb)
+  const view = metadata && state.registry.get(metadata.name)
+  const scopeField = view?.description.scopeField
+  const set = qb.expressionMap.valuesSet
+  if (!view || !scopeField || !isPlainObject(set)) return
+  const touched = scopeField.name in set || [...view.encrypted.keys()].some((p) => set[p] !== undefined && set[p] !== null)
+  if (!touched) return
+  const scope = builderScopes.get(qb)
+  const field = scopeField.name in set ? scopeField.name : [...view.encrypted.keys()].find((p) => set[p] !== undefined)!
+  if (scope === undefined || scope === null) {
+    throw new ScopeRequiredError(
+      { model: view.description.name, field },
+      `an update of ${field} needs the equality ${scopeField.name}: <scope> in its where object (the rows' scope)`,
+    )
+  }
+  if (scopeField.name in set && set[scopeField.name] !== scope)
+    throw new ScopeChangeError({ model: view.description.name, field: scopeField.name }, 'an update cannot move rows to another scope')
+  set[scopeField.name] = scope
 }
 
 /** `orderBy('alias.property')`: refused on an encrypted property of any joined entity. */
@@ -116,7 +162,7 @@ export function hookQueries(dataSource: DataSource, state: HookedDataSource): vo
       },
   )
   for (const proto of [SelectQueryBuilder.prototype, UpdateQueryBuilder.prototype, DeleteQueryBuilder.prototype, softDelete]) {
-    for (const name of ['where', 'andWhere', 'orWhere']) wrap(proto, name, objectWhere)
+    for (const name of ['where', 'andWhere', 'orWhere']) wrap(proto, name, (original) => objectWhere(original, name))
   }
   for (const proto of [SelectQueryBuilder.prototype, UpdateQueryBuilder.prototype, softDelete]) {
     for (const name of ['orderBy', 'addOrderBy']) wrap(proto, name, checkedOrder)
@@ -131,6 +177,7 @@ export function hookQueries(dataSource: DataSource, state: HookedDataSource): vo
         async function (this: Builder & { expressionMap: { valuesSet?: unknown } }, ...args: unknown[]) {
           const state = stateOf(this)
           if (!state) return original.apply(this, args)
+          if (this instanceof UpdateQueryBuilder) checkUpdateScope(this, state)
           try {
             return await original.apply(this, args)
           } finally {

@@ -1,6 +1,6 @@
 import 'reflect-metadata'
 import { Column, Entity, JoinColumn, ManyToOne, OneToMany, OneToOne, PrimaryGeneratedColumn } from 'typeorm'
-import { BlindIndex, Encrypted } from '../../src/typeorm'
+import { BlindIndex, Encrypted, EncryptionScope } from '../../src/typeorm'
 
 const BINARY = /^postgres(ql)?:/.test(process.env.DATABASE_URL ?? '') ? 'bytea' : 'blob'
 
@@ -77,3 +77,30 @@ export class Post {
 }
 
 export const ENTITIES = [User, Profile, Post]
+
+/** Row-scoped keys (issue 13): every encrypted value and blind index of a row is bound to its `tenantId`. The table of prisma's TenantNote. */
+@Entity({ name: 'tenant_notes' })
+export class TenantNote {
+  @PrimaryGeneratedColumn()
+  id!: number
+
+  @EncryptionScope()
+  @Column('varchar', { name: 'tenant_id', length: 191 })
+  tenantId!: string
+
+  @Encrypted()
+  @Column('text', { nullable: true })
+  body?: string | null
+
+  @Encrypted()
+  @Column('text', { nullable: true })
+  email?: string | null
+
+  @BlindIndex('email', { normalize: ['lowercase', 'trim'] })
+  @Column('text', { name: 'email_index', nullable: true })
+  emailIndex?: string | null
+
+  @ManyToOne(() => User, { onDelete: 'CASCADE', nullable: true })
+  @JoinColumn({ name: 'author_id' })
+  author?: User | null
+}
