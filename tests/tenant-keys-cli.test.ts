@@ -18,7 +18,13 @@ import {
   recomputeBlindIndexes,
   type ScopeKeyStoreDialect,
 } from '../src'
+import { fieldContext } from '../src/cipher/field-context'
+import { decodeHeader } from '../src/format/envelope-format'
+import { KeyRing } from '../src/keys/key-ring'
+import type { ScopeKeys } from '../src/keys/scope-keys'
+import { ScopedDataKeyCurrency } from '../src/migration/scoped-data-key-currency'
 import { databaseScopeKeyStore } from '../src/migration/sql-scope-key-store'
+import { takeApart } from './support/envelope-surgery'
 import { kmsClientFor, KmsTestServer } from './support/kms-test-server'
 import { runCli } from './support/migration-cli-io'
 import { createMigrationDatabase, emptyTables, type MigrationTestDatabase } from './support/migration-database'
@@ -323,5 +329,22 @@ describe('shred --scope with awsKmsScopeKeys in the config', () => {
     const gone = await runCli(['shred', '--scope', 'GONE', '--yes'], { env, cwd: dir })
     expect(gone.code).toBe(1)
     expect(gone.stdout).toMatch(/NotFoundException/)
+  })
+})
+
+describe('review findings on the scoped CLI', () => {
+  test('5: a hung scope-key lookup (key-table read, KMS key lookup) fails with the typed timeout error under the provider deadline', async () => {
+    const hung: ScopeKeys = { providerFor: () => new Promise(() => undefined) }
+    const ctx = fieldContext('User', 'email', 'users', 'email')
+    const encryptor = new EnvelopeEncryptor({ keys: master, scopeKeys: hung, providerTimeoutMs: 50 })
+    await expect(encryptor.encrypt('ann@x.io', ctx, 'S')).rejects.toMatchObject({ code: 'KFE_KEY_UNAVAILABLE', model: 'User' })
+    const value = await new EnvelopeEncryptor({ keys: master }).encrypt('ann@x.io', ctx)
+    await expect(encryptor.decrypt(value, ctx, 'S')).rejects.toMatchObject({ code: 'KFE_KEY_UNAVAILABLE' })
+    const currency = new ScopedDataKeyCurrency(new KeyRing([master]), hung, 'S', 50)
+    const header = decodeHeader(takeApart(value as string).header, {})
+    await expect(currency.of('', header, { model: 'User', field: 'email' })).rejects.toMatchObject({
+      code: 'KFE_KEY_UNAVAILABLE',
+      message: expect.stringMatching(/no answer within 50 ms/),
+    })
   })
 })

@@ -34,7 +34,7 @@ export class ScopedDataKeyCurrency extends DataKeyCurrency {
   }
 
   private provider(at: FieldLocation): Promise<KeyProvider> {
-    return scopeProviderAt(this.scopeKeys, this.scope, at)
+    return scopeProviderAt(this.scopeKeys, this.scope, at, this.timeoutMs)
   }
 }
 
