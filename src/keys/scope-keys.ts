@@ -1,4 +1,11 @@
-import { ConfigurationError, KeyProviderError, ScopeKeyShreddedError, ScopeRequiredError, type FieldLocation } from '../errors'
+import {
+  ConfigurationError,
+  KeyProviderError,
+  ScopeKeyNotFoundError,
+  ScopeKeyShreddedError,
+  ScopeRequiredError,
+  type FieldLocation,
+} from '../errors'
 import type { KeyProvider } from './key-provider'
 
 /**
@@ -13,6 +20,8 @@ import type { KeyProvider } from './key-provider'
  */
 export interface ScopeKeys {
   providerFor(scope: string): Promise<KeyProvider>
+  /** Zeroes the scope keys held in memory (when the implementation holds any); the object is unusable afterwards. */
+  destroy?(): void
 }
 
 /** The provider id a scope-key lookup that finds no answer in time is reported under. */
@@ -40,6 +49,7 @@ export async function scopeProviderAt(scopeKeys: ScopeKeys, scope: string, at: F
     return await Promise.race([scopeKeys.providerFor(scope), deadline])
   } catch (err) {
     if (err instanceof ScopeKeyShreddedError && !err.model) throw new ScopeKeyShreddedError(err.scope, at)
+    if (err instanceof ScopeKeyNotFoundError && !err.model) throw new ScopeKeyNotFoundError(err.scope, at)
     throw err
   } finally {
     clearTimeout(timer)
