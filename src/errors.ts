@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'KFE_CONFIGURATION'
   | 'KFE_STORED_VALUE_MISMATCH'
   | 'KFE_SCOPE_KEY_SHREDDED'
+  | 'KFE_SCOPE_KEY_NOT_FOUND'
   | 'KFE_SCOPE_REQUIRED'
   | 'KFE_SCOPE_CHANGE'
   | MigrationErrorCode
@@ -246,6 +247,19 @@ export class ScopeKeyShreddedError extends FieldEncryptionError {
   readonly scope: string
   constructor(scope: string, location: FieldLocation = {}) {
     super(`${where(location)}: the key of scope '${scope}' was shredded; its values cannot be read and nothing is written for it`, location)
+    this.scope = scope
+  }
+}
+
+/**
+ * A read-only view of the scope keys (the CLI's `status`, `decrypt`, `shred`) found no key for a
+ * scope: nothing was ever written under it, and the view does not create one.
+ */
+export class ScopeKeyNotFoundError extends FieldEncryptionError {
+  readonly code = 'KFE_SCOPE_KEY_NOT_FOUND'
+  readonly scope: string
+  constructor(scope: string, location: FieldLocation = {}) {
+    super(`${where(location)}: no key for scope '${scope}'`, location)
     this.scope = scope
   }
 }

@@ -18,7 +18,13 @@ import {
   recomputeBlindIndexes,
   type ScopeKeyStoreDialect,
 } from '../src'
+import { fieldContext } from '../src/cipher/field-context'
+import { decodeHeader } from '../src/format/envelope-format'
+import { KeyRing } from '../src/keys/key-ring'
+import type { ScopeKeys } from '../src/keys/scope-keys'
+import { ScopedDataKeyCurrency } from '../src/migration/scoped-data-key-currency'
 import { databaseScopeKeyStore } from '../src/migration/sql-scope-key-store'
+import { takeApart } from './support/envelope-surgery'
 import { kmsClientFor, KmsTestServer } from './support/kms-test-server'
 import { runCli } from './support/migration-cli-io'
 import { createMigrationDatabase, emptyTables, type MigrationTestDatabase } from './support/migration-database'
@@ -104,10 +110,13 @@ describe('status, shred and encrypt with --scope', () => {
     const unscoped = await emailStatus(a)
     expect(unscoped.code).toBe(0)
     expect(unscoped.email).toMatchObject({ current: 0, unreadable: EMAILS.length, shredded: 0 })
-    // Under another scope too, and they are not counted as shredded.
-    const other = await emailStatus(a, '--scope', 'B')
-    expect(other.email).toMatchObject({ current: 0, unreadable: EMAILS.length, shredded: 0 })
-    expect(other.email.unreadableReasons.map((r) => r.reason)).toEqual(['KFE_DECRYPTION_FAILED'])
+    // Under a scope this database has no key for: none is made, the run says so, and nothing counts as shredded.
+    const other = await runCli(['status', '--scope', 'B', '--no-progress', '--encryption-model', a.db.encryptionModelModule], {
+      env: a.env,
+    })
+    expect(other.stderr).toMatch(/no key for scope 'B'/)
+    expect(other.stdout).not.toMatch(/shredded/)
+    expect(await databaseScopeKeyStore(a.db.database).get('B')).toBeUndefined()
   })
 
   test('shred --scope A asks first; --yes tombstones the key table row; then A’s values are shredded, B’s current', async () => {
@@ -148,9 +157,12 @@ describe('status, shred and encrypt with --scope', () => {
     expect((await b.client().user.findMany({ orderBy: { id: 'asc' } })).map((u) => u.email)).toEqual(EMAILS.map((e) => `B-${e}`))
     // Nothing is encrypted for a shredded scope: the run stops, the plaintext row is left as it was.
     const plain = await a.db.prisma.user.create({ data: { email: 'late@x.io' } })
-    const late = await runCli(['encrypt', '--scope', 'A', '--no-progress', '--encryption-model', a.db.encryptionModelModule], {
-      env: a.env,
-    })
+    const late = await runCli(
+      ['encrypt', '--scope', 'A', '--adopt-unscoped', '--yes', '--no-progress', '--encryption-model', a.db.encryptionModelModule],
+      {
+        env: a.env,
+      },
+    )
     expect(late.code).not.toBe(0)
     expect(late.stderr + late.stdout).toMatch(/KFE_SCOPE_KEY_SHREDDED/)
     expect((await a.db.prisma.user.findUnique({ where: { id: plain.id } }))!.email).toBe('late@x.io')
@@ -166,9 +178,12 @@ describe('status, shred and encrypt with --scope', () => {
     for (const email of ['new1@x.io', 'new2@x.io']) await b.db.prisma.user.create({ data: { email } })
     const before = await emailStatus(b, '--scope', 'B')
     expect(before.email).toMatchObject({ plaintext: 2, current: EMAILS.length })
-    const run = await runCli(['encrypt', '--scope', 'B', '--no-progress', '--encryption-model', b.db.encryptionModelModule, '--json'], {
-      env: b.env,
-    })
+    const run = await runCli(
+      ['encrypt', '--scope', 'B', '--adopt-unscoped', '--yes', '--no-progress', '--encryption-model', b.db.encryptionModelModule, '--json'],
+      {
+        env: b.env,
+      },
+    )
     expect(run.code).toBe(0)
     const summary = JSON.parse(run.stdout) as {
       scope: string
@@ -202,9 +217,12 @@ describe('rotate --scope: values encrypted before the deployment had scopes move
     const scopedClient = b.client()
     expect(await scopedClient.user.findFirst({ where: { email: 'old2@x.io' } })).toBeNull() // unscoped index: not found under B
 
-    const run = await runCli(['rotate', '--scope', 'B', '--no-progress', '--json', '--encryption-model', b.db.encryptionModelModule], {
-      env: b.env,
-    })
+    const run = await runCli(
+      ['rotate', '--scope', 'B', '--adopt-unscoped', '--yes', '--no-progress', '--json', '--encryption-model', b.db.encryptionModelModule],
+      {
+        env: b.env,
+      },
+    )
     expect(run.code).toBe(0)
     const summary = JSON.parse(run.stdout) as { failed: number; columns: Array<{ field: string; counts: Record<string, number> }> }
     expect(summary.failed).toBe(0)
@@ -323,5 +341,142 @@ describe('shred --scope with awsKmsScopeKeys in the config', () => {
     const gone = await runCli(['shred', '--scope', 'GONE', '--yes'], { env, cwd: dir })
     expect(gone.code).toBe(1)
     expect(gone.stdout).toMatch(/NotFoundException/)
+  })
+})
+
+/** The raw (stored) emails of a tenant's users, in id order. */
+async function rawEmails(t: Tenant): Promise<string[]> {
+  return (await t.db.prisma.user.findMany({ orderBy: { id: 'asc' } })).map((u) => u.email)
+}
+
+/** The counts of the email column in a `--json` summary. */
+function emailCounts(stdout: string): Record<string, number> {
+  const summary = JSON.parse(stdout) as { columns: Array<{ model: string; field: string; counts: Record<string, number> }> }
+  return summary.columns.find((c) => c.model === 'User' && c.field === 'email')!.counts
+}
+
+describe('review findings on the scoped CLI', () => {
+  test('1: rotate --scope leaves values written without a scope alone unless --adopt-unscoped (counted, asked); encrypt --scope needs it too', async () => {
+    const e = await tenant('E')
+    tenants.push(e)
+    const model = ['--no-progress', '--encryption-model', e.db.encryptionModelModule]
+    const unscoped = e.db.prisma.$extends(fieldEncryption({ model: e.db.encryptionModel, keys: master }))
+    for (const email of ['u1@x.io', 'u2@x.io']) await unscoped.user.create({ data: { email } })
+    for (const email of ['p1@x.io', 'p2@x.io']) await e.db.prisma.user.create({ data: { email } })
+    const before = await rawEmails(e)
+
+    const left = await runCli(['rotate', '--scope', 'E', '--json', ...model], { env: e.env })
+    expect(left.code).toBe(0)
+    expect(emailCounts(left.stdout)).toMatchObject({ 'outside scope': 2 })
+    expect(await rawEmails(e)).toEqual(before)
+    const noTerminal = await runCli(['rotate', '--scope', 'E', '--adopt-unscoped', ...model], { env: e.env })
+    expect(noTerminal.code).toBe(2)
+    expect(noTerminal.stderr).toMatch(/--yes/)
+    const declined = await runCli(['rotate', '--scope', 'E', '--adopt-unscoped', ...model], { env: e.env, answer: 'no' })
+    expect(declined.code).toBe(1)
+    expect(declined.questions).toEqual([expect.stringMatching(/binds 2 rows with values encrypted without a scope .* to scope 'E'/)])
+    expect(await rawEmails(e)).toEqual(before)
+
+    const refused = await runCli(['encrypt', '--scope', 'E', ...model], { env: e.env })
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toMatch(/--adopt-unscoped/)
+    expect(await rawEmails(e)).toEqual(before)
+    const asked = await runCli(['encrypt', '--scope', 'E', '--adopt-unscoped', '--json', ...model], { env: e.env, answer: 'yes' })
+    expect(asked.code).toBe(0)
+    expect(asked.questions).toEqual([expect.stringMatching(/binds 2 plaintext rows .* to scope 'E'/)])
+    expect(emailCounts(asked.stdout)).toMatchObject({ encrypted: 2 })
+    const moved = await runCli(['rotate', '--scope', 'E', '--adopt-unscoped', '--json', ...model], { env: e.env, answer: 'yes' })
+    expect(moved.code).toBe(0)
+    expect(emailCounts(moved.stdout)).toMatchObject({ reencrypted: 2 })
+    expect((await emailStatus(e, '--scope', 'E', '--check')).email).toMatchObject({ current: 4, older: 0 })
+  })
+
+  test('2: status, decrypt, rotate and shred of a scope without a key make none, and say "no key for scope"', async () => {
+    const e = tenants.find((t) => t.scope === 'E')!
+    const model = ['--no-progress', '--encryption-model', e.db.encryptionModelModule]
+    const store = databaseScopeKeyStore(e.db.database)
+    const before = await rawEmails(e)
+    const status = await runCli(['status', '--scope', 'NOPE', '--check', ...model], { env: e.env })
+    expect(status.code).toBe(1)
+    expect(status.stderr).toMatch(/no key for scope 'NOPE'/)
+    const decrypt = await runCli(['decrypt', '--scope', 'NOPE', '--yes', ...model], { env: e.env })
+    expect(decrypt.code).toBe(1)
+    expect(decrypt.stderr).toMatch(/no key for scope 'NOPE'/)
+    const rotate = await runCli(['rotate', '--scope', 'NOPE', ...model], { env: e.env })
+    expect(rotate.code).toBe(0)
+    expect(rotate.stderr).toMatch(/no key for scope 'NOPE'/)
+    const shred = await runCli(['shred', '--scope', 'NOPE', '--yes'], { env: e.env })
+    expect(shred.code).toBe(1)
+    expect(shred.stdout).toMatch(/no key for scope 'NOPE'/)
+    expect(await store.get('NOPE')).toBeUndefined()
+    expect(await rawEmails(e)).toEqual(before)
+  })
+
+  test('3: every command ends by zeroing the scope keys it loaded and the master key, shred included', async () => {
+    const e = tenants.find((t) => t.scope === 'E')!
+    const destroyed: string[] = []
+    const original = LocalKeyProvider.prototype.destroy
+    const spy = jest.spyOn(LocalKeyProvider.prototype, 'destroy').mockImplementation(function (this: LocalKeyProvider) {
+      destroyed.push(this.id)
+      original.call(this)
+    })
+    try {
+      expect((await emailStatus(e, '--scope', 'E')).code).toBe(0)
+      expect(destroyed).toEqual(expect.arrayContaining(['local-scope', 'local']))
+      destroyed.length = 0
+      const g = await tenant('G')
+      tenants.push(g)
+      await g.client().user.create({ data: { email: 'g@x.io' } })
+      expect((await runCli(['shred', '--scope', 'G', '--yes'], { env: g.env })).code).toBe(0)
+      expect(destroyed).toEqual(expect.arrayContaining(['local']))
+    } finally {
+      spy.mockRestore()
+    }
+    const scopeKeys = localScopeKeys({ master, store: databaseScopeKeyStore(e.db.database) })
+    const provider = await scopeKeys.providerFor('E')
+    scopeKeys.destroy()
+    await expect(provider.generateDataKey()).rejects.toMatchObject({ code: 'KFE_KEY_UNAVAILABLE' })
+    await expect(scopeKeys.providerFor('E')).rejects.toMatchObject({ code: 'KFE_KEY_UNAVAILABLE' })
+  })
+
+  test('4: decrypt --scope decrypts values written before scopes as unscoped values, counted as such', async () => {
+    const f = await tenant('F')
+    tenants.push(f)
+    const unscoped = f.db.prisma.$extends(fieldEncryption({ model: f.db.encryptionModel, keys: master }))
+    for (const email of ['u1@x.io', 'u2@x.io']) await unscoped.user.create({ data: { email } })
+    for (const email of ['s1@x.io', 's2@x.io']) await f.client().user.create({ data: { email } })
+    const run = await runCli(
+      [
+        'decrypt',
+        '--scope',
+        'F',
+        '--yes',
+        '--json',
+        '--field',
+        'User.email',
+        '--no-progress',
+        '--encryption-model',
+        f.db.encryptionModelModule,
+      ],
+      { env: f.env },
+    )
+    expect(run.code).toBe(0)
+    expect(emailCounts(run.stdout)).toMatchObject({ decrypted: 2, 'decrypted (written without a scope)': 2 })
+    expect(await rawEmails(f)).toEqual(['u1@x.io', 'u2@x.io', 's1@x.io', 's2@x.io'])
+  })
+
+  test('5: a hung scope-key lookup (key-table read, KMS key lookup) fails with the typed timeout error under the provider deadline', async () => {
+    const hung: ScopeKeys = { providerFor: () => new Promise(() => undefined) }
+    const ctx = fieldContext('User', 'email', 'users', 'email')
+    const encryptor = new EnvelopeEncryptor({ keys: master, scopeKeys: hung, providerTimeoutMs: 50 })
+    await expect(encryptor.encrypt('ann@x.io', ctx, 'S')).rejects.toMatchObject({ code: 'KFE_KEY_UNAVAILABLE', model: 'User' })
+    const value = await new EnvelopeEncryptor({ keys: master }).encrypt('ann@x.io', ctx)
+    await expect(encryptor.decrypt(value, ctx, 'S')).rejects.toMatchObject({ code: 'KFE_KEY_UNAVAILABLE' })
+    const currency = new ScopedDataKeyCurrency(new KeyRing([master]), hung, 'S', 50)
+    const header = decodeHeader(takeApart(value as string).header, {})
+    await expect(currency.of('', header, { model: 'User', field: 'email' })).rejects.toMatchObject({
+      code: 'KFE_KEY_UNAVAILABLE',
+      message: expect.stringMatching(/no answer within 50 ms/),
+    })
   })
 })

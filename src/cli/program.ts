@@ -63,6 +63,8 @@ export async function runProgram(argv: string[], io: CliIo = processIo()): Promi
   migration('encrypt', 'encrypt every plaintext value of the annotated columns (or --model/--field), filling blind indexes')
     .option('--dry-run', 'decide everything, write nothing, report what would be done')
     .option('--from-pfe-key <key>', "a prisma-field-encryption key (k1.aesgcm256.…): convert that library's values (repeatable)", collect)
+    .option('--adopt-unscoped', 'with --scope: bind the plaintext values to the scope (needed: see below; asks unless --yes)')
+    .option('-y, --yes', 'do not ask for confirmation')
   migration('rotate', 'bring every encrypted value and blind index to the current key (KMS key change: re-wrap only, via ReEncrypt)')
     .option('--dry-run', 'decide everything, write nothing, report what would be done')
     .option('--blind-indexes', 'only recompute blind indexes (missing, or of another index version); leave values as they are')
@@ -70,6 +72,8 @@ export async function runProgram(argv: string[], io: CliIo = processIo()): Promi
       '--verify-indexes',
       'decrypt every row and recompute any index that does not match (a normalisation changed without a new version)',
     )
+    .option('--adopt-unscoped', 'with --scope: move values written without a scope into the scope (asks unless --yes)')
+    .option('-y, --yes', 'do not ask for confirmation')
   migration('decrypt', 'write the plaintext back in place of every encrypted value (leaving the library, or disaster recovery)')
     .option('--dry-run', 'decrypt everything to check it can be, write nothing')
     .option('-y, --yes', 'do not ask for confirmation')
@@ -153,7 +157,14 @@ const SCOPE_HELP = [
   '  scope keys          config.scopeKeys (awsKmsScopeKeys, localScopeKeys), else the key table',
   '                      kfe_scope_keys of the database, wrapped by the local master key',
   '                      (KFE_LOCAL_MASTER_KEY or the LocalKeyProvider of config.keys)',
-  '  status --scope      values of a shredded scope are counted as shredded, not unreadable',
+  '  status --scope      values of a shredded scope are counted as shredded, not unreadable;',
+  '                      status, decrypt and rotate never make a key: an unknown scope is',
+  '                      reported as "no key for scope S" (exit 1 for status --check, decrypt)',
+  '  --adopt-unscoped    encrypt --scope binds plaintext values to the scope, rotate --scope',
+  '                      moves values written without a scope into it: only where every row',
+  "                      is that scope's (a database or schema per tenant). Without it, encrypt",
+  '                      --scope refuses and rotate --scope leaves them alone (outside scope).',
+  '                      It counts them and asks first, unless --yes.',
 ].join('\n')
 
 /** The version of this package (package.json, next to dist/ and src/). */

@@ -5,7 +5,7 @@ import { checkScope, type ScopeKeys } from '../keys/scope-keys'
 import { openDatabase, redactUrl } from '../migration/open-database'
 import { SCOPE_KEY_TABLE } from '../migration/sql-scope-key-store'
 import type { CliIo } from './cli-io'
-import { EXIT_OK, EXIT_ROWS_FAILED } from './migration-command'
+import { EXIT_OK, EXIT_ROWS_FAILED, hasNoKey } from './migration-command'
 
 export interface ShredFlags extends ConfigFlags {
   scope: string
@@ -49,11 +49,24 @@ export async function shred(flags: ShredFlags, io: CliIo): Promise<number> {
   const config = await resolveKeyConfig(flags, io.env, io.cwd)
   const database = await openDatabase(config.databaseUrl, { connections: 1 })
   let scopeKeys: Shreddable | undefined
+  let view: ScopeKeys | undefined
   try {
     scopeKeys = (await config.scopeKeys(database)) as Shreddable
     const kms = typeof scopeKeys.keyOf === 'function' && scopeKeys.client !== undefined
     if (!kms && typeof scopeKeys.shred !== 'function')
       throw new ConfigurationError('config.scopeKeys can neither shred (localScopeKeys) nor name a KMS key (awsKmsScopeKeys)')
+    if (!kms) {
+      // A scope the key table never had: nothing to destroy (and no key is made to find out).
+      view = await config.scopeKeys(database, { readOnly: true })
+      if (await hasNoKey(view, scope)) {
+        return report(io, flags, {
+          scope,
+          kind: 'local',
+          done: false,
+          message: `no key for scope '${scope}' in ${SCOPE_KEY_TABLE} of ${redactUrl(config.databaseUrl)}: nothing was done (is the scope id right?)`,
+        })
+      }
+    }
     const key = kms ? scopeKeys.keyOf!(scope) : undefined
     if (kms && !key) throw new ConfigurationError(`scope '${scope}' has no KMS key (keyIdFor gave none, and no defaultKeyId)`)
     if (key?.shared) {
@@ -91,7 +104,9 @@ export async function shred(flags: ShredFlags, io: CliIo): Promise<number> {
     }
     return await scheduleDeletion(io, flags, scopeKeys.client!, scope, key.keyId, pendingDays)
   } finally {
+    view?.destroy?.()
     scopeKeys?.destroy?.()
+    await config.destroyKeys()
     await database.close()
   }
 }

@@ -39,8 +39,14 @@ export interface ResolvedConfig {
   model: EncryptionModel
   /** Made on first call (so `status --help` never needs keys). */
   keys(): Promise<KeyProvider[]>
-  /** The scope keys for `--scope` and `shred` (config.scopeKeys, else the key table of `database`). */
-  scopeKeys(database: SqlDatabase): Promise<ScopeKeys>
+  /**
+   * The scope keys for `--scope` and `shred` (config.scopeKeys, else the key table of `database`).
+   * `readOnly`: a view that never makes a key (an unknown scope is `ScopeKeyNotFoundError`), for
+   * the commands that only read (`status`, `decrypt`) or must not bind a new scope.
+   */
+  scopeKeys(database: SqlDatabase, options?: { readOnly?: boolean }): Promise<ScopeKeys>
+  /** Zeroes the key providers made by `keys()`, if they were made (each one's `destroy`, where it has one). */
+  destroyKeys(): Promise<void>
   databaseUrl: string
   blindIndex?: BlindIndexOptions
   pfeKeys: string[]
@@ -81,7 +87,7 @@ export async function resolveConfig(
 }
 
 /** What the commands that need no encryption model (`shred`) resolve: the config file, the database, the keys. */
-export interface KeyConfig extends Pick<ResolvedConfig, 'configFile' | 'keys' | 'scopeKeys' | 'databaseUrl'> {
+export interface KeyConfig extends Pick<ResolvedConfig, 'configFile' | 'keys' | 'scopeKeys' | 'destroyKeys' | 'databaseUrl'> {
   config: KfeConfig
   /** The directory paths in the config file are relative to. */
   base: string
@@ -113,7 +119,10 @@ export async function resolveKeyConfig(flags: ConfigFlags, env: NodeJS.ProcessEn
     base,
     ...(configFile ? { configFile } : {}),
     keys: keysOnce,
-    scopeKeys: async (database) => resolveScopeKeys(config.scopeKeys, database, keysOnce),
+    scopeKeys: async (database, options) => resolveScopeKeys(config.scopeKeys, database, keysOnce, options?.readOnly ?? false),
+    destroyKeys: async () => {
+      for (const k of keys ? await keys.catch(() => []) : []) (k as { destroy?: () => void }).destroy?.()
+    },
     databaseUrl,
   }
 }

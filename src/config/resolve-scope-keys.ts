@@ -12,17 +12,21 @@ import type { KfeConfig } from './kfe-config'
  * over the key table `kfe_scope_keys` of the migrated database, wrapped by the local master key
  * (the first LocalKeyProvider among the keys): the same keys an application gets from
  * `localScopeKeys({ master: LocalKeyProvider.fromEnv(), store: prismaScopeKeyStore(prisma) })`.
+ * `readOnly`: a view that never makes a key (`createMissing: false`, or `readOnly()` of the configured ones).
  */
 export async function resolveScopeKeys(
   given: KfeConfig['scopeKeys'],
   database: SqlDatabase,
   keys: () => Promise<KeyProvider[]>,
+  readOnly = false,
 ): Promise<ScopeKeys> {
   if (given !== undefined) {
     const scopeKeys = typeof given === 'function' ? await given() : given
     if (!scopeKeys || typeof scopeKeys.providerFor !== 'function')
       throw new ConfigurationError('config.scopeKeys must be scope keys (awsKmsScopeKeys, localScopeKeys) or a function returning them')
-    return scopeKeys
+    // localScopeKeys has a read-only view; KMS scope keys make nothing, they are read-only already.
+    const view = (scopeKeys as { readOnly?: () => ScopeKeys }).readOnly
+    return readOnly && typeof view === 'function' ? withOwner(view.call(scopeKeys), scopeKeys) : scopeKeys
   }
   const master = (await keys()).find((k): k is LocalKeyProvider => k instanceof LocalKeyProvider)
   if (!master) {
@@ -30,5 +34,16 @@ export async function resolveScopeKeys(
       '--scope needs scope keys: set scopeKeys in kfe.config.ts (awsKmsScopeKeys, localScopeKeys), or a local master key (KFE_LOCAL_MASTER_KEY) for the key table kfe_scope_keys',
     )
   }
-  return localScopeKeys({ master, store: databaseScopeKeyStore(database) })
+  return localScopeKeys({ master, store: databaseScopeKeyStore(database), createMissing: !readOnly })
+}
+
+/** The read-only view, whose `destroy` destroys the scope keys it was taken from too. */
+function withOwner(view: ScopeKeys, owner: ScopeKeys): ScopeKeys {
+  return {
+    providerFor: (scope) => view.providerFor(scope),
+    destroy: () => {
+      view.destroy?.()
+      owner.destroy?.()
+    },
+  }
 }

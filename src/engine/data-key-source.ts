@@ -132,7 +132,7 @@ export class DataKeySource {
   private async scopeProvider(scope: string, at: FieldLocation): Promise<KeyProvider> {
     this.scopeLookups++
     try {
-      return await scopeProviderAt(this.scoped!.keys, scope, at)
+      return await scopeProviderAt(this.scoped!.keys, scope, at, this.timeoutMs)
     } catch (err) {
       throw err instanceof KeyProviderError ? err.at(at) : err
     }

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache'
-import { ConfigurationError, KeyProviderError, ScopeKeyShreddedError } from '../errors'
+import { ConfigurationError, KeyProviderError, ScopeKeyNotFoundError, ScopeKeyShreddedError } from '../errors'
 import type { KeyProvider } from './key-provider'
 import { LocalKeyProvider } from './local-key-provider'
 import type { ScopeKeyRecord, ScopeKeyStore } from './scope-key-store'
@@ -19,6 +19,11 @@ export interface LocalScopeKeysOptions {
    * longest another process keeps making new data keys for a scope shredded elsewhere. Default 60 s.
    */
   providerTtlMs?: number
+  /**
+   * Make a key for a scope the key table has none for (the default). `false`: a read-only view
+   * (get only), for which an unknown scope throws `ScopeKeyNotFoundError` (`status`, `decrypt`).
+   */
+  createMissing?: boolean
 }
 
 /** `localScopeKeys`: the scope keys, and shredding. */
@@ -29,6 +34,10 @@ export interface LocalScopeKeys extends ScopeKeys {
    * `providerTtlMs` and cache lifetimes (see the README's threat model).
    */
   shred(scope: string): Promise<void>
+  /** A read-only view of the same key table: it never makes a key (an unknown scope throws `ScopeKeyNotFoundError`). */
+  readOnly(): LocalScopeKeys
+  /** Zeroes every scope key held in memory (this object's and its read-only views'); every call fails afterwards. */
+  destroy(): void
 }
 
 /**
@@ -45,6 +54,9 @@ export function localScopeKeys(options: LocalScopeKeysOptions): LocalScopeKeys {
   }
   const master = options.master
   const providerId = options.providerId ?? 'local-scope'
+  const createMissing = options.createMissing ?? true
+  const views: LocalScopeKeys[] = []
+  let destroyed = false
   const providers = new LRUCache<string, Promise<KeyProvider>>({
     max: options.maxScopes ?? 1000,
     ttl: options.providerTtlMs ?? 60_000,
@@ -66,6 +78,10 @@ export function localScopeKeys(options: LocalScopeKeysOptions): LocalScopeKeys {
 
   /** The scope's provider, every call of which first checks that the scope was not shredded here. */
   function guarded(scope: string, inner: LocalKeyProvider): KeyProvider {
+    if (destroyed) {
+      inner.destroy()
+      throw new KeyProviderError(master.id, 'unavailable', 'these scope keys were destroyed (their keys are zeroed)')
+    }
     made.set(scope, inner)
     return {
       id: inner.id,
@@ -98,6 +114,7 @@ export function localScopeKeys(options: LocalScopeKeysOptions): LocalScopeKeys {
   async function load(scope: string): Promise<KeyProvider> {
     const found = await store.get(scope)
     if (found) return providerOf(found, scope)
+    if (!createMissing) throw new ScopeKeyNotFoundError(scope)
     const { plaintext, wrapped } = await master.generateDataKey()
     plaintext.fill(0) // only the wrapped copy is stored; the key is used as unwrapped from the table
     if (!(await store.putIfAbsent(scope, { providerId: master.id, wrappedKey: wrapped, shreddedAt: null, createdAt: new Date() }))) {
@@ -111,6 +128,8 @@ export function localScopeKeys(options: LocalScopeKeysOptions): LocalScopeKeys {
   return {
     providerFor(scope: string): Promise<KeyProvider> {
       checkScope(scope)
+      if (destroyed)
+        return Promise.reject(new KeyProviderError(master.id, 'unavailable', 'these scope keys were destroyed (their keys are zeroed)'))
       if (shredded.has(scope)) return Promise.reject(new ScopeKeyShreddedError(scope))
       let pending = providers.get(scope)
       if (!pending) {
@@ -130,6 +149,18 @@ export function localScopeKeys(options: LocalScopeKeysOptions): LocalScopeKeys {
       made.delete(scope)
       await store.delete(scope)
       providers.delete(scope)
+    },
+    readOnly(): LocalScopeKeys {
+      const view = localScopeKeys({ ...options, createMissing: false })
+      views.push(view)
+      return view
+    },
+    destroy(): void {
+      destroyed = true
+      for (const provider of made.values()) provider.destroy()
+      made.clear()
+      providers.clear()
+      for (const view of views.splice(0)) view.destroy()
     },
   }
 }

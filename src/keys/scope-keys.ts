@@ -1,4 +1,11 @@
-import { ConfigurationError, ScopeKeyShreddedError, ScopeRequiredError, type FieldLocation } from '../errors'
+import {
+  ConfigurationError,
+  KeyProviderError,
+  ScopeKeyNotFoundError,
+  ScopeKeyShreddedError,
+  ScopeRequiredError,
+  type FieldLocation,
+} from '../errors'
 import type { KeyProvider } from './key-provider'
 
 /**
@@ -13,15 +20,39 @@ import type { KeyProvider } from './key-provider'
  */
 export interface ScopeKeys {
   providerFor(scope: string): Promise<KeyProvider>
+  /** Zeroes the scope keys held in memory (when the implementation holds any); the object is unusable afterwards. */
+  destroy?(): void
 }
 
-/** `scopeKeys.providerFor(scope)`, a shredded scope's error naming the field that needed its key (`at`). */
-export async function scopeProviderAt(scopeKeys: ScopeKeys, scope: string, at: FieldLocation): Promise<KeyProvider> {
+/** The provider id a scope-key lookup that finds no answer in time is reported under. */
+export const SCOPE_KEYS_PROVIDER_ID = 'scope-keys'
+
+/**
+ * `scopeKeys.providerFor(scope)` under the provider deadline (`timeoutMs`: a key-table read or a
+ * KMS key lookup that hangs fails with `KeyProviderError` `unavailable`, as a hung provider call
+ * does), a shredded scope's error naming the field that needed its key (`at`). Other errors pass
+ * through unchanged.
+ */
+export async function scopeProviderAt(scopeKeys: ScopeKeys, scope: string, at: FieldLocation, timeoutMs: number): Promise<KeyProvider> {
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new KeyProviderError(SCOPE_KEYS_PROVIDER_ID, 'unavailable', `the key of scope '${scope}': no answer within ${timeoutMs} ms`),
+        ),
+      timeoutMs,
+    )
+    timer.unref()
+  })
   try {
-    return await scopeKeys.providerFor(scope)
+    return await Promise.race([scopeKeys.providerFor(scope), deadline])
   } catch (err) {
     if (err instanceof ScopeKeyShreddedError && !err.model) throw new ScopeKeyShreddedError(err.scope, at)
+    if (err instanceof ScopeKeyNotFoundError && !err.model) throw new ScopeKeyNotFoundError(err.scope, at)
     throw err
+  } finally {
+    clearTimeout(timer)
   }
 }
 

@@ -10,15 +10,17 @@ export const WRITE_OUTCOMES = [
   'reencrypted',
   'reindexed',
   'decrypted',
+  'decrypted (written without a scope)',
 ] as const
 export type WriteOutcome = (typeof WRITE_OUTCOMES)[number]
 
 /**
  * What a row left alone counts as: `null` (NULL or an empty list), `already encrypted`
- * (`encrypt`), `plaintext` (`rotate`, `decrypt`), and in `status` the state of its value
- * (`plaintext`, `prisma-field-encryption`, `current`, `older`).
+ * (`encrypt`), `plaintext` (`rotate`, `decrypt`), `outside scope` (`rotate` with a scope: a value
+ * written without a scope, left alone without `adoptUnscoped`), and in `status` the state of its
+ * value (`plaintext`, `prisma-field-encryption`, `current`, `older`).
  */
-export type SkipOutcome = 'null' | 'already encrypted' | 'plaintext' | 'prisma-field-encryption' | 'current' | 'older'
+export type SkipOutcome = 'null' | 'already encrypted' | 'plaintext' | 'outside scope' | 'prisma-field-encryption' | 'current' | 'older'
 
 export type OutcomeName = WriteOutcome | SkipOutcome
 

@@ -2,7 +2,10 @@ import type { EnvelopeEncryptor, FieldValue } from '../engine/envelope-encryptor
 import { fail, skip, startBatch, valueOf, type ColumnOperation, type RowOutcome } from './column-operation'
 import type { ColumnTarget } from './column-target'
 import { decryptEach } from './decrypt-each'
-import { looksEncrypted } from '../format/envelope-format'
+import type { DataKeyCurrency } from '../engine/data-key-currency'
+import { looksEncrypted, readHeader } from '../format/envelope-format'
+import { isFatal } from './row-failure'
+import { writtenOutsideScope } from './scoped-data-key-currency'
 import { scoped } from './scoped-value'
 import type { RowFilter, StoredRow } from './sql-database'
 
@@ -16,6 +19,7 @@ export class DecryptOperation implements ColumnOperation {
 
   constructor(
     private readonly encryptor: EnvelopeEncryptor,
+    private readonly currency: DataKeyCurrency,
     /** The scope of a run bound to one (`--scope`). */
     private readonly scope?: string,
   ) {}
@@ -28,18 +32,30 @@ export class DecryptOperation implements ColumnOperation {
     const { outcomes, elements } = startBatch(target, rows)
     const items: FieldValue[] = []
     const spots: Array<{ row: number; element: number }> = []
-    rows.forEach((_, r) => {
+    const unscopedRows = new Set<number>()
+    for (let r = 0; r < rows.length; r++) {
       const els = elements[r]
-      if (!els) return
+      if (!els) continue
       let any = false
-      els.forEach((e, j) => {
-        if (!looksEncrypted(e)) return
+      for (let j = 0; j < els.length && !outcomes[r]; j++) {
+        const e = els[j]
+        if (!looksEncrypted(e)) continue
         any = true
-        items.push(scoped({ value: e, ctx: target.ctx }, this.scope))
+        // In a scoped run, a value written before scopes (`older` in status) is opened unscoped, as rotate does.
+        let unscoped = false
+        try {
+          unscoped = this.scope !== undefined && (await writtenOutsideScope(this.currency, readHeader(e, target.ctx).header, target.ctx))
+        } catch (err) {
+          if (isFatal(err)) throw err
+          outcomes[r] = fail(err)
+          break
+        }
+        if (unscoped) unscopedRows.add(r)
+        items.push(scoped({ value: e, ctx: target.ctx }, unscoped ? undefined : this.scope))
         spots.push({ row: r, element: j })
-      })
+      }
       if (!any) outcomes[r] = skip('plaintext')
-    })
+    }
     const opened = await decryptEach(this.encryptor, items)
     opened.forEach((result, i) => {
       const { row, element } = spots[i]!
@@ -48,7 +64,12 @@ export class DecryptOperation implements ColumnOperation {
       else elements[row]![element] = result.value
     })
     rows.forEach((_, r) => {
-      if (!outcomes[r]) outcomes[r] = { kind: 'write', value: valueOf(target, elements[r]!), as: 'decrypted' }
+      if (!outcomes[r])
+        outcomes[r] = {
+          kind: 'write',
+          value: valueOf(target, elements[r]!),
+          as: unscopedRows.has(r) ? 'decrypted (written without a scope)' : 'decrypted',
+        }
     })
     return outcomes
   }

@@ -20,6 +20,11 @@ export interface RotateOptions {
    * (after a change of normalisation or root key made without a new index version).
    */
   verifyIndexes?: boolean
+  /**
+   * In a run with a scope: move values written without a scope into it. Without, a row holding
+   * such a value is left alone (`outside scope`): on a table shared by tenants it may be another's.
+   */
+  adoptUnscoped?: boolean
 }
 
 /**
@@ -62,6 +67,7 @@ export class RotateOperation extends IndexWritingOperation {
       const reindex = indexes.any && (this.options.verifyIndexes === true || indexes.needsRecompute(row))
       const pending: Array<{ element: number; reseal: boolean; unscoped?: boolean }> = []
       let failed: RowOutcome | undefined
+      let outside = false
       let encrypted = 0
       for (let j = 0; j < els.length && !failed; j++) {
         const e = els[j]
@@ -75,8 +81,11 @@ export class RotateOperation extends IndexWritingOperation {
             how[r] ??= 'rewrapped'
             if (reindex) pending.push({ element: j, reseal: false })
           } else if (state.state === 'older') {
-            // In a scoped run, a value written without the scope is opened unscoped and sealed into the scope.
-            pending.push({ element: j, reseal: true, unscoped: await writtenOutsideScope(this.currency, header, at) })
+            // In a scoped run, a value written without the scope is opened unscoped and sealed into the scope
+            // (with adoptUnscoped; else its row is left alone, indexes included).
+            const unscoped = await writtenOutsideScope(this.currency, header, at)
+            if (unscoped && !this.options.adoptUnscoped) outside = true
+            pending.push({ element: j, reseal: true, unscoped })
           } else if (reindex) {
             pending.push({ element: j, reseal: false })
           }
@@ -91,6 +100,10 @@ export class RotateOperation extends IndexWritingOperation {
       }
       if (encrypted === 0) {
         outcomes[r] = skip('plaintext')
+        continue
+      }
+      if (outside) {
+        outcomes[r] = skip('outside scope')
         continue
       }
       for (const p of pending) {

@@ -64,6 +64,13 @@ export interface MigrationSettings {
    * counts the values of a shredded scope as `shredded`.
    */
   scope?: string
+  /**
+   * With `scope`: bind values written without a scope to it. `encrypt` with a scope needs it (every
+   * plaintext value of the run becomes the scope's: right for a database per tenant, wrong for a
+   * table tenants share); `rotate` without it leaves values written without a scope alone
+   * (`outside scope`). @default false
+   */
+  adoptUnscoped?: boolean
 }
 
 /** The key options of a migration: the key providers, and the scope keys for a run with `scope`. */
@@ -107,13 +114,20 @@ export function rotateColumns(options: RotateColumnsOptions): Promise<MigrationS
   return run(
     options,
     'rotate',
-    (ctx) => new RotateOperation(ctx.encryptor, ctx.currency, ctx.indexer(), { indexesOnly, verifyIndexes }, ctx.scope),
+    (ctx) =>
+      new RotateOperation(
+        ctx.encryptor,
+        ctx.currency,
+        ctx.indexer(),
+        { indexesOnly, verifyIndexes, adoptUnscoped: options.adoptUnscoped ?? false },
+        ctx.scope,
+      ),
   )
 }
 
 /** `decrypt`: writes plaintext back in place of every encrypted value. */
 export function decryptColumns(options: MigrationOptions): Promise<MigrationSummary> {
-  return run(options, 'decrypt', (ctx) => new DecryptOperation(ctx.encryptor, ctx.scope))
+  return run(options, 'decrypt', (ctx) => new DecryptOperation(ctx.encryptor, ctx.currency, ctx.scope))
 }
 
 /**
@@ -158,6 +172,11 @@ async function run(
   const scopeKeys = options.encryptor === undefined ? options.scopeKeys : undefined
   if (scope !== undefined && !scopeKeys)
     throw new ConfigurationError(`${operation} with a scope needs keys and scopeKeys (the scope key provider), not an encryptor`)
+  if (operation === 'encrypt' && scope !== undefined && !options.adoptUnscoped) {
+    throw new ConfigurationError(
+      `encrypt with scope '${scope}' binds every plaintext value of the run to that scope: pass adoptUnscoped (--adopt-unscoped) when the tables hold that scope's rows only (a database or schema per tenant)`,
+    )
+  }
   const rootKey = withDefaultRootKey(options.blindIndex, encryptor.keyRing.primary).rootKey
   let made: { indexer?: BlindIndexer; error?: unknown } | undefined
   const ctx: RunContext = {

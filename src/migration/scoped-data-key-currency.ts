@@ -1,5 +1,5 @@
 import { DataKeyCurrency, type DataKeyState } from '../engine/data-key-currency'
-import type { FieldLocation } from '../errors'
+import { libraryCodeOf, type FieldLocation } from '../errors'
 import type { EnvelopeHeader } from '../format/envelope-format'
 import type { KeyProvider } from '../keys/key-provider'
 import type { KeyRing } from '../keys/key-ring'
@@ -8,8 +8,8 @@ import { scopeProviderAt, type ScopeKeys } from '../keys/scope-keys'
 /**
  * Where a data key stands in a run bound to one scope (`--scope`): `current` when it is wrapped by
  * the scope's key provider (the provider id in the header is the scope provider's, and the
- * provider does not call it older), else `older` (e.g. a value written without the scope: `rotate`
- * tries it under the scope and fails its row, see the README). A shredded scope throws
+ * provider does not call it older), else `older` (e.g. a value written without the scope, which
+ * `rotate` moves into the scope with `adoptUnscoped`; a scope a read-only view has no key for holds no value). A shredded scope throws
  * `ScopeKeyShreddedError` naming the field, so `status` counts its values as shredded.
  */
 export class ScopedDataKeyCurrency extends DataKeyCurrency {
@@ -24,17 +24,23 @@ export class ScopedDataKeyCurrency extends DataKeyCurrency {
 
   override async of(_headerId: string, header: EnvelopeHeader, at: FieldLocation): Promise<DataKeyState> {
     const provider = await this.provider(at)
-    if (provider.id !== header.providerId) return { state: 'older' }
+    if (!provider || provider.id !== header.providerId) return { state: 'older' }
     return provider.isCurrent?.(header.wrappedKey) === false ? { state: 'older' } : { state: 'current' }
   }
 
   /** Whether a data key is wrapped by this scope's provider (a value written with the scope), not by an unscoped one. */
   async holds(header: EnvelopeHeader, at: FieldLocation): Promise<boolean> {
-    return (await this.provider(at)).id === header.providerId
+    return (await this.provider(at))?.id === header.providerId
   }
 
-  private provider(at: FieldLocation): Promise<KeyProvider> {
-    return scopeProviderAt(this.scopeKeys, this.scope, at)
+  /** The scope's provider; undefined when a read-only view knows no key for it (then no value is the scope's). */
+  private async provider(at: FieldLocation): Promise<KeyProvider | undefined> {
+    try {
+      return await scopeProviderAt(this.scopeKeys, this.scope, at, this.timeoutMs)
+    } catch (err) {
+      if (libraryCodeOf(err) === 'KFE_SCOPE_KEY_NOT_FOUND') return undefined
+      throw err
+    }
   }
 }
 
