@@ -28,6 +28,7 @@ export type ErrorCode =
   | 'KFE_STORED_VALUE_MISMATCH'
   | 'KFE_SCOPE_KEY_SHREDDED'
   | 'KFE_SCOPE_REQUIRED'
+  | 'KFE_SCOPE_CHANGE'
   | MigrationErrorCode
 
 /**
@@ -257,6 +258,18 @@ export class ScopeRequiredError extends FieldEncryptionError {
   readonly code = 'KFE_SCOPE_REQUIRED'
   constructor(location: FieldLocation, problem: string) {
     super(`${where(location)}: ${problem}; nothing was written or sent`, location)
+  }
+}
+
+/**
+ * An update would move a row of a row-scoped model (`@encryptionScope`) to another scope: its other
+ * encrypted values stay sealed under the old scope and cannot be re-encrypted without reading them.
+ * Nothing was written. Copy the row (read, create under the new scope, delete) instead.
+ */
+export class ScopeChangeError extends FieldEncryptionError {
+  readonly code = 'KFE_SCOPE_CHANGE'
+  constructor(location: FieldLocation, problem: string) {
+    super(`${where(location)}: ${problem}; nothing was written`, location)
   }
 }
 
