@@ -276,13 +276,14 @@ export class ScopeRequiredError extends FieldEncryptionError {
 }
 
 /**
- * A write that would move a row to another scope (tenant): its values are encrypted and indexed
- * under the scope they were written with. Nothing was written.
+ * An update would move a row of a row-scoped model (`@encryptionScope`) to another scope: its other
+ * encrypted values stay sealed under the old scope and cannot be re-encrypted without reading them.
+ * Nothing was written. Copy the row (read, create under the new scope, delete) instead.
  */
 export class ScopeChangeError extends FieldEncryptionError {
   readonly code = 'KFE_SCOPE_CHANGE'
-  constructor(location: FieldLocation, detail = 'the scope of a row cannot change') {
-    super(`${where(location)}: ${detail}; nothing was written or sent`, location)
+  constructor(location: FieldLocation, problem = 'the scope of a row cannot change') {
+    super(`${where(location)}: ${problem}; nothing was written`, location)
   }
 }
 

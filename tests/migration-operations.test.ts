@@ -59,8 +59,6 @@ describe('encrypt', () => {
       'Category.secretNote': 2,
       'Comment.text': 60,
       'Contact.nickname': 20,
-      'TenantNote.body': 0,
-      'TenantNote.email': 0,
     })
 
     // Nothing readable is left in the tables.

@@ -22,18 +22,18 @@ export interface BlindIndexTicket {
  * error naming the model and field.
  */
 export class BlindIndexBatch {
-  private readonly tickets: Array<{ ticket: BlindIndexTicket; value: unknown }> = []
+  private readonly tickets: Array<{ ticket: BlindIndexTicket; value: unknown; scope: string | undefined }> = []
   private readonly finishers: Array<() => void> = []
 
   /** `scope`: the scope (tenant) every index of the batch is computed for, when the client is scoped. */
   constructor(private readonly scope?: string) {}
 
-  /** Queues a plaintext. Its ticket holds the hashes once `resolve` has run. */
-  request(field: BlindIndexField, value: unknown, purpose: BlindIndexPurpose): BlindIndexTicket {
+  /** Queues a plaintext (`scope`: its row's own scope, else the batch's). Its ticket holds the hashes once `resolve` has run. */
+  request(field: BlindIndexField, value: unknown, purpose: BlindIndexPurpose, scope: string | undefined = this.scope): BlindIndexTicket {
     if (typeof value !== 'string')
       throw new InvalidFieldValueError({ model: field.model, field: field.source }, 'a string', describeType(value))
     const ticket: BlindIndexTicket = { field, purpose, hashes: [] }
-    this.tickets.push({ ticket, value })
+    this.tickets.push({ ticket, value, scope })
     return ticket
   }
 
@@ -48,10 +48,9 @@ export class BlindIndexBatch {
 
   /** Fills every ticket, then runs the finishers. The indexer must be loaded. */
   resolve(indexer: BlindIndexer): void {
-    for (const { ticket, value } of this.tickets) {
+    for (const { ticket, value, scope } of this.tickets) {
       const text = value as string
-      ticket.hashes =
-        ticket.purpose === 'write' ? [indexer.compute(ticket.field, text, this.scope)] : indexer.candidates(ticket.field, text, this.scope)
+      ticket.hashes = ticket.purpose === 'write' ? [indexer.compute(ticket.field, text, scope)] : indexer.candidates(ticket.field, text, scope)
     }
     for (const fn of this.finishers) fn()
   }

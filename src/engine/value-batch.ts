@@ -14,9 +14,9 @@ export class ValueBatch {
   /** `scope`: the scope (tenant) of every value of the batch, when the client is scoped. */
   constructor(private readonly scope?: string) {}
 
-  /** `value`, whose transformed value goes to `holder[key]`. */
-  add(value: unknown, ctx: FieldContext, holder: object, key: string | number): void {
-    this.items.push(this.scope === undefined ? { value, ctx } : { value, ctx, scope: this.scope })
+  /** `value`, whose transformed value goes to `holder[key]`; `scope`: this value's own scope (a row-scoped model's row), else the batch's. */
+  add(value: unknown, ctx: FieldContext, holder: object, key: string | number, scope: string | undefined = this.scope): void {
+    this.items.push(scope === undefined ? { value, ctx } : { value, ctx, scope })
     this.holders.push(holder)
     this.keys.push(key)
   }

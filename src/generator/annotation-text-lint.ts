@@ -16,6 +16,8 @@ const ANY_AT_ANNOTATION = /@\s*(encrypt|blind)/i
 /** A comment made of the word alone: `/// encrypted`, `// blindIndex(email)`. */
 const BARE_WORD = /^(encrypted|encrypt|encryption|blind[\s_-]?index\s*(\(.*\))?)[.!]?$/i
 const VALID_ANNOTATION = /(^|\s)@(encrypted|blindIndex)(\s|\(|$)/
+/** The model annotation: valid only right above `model X {` (Prisma drops it anywhere else in a model). */
+const SCOPE_ANNOTATION = /(^|\s)@encryptionScope\(/
 const BLOCK_START = /^(model|type|view|enum|generator|datasource)\s+([A-Za-z_][A-Za-z0-9_]*)\s*\{/
 const FIELD_LINE = /^[A-Za-z_][A-Za-z0-9_]*\s+[A-Za-z_]/
 
@@ -81,6 +83,15 @@ export function lintAnnotationText(datamodel: string): void {
     }
     if (BARE_WORD.test(comment.text))
       fail(line, 'the annotation needs its @: write /// @encrypted (or /// @blindIndex(sourceField))', model, target.field)
+    if (SCOPE_ANNOTATION.test(comment.text)) {
+      if (line.code === '' && !fieldHere && target.model && !target.field && target.what.startsWith('it sits above model')) continue
+      fail(
+        line,
+        '@encryptionScope belongs to a model: put /// @encryptionScope(scopeField) on its own line right above `model ... {`, or the rows would not be scoped',
+        model,
+        target.field,
+      )
+    }
     if (!VALID_ANNOTATION.test(comment.text)) continue // other look-alikes (@Encrypted...) are reported per field from the DMMF
     if (fieldHere || target.field) continue
     fail(

@@ -11,6 +11,8 @@ import type {
 import { normalizationProblem } from '../blind-index/normalize'
 import { blindIndexColumnProblem, encryptedColumnProblem } from './column-size-check'
 import { parseAnnotations } from './parse-annotations'
+import { parseModelAnnotations } from './parse-model-annotations'
+import { scopeFieldOf } from './scope-field'
 import { rowKeyFields } from './row-key'
 
 const ENCRYPTABLE = new Set(['String', 'Bytes'])
@@ -28,12 +30,8 @@ export function buildEncryptionModel(datamodel: DMMF.Datamodel, provider: string
 }
 
 function describeModel(model: DMMF.Model, provider: string): ModelDescription {
-  if (model.documentation && /@(encrypted|blindIndex)\b/.test(model.documentation)) {
-    throw new SchemaAnnotationError(
-      { model: model.name },
-      'an annotation above the model is not attached to any field, so nothing would be encrypted; put it on the line right above the field',
-    )
-  }
+  const modelNotes = parseModelAnnotations(model.documentation)
+  if (modelNotes.malformed) throw new SchemaAnnotationError({ model: model.name }, modelNotes.malformed)
   const columnOf = (f: DMMF.Field) => f.dbName ?? f.name
   const byName = new Map(model.fields.map((f) => [f.name, f]))
   // The primary key, or a required @unique/@@unique when there is none (row-key.ts).
@@ -142,5 +140,15 @@ function describeModel(model: DMMF.Model, provider: string): ModelDescription {
   }
 
   const primaryKeyColumns = primaryKey.map((name) => columnOf(byName.get(name)!))
-  return { name: model.name, table: model.dbName ?? model.name, primaryKey, primaryKeyColumns, encryptedFields, blindIndexes, relations }
+  const description: ModelDescription = {
+    name: model.name,
+    table: model.dbName ?? model.name,
+    primaryKey,
+    primaryKeyColumns,
+    encryptedFields,
+    blindIndexes,
+    relations,
+  }
+  if (modelNotes.scopeField === undefined) return description
+  return { ...description, scopeField: scopeFieldOf(model, modelNotes.scopeField, encryptedFields, blindIndexes) }
 }

@@ -25,6 +25,11 @@ export function parseAnnotations(documentation: string | undefined): FieldAnnota
   for (const m of doc.matchAll(LOOKALIKE)) {
     const after = doc.charAt(m.index! + m[0].length)
     const ok = (m[0] === '@encrypted' && (after === '' || /\s/.test(after))) || (m[0] === '@blindIndex' && after === '(')
+    if (m[0] === '@encryptionScope') {
+      result.malformed =
+        '@encryptionScope is a model annotation: put /// @encryptionScope(scopeField) on the line right above `model ... {`'
+      return result
+    }
     if (!ok) {
       result.malformed = `unknown annotation '${m[0]}${after === '(' ? '(...)' : ''}': write @encrypted or @blindIndex(sourceField, normalize: [...])`
       return result

@@ -29,8 +29,23 @@ export function validateEncryptionModel(model: unknown, name = 'model'): Encrypt
       isObject(d.relations) &&
       (d.blindIndexes === undefined || isObject(d.blindIndexes))
     if (!ok) throw new ConfigurationError(`${name}.models.${key} is not a model description: run \`prisma generate\` again`)
+    if (d.scopeField !== undefined) checkScopeField(d, `${name}.models.${key}`)
   }
   return model as EncryptionModel
+}
+
+/** A row-scoped model's scope field: a plain column of the model, neither encrypted nor a blind index. */
+function checkScopeField(d: Record<string, unknown>, at: string): void {
+  const s = d.scopeField as Record<string, unknown> | null
+  const problem =
+    !isObject(s) || typeof s.name !== 'string' || typeof s.column !== 'string' || s.name === '' || s.column === ''
+      ? 'is not a field reference ({ name, column })'
+      : s.name in (d.encryptedFields as object)
+        ? `names the encrypted field '${s.name}'`
+        : isObject(d.blindIndexes) && s.name in d.blindIndexes
+          ? `names the blind index '${s.name}'`
+          : undefined
+  if (problem) throw new ConfigurationError(`${at}.scopeField ${problem}: run \`prisma generate\` again`)
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -17,6 +17,8 @@ export interface BlindIndexQueryContext {
   uniqueWrites?: UniqueWrite[]
   /** Where the data being walked sits (set by the query handler and nested writes). */
   writeScope?: UniqueWriteScope
+  /** While a filter of a row-scoped model is placed: the scope its where pins (its indexes are that scope's). */
+  rowScope?: string
 }
 
 const EQUALITY_OPERATORS = 'equals, in, notIn, not'
@@ -44,7 +46,7 @@ export class BlindIndexFilters {
       return
     }
     if (!isPlainObject(value)) {
-      const ticket = ctx.batch.request(field, value, 'match')
+      const ticket = ctx.batch.request(field, value, 'match', ctx.rowScope)
       holder[key] = undefined
       if (unique && field.unique) {
         this.uniqueValue(holder, key, ticket, ctx)
@@ -64,7 +66,7 @@ export class BlindIndexFilters {
     ) {
       this.checkMode(field, value.mode)
       holder[key] = undefined
-      this.uniqueValue(holder, key, ctx.batch.request(field, value.equals, 'match'), ctx)
+      this.uniqueValue(holder, key, ctx.batch.request(field, value.equals, 'match', ctx.rowScope), ctx)
       return
     }
     holder[key] = this.filter(field, value, ctx, true)
@@ -99,9 +101,9 @@ export class BlindIndexFilters {
           `a list of strings for '${op}'`,
           v === null ? 'null' : typeof v,
         )
-      return v.map((item) => ctx.batch.request(field, item, 'match'))
+      return v.map((item) => ctx.batch.request(field, item, 'match', ctx.rowScope))
     }
-    const one = (v: unknown) => [ctx.batch.request(field, v, 'match')]
+    const one = (v: unknown) => [ctx.batch.request(field, v, 'match', ctx.rowScope)]
     const collect = (f: Obj, negated: boolean, top: boolean): void => {
       for (const [op, v] of Object.entries(f)) {
         if (v === undefined) continue

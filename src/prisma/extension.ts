@@ -18,6 +18,8 @@ import { checkStoredAsSent } from './stored-value-check'
 import { UniqueIndexLookups, type IndexValueFinder } from './unique-index-lookup'
 import { WriteArgsEncryptor } from './write-args-encryptor'
 import { WrittenValues } from './written-values'
+import { FROM_CREATE, type RowScopeSetup, type ScopeSource } from './row-scope'
+import { stripAlong, stripScopeFields, withScopeFields } from './scope-field-selection'
 
 export type { FieldEncryptionEncryptorOptions, FieldEncryptionKeysOptions, FieldEncryptionOptions } from './field-encryption-options'
 
@@ -28,6 +30,9 @@ const TOP_LEVEL_SCOPE: Record<string, UniqueWriteScope> = {
   createManyAndReturn: 'create',
   update: 'update',
 }
+
+/** Writes whose `data` updates existing rows (a row-scoped model's scope then comes from `where`). */
+const UPDATES = new Set(['update', 'updateMany', 'updateManyAndReturn'])
 
 /** Operations whose `where` is a WhereUniqueInput. */
 const UNIQUE_WHERE = new Set(['findUnique', 'findUniqueOrThrow', 'update', 'upsert', 'delete'])
@@ -79,9 +84,11 @@ export function createQueryHandler(options: FieldEncryptionOptions) {
   checkScopeKeys(encryptor, options.scope, 'fieldEncryption options')
   const registry = new ModelRegistry(options.model)
   const blindIndexer = blindIndexerForModel(options.model, options, encryptor)
-  const queries = new QueryArgsRewriter(registry, blindIndexer)
-  const writes = new WriteArgsEncryptor(registry, queries, blindIndexer)
-  const results = new ResultDecryptor(registry)
+  // Row-scoped models (@encryptionScope) are checked against this set-up when a query meets them (row-scope.ts).
+  const setup: RowScopeSetup = { clientScope: options.scope, hasScopeKeys: encryptor.hasScopeKeys }
+  const queries = new QueryArgsRewriter(registry, blindIndexer, setup)
+  const writes = new WriteArgsEncryptor(registry, queries, blindIndexer, setup)
+  const results = new ResultDecryptor(registry, setup)
 
   /**
    * `findIndexValues` reads which index values exist (outside the query): needed only for a
@@ -98,16 +105,23 @@ export function createQueryHandler(options: FieldEncryptionOptions) {
     }
     // While a previous index version is configured, writes of unique indexed values are checked against it.
     if (bi && blindIndexer!.versions.length > 1) bi.uniqueWrites = []
-    const scoped = (scope: UniqueWriteScope, data: unknown) => {
+    const scoped = (scope: UniqueWriteScope, data: unknown, source: ScopeSource) => {
       if (bi) bi.writeScope = scope
-      return writes.data(view, data, batch, bi)
+      return writes.data(view, data, batch, bi, source)
     }
     let next: Obj = { ...args }
-    if ('data' in args) next.data = scoped(TOP_LEVEL_SCOPE[params.operation] ?? 'unchecked', args.data)
-    if (params.operation === 'upsert') {
-      next.create = scoped('upsert-create', args.create)
-      next.update = scoped('upsert-update', args.update)
+    const fromWhere: ScopeSource = { kind: 'update', where: args.where }
+    if ('data' in args) {
+      const source = UPDATES.has(params.operation) ? fromWhere : FROM_CREATE
+      next.data = scoped(TOP_LEVEL_SCOPE[params.operation] ?? 'unchecked', args.data, source)
     }
+    if (params.operation === 'upsert') {
+      next.create = scoped('upsert-create', args.create, FROM_CREATE)
+      next.update = scoped('upsert-update', args.update, fromWhere)
+    }
+    // Reads of row-scoped models return each row's scope field (added here when not selected, removed after).
+    const scopeFields = RETURNS_RECORDS.has(params.operation) ? withScopeFields(registry, view, next) : undefined
+    if (scopeFields) next = scopeFields.args
     next = queries.readArgs(view, next, bi, UNIQUE_WHERE.has(params.operation))
     if ('by' in next) queries.by(view, next.by)
     if ('having' in next) queries.having(view, next.having)
@@ -129,13 +143,16 @@ export function createQueryHandler(options: FieldEncryptionOptions) {
     const result = await params.query(next)
     if (!RETURNS_RECORDS.has(params.operation)) return result
     const found = new ValueBatch(options.scope)
-    results.collect(resultModel(registry, view, params.dataPath), result, found)
+    const returned = resultModel(registry, view, params.dataPath)
+    results.collect(returned, result, found)
     if (found.size > 0) {
       if (ciphertexts) checkStoredAsSent(batch.items, ciphertexts, found.items)
       // The returned row of a write holds the ciphertexts just made: their plaintexts are known.
       const written = ciphertexts && new WrittenValues(batch.items, ciphertexts)
       found.assign(await (written ? written.decryptMany(encryptor, found.items) : encryptor.decryptMany(found.items)))
     }
+    const strip = stripAlong(scopeFields?.strip, params.dataPath)
+    if (strip) stripScopeFields(registry, returned, strip, result)
     return result
   }
 

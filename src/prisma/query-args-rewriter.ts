@@ -5,6 +5,8 @@ import { UnsupportedEncryptedFieldQueryError } from '../errors'
 import type { ModelRegistry, ModelView } from '../model/model-registry'
 import { BlindIndexFilters, checkDirectIndexFilter, type BlindIndexQueryContext } from './blind-index-filter'
 import { checkFieldReferences } from './field-reference'
+import { checkRowScopeSetup, scopeEquality, type RowScopeSetup } from './row-scope'
+import { ScopeRequiredError } from '../errors'
 
 type Obj = Record<string, unknown>
 
@@ -26,6 +28,7 @@ export class QueryArgsRewriter {
   constructor(
     private readonly registry: ModelRegistry,
     private readonly blindIndexes?: BlindIndexer,
+    private readonly setup: RowScopeSetup = { hasScopeKeys: false },
   ) {
     this.indexFilters = blindIndexes && new BlindIndexFilters(blindIndexes.versions.length)
   }
@@ -36,8 +39,18 @@ export class QueryArgsRewriter {
    * the query is sent). `unique`: this is a WhereUniqueInput (its top-level keys may be unique
    * criteria, which must be bare values).
    */
-  where(view: ModelView, where: unknown, operator = 'where', bi?: BlindIndexQueryContext, unique = false): unknown {
+  where(
+    view: ModelView,
+    where: unknown,
+    operator = 'where',
+    bi?: BlindIndexQueryContext,
+    unique = false,
+    enclosingScope?: string,
+  ): unknown {
     if (!isPlainObject(where)) return where
+    // A row-scoped model: its index filters are computed for the scope this where (or an enclosing one) pins.
+    const scopeField = view.description.scopeField?.name
+    const scope = scopeField === undefined ? undefined : (scopeEquality(where, scopeField) ?? enclosingScope)
     let out: Obj | undefined
     const indexed: Array<[BlindIndexField, unknown]> = []
     for (const [key, value] of Object.entries(where)) {
@@ -49,9 +62,21 @@ export class QueryArgsRewriter {
         indexed.push([index, value])
         continue
       }
-      const next = this.whereEntry(view, key, value, operator, bi)
+      const next = this.whereEntry(view, key, value, operator, bi, scope)
       if (next !== value) (out ??= { ...where })[key] = next
     }
+    if (indexed.length > 0 && scopeField !== undefined) {
+      checkRowScopeSetup(view, this.setup)
+      if (scope === undefined) {
+        const source = indexed[0]![0].source
+        throw new ScopeRequiredError(
+          { model: view.description.name, field: source },
+          `a filter on ${source} of the row-scoped ${view.description.name} needs its scope: add ${scopeField} to the same where (where: { ${scopeField}: <scope>, ${source}: ... }); ${scopeField}: { in: [...] } is not enough`,
+        )
+      }
+    }
+    const savedScope = bi?.rowScope
+    if (bi && scopeField !== undefined) bi.rowScope = scope
     for (const [index, value] of indexed) {
       let holder = out!
       if (index.index in holder) {
@@ -69,6 +94,7 @@ export class QueryArgsRewriter {
       }
       this.indexFilters!.place(holder, index, value, bi!, unique)
     }
+    if (bi && scopeField !== undefined) bi.rowScope = savedScope
     return out ?? where
   }
 
@@ -77,9 +103,19 @@ export class QueryArgsRewriter {
     return source?.blindIndex ? this.blindIndexes?.indexNamed(view.description.name, source.blindIndex) : undefined
   }
 
-  private whereEntry(view: ModelView, key: string, value: unknown, operator: string, bi: BlindIndexQueryContext | undefined): unknown {
+  private whereEntry(
+    view: ModelView,
+    key: string,
+    value: unknown,
+    operator: string,
+    bi: BlindIndexQueryContext | undefined,
+    scope?: string,
+  ): unknown {
     if (LOGICAL.has(key)) {
-      return Array.isArray(value) ? mapSame(value, (w) => this.where(view, w, operator, bi)) : this.where(view, value, operator, bi)
+      // The enclosing where's scope holds inside AND, OR and NOT alike (it is a conjunct of all of them).
+      return Array.isArray(value)
+        ? mapSame(value, (w) => this.where(view, w, operator, bi, false, scope))
+        : this.where(view, value, operator, bi, false, scope)
     }
     if (view.encrypted.has(key)) {
       const field = view.encrypted.get(key)!.field

@@ -1,6 +1,8 @@
 import type { FieldContext } from '../cipher/field-context'
 import type { ValueBatch } from '../engine/value-batch'
 import type { ModelRegistry, ModelView } from '../model/model-registry'
+import { ScopeRequiredError } from '../errors'
+import { checkRowScopeSetup, type RowScopeSetup } from './row-scope'
 
 type Obj = Record<string, unknown>
 
@@ -11,6 +13,9 @@ interface WalkPlan {
   lists: boolean[]
   relations: string[]
   targets: ModelView[]
+  /** A row-scoped model's scope field: each record's values are decrypted under its value. */
+  scopeField?: string
+  model: string
 }
 
 /**
@@ -22,7 +27,10 @@ interface WalkPlan {
 export class ResultDecryptor {
   private readonly plans = new Map<ModelView, WalkPlan>()
 
-  constructor(private readonly registry: ModelRegistry) {}
+  constructor(
+    private readonly registry: ModelRegistry,
+    private readonly setup: RowScopeSetup = { hasScopeKeys: false },
+  ) {}
 
   collect(view: ModelView, result: unknown, batch: ValueBatch): void {
     const plan = this.plans.get(view) ?? this.planFor(view)
@@ -34,16 +42,23 @@ export class ResultDecryptor {
   private collectRecord(plan: WalkPlan, result: unknown, batch: ValueBatch): void {
     if (result === null || typeof result !== 'object') return
     const record = result as Obj
-    const { fields, ctxs, lists, relations } = plan
+    const { fields, ctxs, lists, relations, scopeField } = plan
+    const scope = scopeField === undefined ? undefined : record[scopeField]
     for (let f = 0; f < fields.length; f++) {
       const key = fields[f]!
       const value = record[key]
       if (value === null || value === undefined) continue
+      if (scopeField !== undefined && typeof scope !== 'string') {
+        throw new ScopeRequiredError(
+          { model: plan.model, field: key },
+          `a record of the row-scoped ${plan.model} came back without its ${scopeField}, which its values are decrypted under`,
+        )
+      }
       if (lists[f] && Array.isArray(value)) {
         const arr = value.slice()
         record[key] = arr
-        for (let i = 0; i < arr.length; i++) batch.add(arr[i], ctxs[f]!, arr, i)
-      } else batch.add(value, ctxs[f]!, record, key)
+        for (let i = 0; i < arr.length; i++) batch.add(arr[i], ctxs[f]!, arr, i, scope as string | undefined)
+      } else batch.add(value, ctxs[f]!, record, key, scope as string | undefined)
     }
     for (let r = 0; r < relations.length; r++) {
       const value = record[relations[r]!]
@@ -52,7 +67,11 @@ export class ResultDecryptor {
   }
 
   private planFor(view: ModelView): WalkPlan {
-    const plan: WalkPlan = { fields: [], ctxs: [], lists: [], relations: [], targets: [] }
+    const plan: WalkPlan = { fields: [], ctxs: [], lists: [], relations: [], targets: [], model: view.description.name }
+    if (view.description.scopeField && view.encrypted.size > 0) {
+      checkRowScopeSetup(view, this.setup)
+      plan.scopeField = view.description.scopeField.name
+    }
     for (const [name, { field, ctx }] of view.encrypted) {
       plan.fields.push(name)
       plan.ctxs.push(ctx)

@@ -6,6 +6,7 @@ import { BlindIndexWriteError, ConfigurationError, InvalidFieldValueError, Unsup
 import type { ModelRegistry, ModelView } from '../model/model-registry'
 import type { BlindIndexQueryContext } from './blind-index-filter'
 import type { QueryArgsRewriter } from './query-args-rewriter'
+import { FROM_CREATE, writeScopeOf, type RowScopeSetup, type ScopeSource } from './row-scope'
 
 type Obj = Record<string, unknown>
 
@@ -20,6 +21,7 @@ export class WriteArgsEncryptor {
     private readonly registry: ModelRegistry,
     private readonly queries: QueryArgsRewriter,
     private readonly blindIndexes?: BlindIndexer,
+    private readonly setup: RowScopeSetup = { hasScopeKeys: false },
   ) {}
 
   /**
@@ -27,15 +29,17 @@ export class WriteArgsEncryptor {
    * encrypted field with a blind index also sets the index (queued in `bi`, hashed before the
    * query is sent); `null` sets it to null. Writing an index column directly is refused.
    */
-  data(view: ModelView, data: unknown, batch: ValueBatch, bi?: BlindIndexQueryContext): unknown {
-    if (Array.isArray(data)) return data.map((d) => this.data(view, d, batch, bi))
+  data(view: ModelView, data: unknown, batch: ValueBatch, bi?: BlindIndexQueryContext, source: ScopeSource = FROM_CREATE): unknown {
+    if (Array.isArray(data)) return data.map((d) => this.data(view, d, batch, bi, source))
     if (!isPlainObject(data)) return data
+    // A row-scoped model: every value and index of this row under the row's scope.
+    const scope = writeScopeOf(view, data, source, this.setup)
     const out: Obj = { ...data }
     for (const [key, value] of Object.entries(data)) {
       const encrypted = view.encrypted.get(key)
       if (encrypted) {
-        this.fieldValue(encrypted.field.isList, encrypted.ctx, value, out, key, batch)
-        if (encrypted.field.blindIndex) this.indexValue(view, encrypted.field.blindIndex, key, value, out, bi)
+        this.fieldValue(encrypted.field.isList, encrypted.ctx, value, out, key, batch, scope)
+        if (encrypted.field.blindIndex) this.indexValue(view, encrypted.field.blindIndex, key, value, out, bi, scope)
         continue
       }
       if (view.blindIndexes.has(key) && value !== undefined) {
@@ -57,6 +61,7 @@ export class WriteArgsEncryptor {
     value: unknown,
     out: Obj,
     bi: BlindIndexQueryContext | undefined,
+    rowScope: string | undefined,
   ): void {
     const plain = isPlainObject(value) && Object.keys(value).length === 1 && 'set' in value ? value.set : value
     if (plain === undefined) return
@@ -71,16 +76,24 @@ export class WriteArgsEncryptor {
       out[indexName] = null
       return
     }
-    const ticket = bi.batch.request(field, plain, 'write')
+    const ticket = bi.batch.request(field, plain, 'write', rowScope)
     bi.batch.afterResolve(() => (out[indexName] = ticket.hashes[0]))
     const scope = bi.writeScope
     if (field.unique && bi.uniqueWrites && scope && scope !== 'unchecked') {
-      bi.uniqueWrites.push({ field, write: ticket, match: bi.batch.request(field, plain, 'match'), scope })
+      bi.uniqueWrites.push({ field, write: ticket, match: bi.batch.request(field, plain, 'match', rowScope), scope })
     }
   }
 
   /** A value written to an encrypted field: bare, `{ set }`, or for lists `{ push }`. */
-  private fieldValue(isList: boolean, ctx: FieldContext, value: unknown, out: Obj, key: string, batch: ValueBatch): void {
+  private fieldValue(
+    isList: boolean,
+    ctx: FieldContext,
+    value: unknown,
+    out: Obj,
+    key: string,
+    batch: ValueBatch,
+    scope: string | undefined,
+  ): void {
     if (value === null || value === undefined) return
     if (isPlainObject(value)) {
       const keys = Object.keys(value)
@@ -96,21 +109,21 @@ export class WriteArgsEncryptor {
       if (inner === null || inner === undefined) return
       const holder: Obj = {}
       out[key] = holder
-      if (isList && (op === 'set' || Array.isArray(inner))) this.list(ctx, inner, holder, op, batch)
-      else batch.add(inner, ctx, holder, op)
+      if (isList && (op === 'set' || Array.isArray(inner))) this.list(ctx, inner, holder, op, batch, scope)
+      else batch.add(inner, ctx, holder, op, scope)
       return
     }
-    if (isList) this.list(ctx, value, out, key, batch)
-    else batch.add(value, ctx, out, key)
+    if (isList) this.list(ctx, value, out, key, batch, scope)
+    else batch.add(value, ctx, out, key, scope)
   }
 
-  private list(ctx: FieldContext, value: unknown, holder: Obj, key: string, batch: ValueBatch): void {
+  private list(ctx: FieldContext, value: unknown, holder: Obj, key: string, batch: ValueBatch, scope: string | undefined): void {
     if (!Array.isArray(value)) {
       throw new InvalidFieldValueError({ model: ctx.model, field: ctx.field }, 'an array of strings', typeof value)
     }
     const arr: unknown[] = new Array(value.length)
     holder[key] = arr
-    for (let i = 0; i < value.length; i++) batch.add(value[i], ctx, arr, i)
+    for (let i = 0; i < value.length; i++) batch.add(value[i], ctx, arr, i, scope)
   }
 
   /** The operations under a relation field of a write. */
@@ -139,7 +152,11 @@ export class WriteArgsEncryptor {
           break
         case 'upsert':
           out[op] = each(value, (v) => {
-            const next: Obj = { ...v, create: this.data(target, v.create, batch, bi), update: this.data(target, v.update, batch, bi) }
+            const next: Obj = {
+              ...v,
+              create: this.data(target, v.create, batch, bi),
+              update: this.data(target, v.update, batch, bi, { kind: 'update', where: v.where }),
+            }
             if ('where' in v) next.where = where(v.where, isList)
             return next
           })
@@ -148,7 +165,11 @@ export class WriteArgsEncryptor {
           out[op] = each(value, (v) => this.nestedUpdate(target, isList, v, batch, bi))
           break
         case 'updateMany':
-          out[op] = each(value, (v) => ({ ...v, where: where(v.where, false), data: this.data(target, v.data, batch, bi) }))
+          out[op] = each(value, (v) => ({
+            ...v,
+            where: where(v.where, false),
+            data: this.data(target, v.data, batch, bi, { kind: 'update', where: v.where }),
+          }))
           break
         case 'connect':
         case 'set':
@@ -177,8 +198,8 @@ export class WriteArgsEncryptor {
     const wrapped =
       isList ||
       ('data' in v && keys.every((k) => k === 'data' || k === 'where') && !target.encrypted.has('data') && !target.relations.has('data'))
-    if (!wrapped) return this.data(target, v, batch, bi) as Obj
-    const next: Obj = { ...v, data: this.data(target, v.data, batch, bi) }
+    if (!wrapped) return this.data(target, v, batch, bi, { kind: 'update', where: undefined }) as Obj
+    const next: Obj = { ...v, data: this.data(target, v.data, batch, bi, { kind: 'update', where: v.where }) }
     if ('where' in v) next.where = this.queries.where(target, v.where, 'where', bi, isList)
     return next
   }
