@@ -50,7 +50,8 @@ export class BlindIndexBatch {
   resolve(indexer: BlindIndexer): void {
     for (const { ticket, value, scope } of this.tickets) {
       const text = value as string
-      ticket.hashes = ticket.purpose === 'write' ? [indexer.compute(ticket.field, text, scope)] : indexer.candidates(ticket.field, text, scope)
+      ticket.hashes =
+        ticket.purpose === 'write' ? [indexer.compute(ticket.field, text, scope)] : indexer.candidates(ticket.field, text, scope)
     }
     for (const fn of this.finishers) fn()
   }
