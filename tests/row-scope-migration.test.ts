@@ -3,35 +3,34 @@
  * it must never seal such a model's values without their scope. A named row-scoped model is
  * refused before anything is read; an all-models run leaves it out and says so.
  */
-import { encryptionModel } from './support/test-encryption-model'
 import { ConfigurationError, LocalKeyProvider } from '../src'
 import type { EncryptionModel } from '../src/model/encryption-model'
 import { encryptColumns, encryptionStatus } from '../src/migration/run-migration'
 import { rowScopedModels } from '../src/migration/column-target'
 import { createMigrationDatabase, emptyTables, type MigrationTestDatabase } from './support/migration-database'
-import { seedPlaintext } from './support/migration-seed'
 
 let db: MigrationTestDatabase
+const USERS = Array.from({ length: 12 }, (_, i) => i + 1)
 const keys = new LocalKeyProvider({ masterKey: LocalKeyProvider.generateMasterKey() })
 
-/** The test model with TenantNote row-scoped by tenantId, whatever the generated model says. */
-const rowScoped: EncryptionModel = {
-  ...encryptionModel,
-  models: {
-    ...encryptionModel.models,
-    TenantNote: { ...encryptionModel.models.TenantNote!, scopeField: { name: 'tenantId', column: 'tenant_id' } },
-  },
-}
+/** This database's model with TenantNote row-scoped by tenantId, whatever the generated model says. */
+let rowScoped: EncryptionModel
 
 beforeAll(async () => {
   db = await createMigrationDatabase()
+  const model = db.encryptionModel as EncryptionModel
+  rowScoped = {
+    ...model,
+    models: { ...model.models, TenantNote: { ...model.models.TenantNote!, scopeField: { name: 'tenantId', column: 'tenant_id' } } },
+  }
 })
 afterAll(async () => {
   await db.close()
 })
 beforeEach(async () => {
   await emptyTables(db)
-  await seedPlaintext(db)
+  // Portable SQL: this file runs on every database.
+  await db.sql(`INSERT INTO users (id, email) VALUES ${USERS.map((i) => `(${i}, 'user.${i}@example.com')`).join(', ')}`)
   await db.sql(
     `INSERT INTO tenant_notes (tenant_id, body, email) VALUES ('a', 'note of a', 'a@example.com'), ('b', 'note of b', 'b@example.com')`,
   )
@@ -45,6 +44,7 @@ test('a named row-scoped model or field is refused before anything is read or wr
   const rows = await db.sql<{ body: string }>('SELECT body FROM tenant_notes ORDER BY id')
   expect(rows.map((r) => r.body)).toEqual(['note of a', 'note of b'])
   const users = await db.sql<{ email: string }>('SELECT email FROM users ORDER BY id')
+  expect(users).toHaveLength(USERS.length)
   expect(users.every((u) => !u.email.startsWith('$kfe$'))).toBe(true)
 })
 
@@ -53,7 +53,7 @@ test('an all-models run leaves the row-scoped model out (never sealed without it
   const summary = await encryptColumns({ model: rowScoped, keys, database: db.database })
   expect(summary.ok).toBe(true)
   expect(summary.columns.map((c) => c.model)).not.toContain('TenantNote')
-  expect(summary.columns.find((c) => c.model === 'User' && c.field === 'email')?.counts.encrypted).toBe(60)
+  expect(summary.columns.find((c) => c.model === 'User' && c.field === 'email')?.counts.encrypted).toBe(USERS.length)
   const rows = await db.sql<{ body: string; email: string }>('SELECT body, email FROM tenant_notes ORDER BY id')
   expect(rows).toEqual([
     { body: 'note of a', email: 'a@example.com' },

@@ -225,11 +225,11 @@ async function checksum(sql: MigrationTestDatabase['sql'], table: string, orderB
 
 /** Empties every table the migrations created. */
 export async function emptyTables(db: MigrationTestDatabase): Promise<void> {
-  const tables = ['users', 'profiles', 'posts', 'Category', 'comments', 'contacts', 'audit_log', '_CategoryToPost']
+  const tables = ['users', 'profiles', 'posts', 'Category', 'comments', 'contacts', 'audit_log', '_CategoryToPost', 'tenant_notes']
   if (db.kind === 'mysql') {
     await db.sql(`SET FOREIGN_KEY_CHECKS = 0; ${tables.map((t) => `TRUNCATE TABLE "${t}";`).join(' ')} SET FOREIGN_KEY_CHECKS = 1;`)
   } else if (db.kind === 'sqlite') {
-    for (const t of ['_CategoryToPost', 'contacts', 'comments', 'posts', 'profiles', 'Category', 'audit_log', 'users'])
+    for (const t of ['tenant_notes', '_CategoryToPost', 'contacts', 'comments', 'posts', 'profiles', 'Category', 'audit_log', 'users'])
       await db.sql(`DELETE FROM "${t}"`)
     await db.sql('DELETE FROM sqlite_sequence')
   } else {
