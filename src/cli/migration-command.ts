@@ -1,7 +1,7 @@
 import { resolveConfig, type ConfigFlags } from '../config/resolve-config'
 import { ConfigurationError, libraryCodeOf } from '../errors'
 import { checkScope, type ScopeKeys } from '../keys/scope-keys'
-import { rowScopedModels } from '../migration/column-target'
+import { columnTargets } from '../migration/column-target'
 import type { OperationName } from '../migration/column-operation'
 import type { MigrationProgress } from '../migration/migration-progress'
 import { writtenOf, type MigrationSummary } from '../migration/migration-summary'
@@ -73,24 +73,22 @@ export async function runMigrationCommand(operation: OperationName, flags: Migra
     }
 
     let unknownScope = false
-    if (flags.scope !== undefined) {
+    // A row-scoped model (@encryptionScope) needs the scope keys too: each row is sealed under its own scope.
+    const rowScoped = columnTargets(config.model, { models: flags.model, fields: flags.field }).some((t) => t.scopeField)
+    // Only the commands that bind values to a scope may make its key; the others get a read-only view.
+    // A row-scoped rotate may move values written before scopes into their row's scope: it may make keys.
+    const readOnly = operation === 'status' || operation === 'decrypt' || (operation === 'rotate' && !flags.adoptUnscoped && !rowScoped)
+    if (flags.scope !== undefined || rowScoped) {
       database = await openDatabase(config.databaseUrl, { connections: (config.concurrency ?? DEFAULT_CONCURRENCY) + 1 })
-      // Only the commands that bind values to the scope may make its key; the others get a read-only view.
-      const readOnly = operation === 'status' || operation === 'decrypt' || (operation === 'rotate' && !flags.adoptUnscoped)
       scopeKeys = await config.scopeKeys(database, { readOnly })
-      if (readOnly) unknownScope = await hasNoKey(scopeKeys, checkScope(flags.scope))
+    }
+    if (flags.scope !== undefined) {
+      if (readOnly) unknownScope = await hasNoKey(scopeKeys!, checkScope(flags.scope))
       if (unknownScope) {
         io.stderr.write(
           `no key for scope '${flags.scope}': nothing was ever encrypted under it${operation === 'status' ? '' : '; nothing was done'}\n`,
         )
         if (operation === 'decrypt') return EXIT_ROWS_FAILED
-      }
-    }
-
-    if (!flags.model?.length && !flags.field?.length) {
-      const skipped = rowScopedModels(config.model)
-      if (skipped.length) {
-        io.stderr.write(`left out: ${skipped.join(', ')} (row-scoped keys, @encryptionScope: not handled by the migration yet)\n`)
       }
     }
 
@@ -105,7 +103,8 @@ export async function runMigrationCommand(operation: OperationName, flags: Migra
     const options: MigrationOptions = {
       model: config.model,
       keys,
-      ...(flags.scope !== undefined ? { scope: flags.scope, scopeKeys, adoptUnscoped: flags.adoptUnscoped ?? false } : {}),
+      ...(scopeKeys ? { scopeKeys } : {}),
+      ...(flags.scope !== undefined ? { scope: flags.scope, adoptUnscoped: flags.adoptUnscoped ?? false } : {}),
       database: database ?? config.databaseUrl,
       ...(flags.model?.length ? { models: flags.model } : {}),
       ...(flags.field?.length ? { fields: flags.field } : {}),

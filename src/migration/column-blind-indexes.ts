@@ -17,8 +17,6 @@ export class ColumnBlindIndexes {
   constructor(
     private readonly indexer: BlindIndexer | undefined,
     target: ColumnTarget,
-    /** The scope (tenant) of a run bound to one (`--scope`): its indexes are that scope's. */
-    private readonly scope?: string,
   ) {
     this.fields =
       indexer && target.kind === 'text' && !target.isList
@@ -43,9 +41,9 @@ export class ColumnBlindIndexes {
     })
   }
 
-  /** States knowing the plaintext: a current-version index that does not match it is stale. */
-  verifiedStatesOf(row: StoredRow, plaintext: string): IndexState[] {
-    const fresh = this.compute(plaintext)
+  /** States knowing the plaintext (of a value of `scope`): a current-version index that does not match it is stale. */
+  verifiedStatesOf(row: StoredRow, plaintext: string, scope: string | undefined): IndexState[] {
+    const fresh = this.compute(plaintext, scope)
     return this.fields.map((f) => {
       const stored = row.indexes[f.column]
       if (stored === null || stored === undefined) return 'missing'
@@ -58,10 +56,10 @@ export class ColumnBlindIndexes {
     return this.statesOf(row).some((s) => s !== 'current')
   }
 
-  /** The current-version index values of a plaintext, by column. */
-  compute(plaintext: string): Record<string, string> {
+  /** The current-version index values of a plaintext of `scope` (each scope has its own index keys), by column. */
+  compute(plaintext: string, scope: string | undefined): Record<string, string> {
     const out: Record<string, string> = {}
-    for (const f of this.fields) out[f.column] = this.indexer!.compute(f, plaintext, this.scope)
+    for (const f of this.fields) out[f.column] = this.indexer!.compute(f, plaintext, scope)
     return out
   }
 
@@ -75,10 +73,8 @@ export class ColumnBlindIndexes {
 export class BlindIndexesPerColumn {
   private readonly byTarget = new Map<ColumnTarget, ColumnBlindIndexes>()
 
-  constructor(private readonly scope?: string) {}
-
   async prepare(indexer: BlindIndexer | undefined, target: ColumnTarget): Promise<void> {
-    const indexes = new ColumnBlindIndexes(indexer, target, this.scope)
+    const indexes = new ColumnBlindIndexes(indexer, target)
     await indexes.load()
     this.byTarget.set(target, indexes)
   }

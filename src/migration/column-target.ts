@@ -17,6 +17,13 @@ export interface ColumnTarget {
   ctx: FieldContext
   /** Blind indexes computed from this field. */
   blindIndexes: BlindIndexModel[]
+  /**
+   * A row-scoped model's (@encryptionScope) scope field and column: each row's values are sealed,
+   * and its indexes made, under the scope its column holds.
+   */
+  scopeField?: { name: string; column: string }
+  /** With `scopeField`, in a run with a scope (`--scope`): only the rows of that scope are read. */
+  onlyScope?: string
 }
 
 export interface TargetSelection {
@@ -54,17 +61,6 @@ export function columnTargets(model: EncryptionModel, selection: TargetSelection
   for (const view of views) {
     const d = view.description
     if (wantedModels && !wantedModels.has(d.name.toLowerCase())) continue
-    if (d.scopeField) {
-      // Row-scoped keys (@encryptionScope): each row's values belong to its own scope, which the
-      // migration does not read yet. Sealing them unscoped would bind them to no tenant, so such a
-      // model is refused when named and left out of an all-models run (see `rowScopedModels`).
-      if (wantedModels || selection.fields?.some((f) => f.toLowerCase().startsWith(`${d.name.toLowerCase()}.`))) {
-        throw new ConfigurationError(
-          `${d.name}: a row-scoped model (@encryptionScope(${d.scopeField.name})); the migration does not handle row-scoped models yet, write their rows through the Prisma or TypeORM adapter`,
-        )
-      }
-      continue
-    }
     for (const { field, ctx } of view.encrypted.values()) {
       if (selection.fields?.length) {
         const hit = selection.fields.find(
@@ -88,6 +84,7 @@ export function columnTargets(model: EncryptionModel, selection: TargetSelection
         primaryKey: [...d.primaryKeyColumns],
         ctx,
         blindIndexes: [...view.blindIndexes.values()].filter((b) => b.source === field.name),
+        ...(d.scopeField ? { scopeField: { name: d.scopeField.name, column: d.scopeField.column } } : {}),
       })
     }
   }
@@ -95,11 +92,4 @@ export function columnTargets(model: EncryptionModel, selection: TargetSelection
     if (!matchedFields.has(f)) throw new ConfigurationError(`--field ${f}: no encrypted field of that name in the selected models`)
   }
   return out
-}
-
-/** The row-scoped models (@encryptionScope) an all-models run leaves out, which the CLI names. */
-export function rowScopedModels(model: EncryptionModel): string[] {
-  return Object.values(model.models)
-    .filter((d) => d.scopeField && Object.keys(d.encryptedFields).length > 0)
-    .map((d) => d.name)
 }

@@ -1,11 +1,12 @@
 import type { EnvelopeEncryptor, FieldValue } from '../engine/envelope-encryptor'
+import { scopesOf } from './index-writing-operation'
 import { fail, skip, startBatch, valueOf, type ColumnOperation, type RowOutcome } from './column-operation'
 import type { ColumnTarget } from './column-target'
 import { decryptEach } from './decrypt-each'
-import type { DataKeyCurrency } from '../engine/data-key-currency'
 import { looksEncrypted, readHeader } from '../format/envelope-format'
 import { isFatal } from './row-failure'
 import { writtenOutsideScope } from './scoped-data-key-currency'
+import type { RunScopes } from './run-scopes'
 import { scoped } from './scoped-value'
 import type { RowFilter, StoredRow } from './sql-database'
 
@@ -19,9 +20,8 @@ export class DecryptOperation implements ColumnOperation {
 
   constructor(
     private readonly encryptor: EnvelopeEncryptor,
-    private readonly currency: DataKeyCurrency,
-    /** The scope of a run bound to one (`--scope`). */
-    private readonly scope?: string,
+    /** The scope each row's values were sealed under. */
+    private readonly scopes: RunScopes,
   ) {}
 
   filterFor(): RowFilter {
@@ -29,13 +29,16 @@ export class DecryptOperation implements ColumnOperation {
   }
 
   async process(target: ColumnTarget, rows: readonly StoredRow[]): Promise<RowOutcome[]> {
-    const { outcomes, elements } = startBatch(target, rows)
+    const batch = startBatch(target, rows)
+    const { outcomes, elements } = batch
+    const scopes = scopesOf(this.scopes, target, rows, batch)
     const items: FieldValue[] = []
     const spots: Array<{ row: number; element: number }> = []
     const unscopedRows = new Set<number>()
     for (let r = 0; r < rows.length; r++) {
       const els = elements[r]
       if (!els) continue
+      const scope = scopes[r]
       let any = false
       for (let j = 0; j < els.length && !outcomes[r]; j++) {
         const e = els[j]
@@ -44,14 +47,15 @@ export class DecryptOperation implements ColumnOperation {
         // In a scoped run, a value written before scopes (`older` in status) is opened unscoped, as rotate does.
         let unscoped = false
         try {
-          unscoped = this.scope !== undefined && (await writtenOutsideScope(this.currency, readHeader(e, target.ctx).header, target.ctx))
+          unscoped =
+            scope !== undefined && (await writtenOutsideScope(this.scopes.currency(scope), readHeader(e, target.ctx).header, target.ctx))
         } catch (err) {
           if (isFatal(err)) throw err
           outcomes[r] = fail(err)
           break
         }
         if (unscoped) unscopedRows.add(r)
-        items.push(scoped({ value: e, ctx: target.ctx }, unscoped ? undefined : this.scope))
+        items.push(scoped({ value: e, ctx: target.ctx }, unscoped ? undefined : scope))
         spots.push({ row: r, element: j })
       }
       if (!any) outcomes[r] = skip('plaintext')

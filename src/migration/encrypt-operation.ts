@@ -6,6 +6,7 @@ import { looksEncrypted, readHeader } from '../format/envelope-format'
 import { IndexWritingOperation } from './index-writing-operation'
 import { looksLikePfeValue, type PfeKeychain } from './pfe-keychain'
 import { isFatal } from './row-failure'
+import type { RunScopes } from './run-scopes'
 import { scoped } from './scoped-value'
 import type { RowFilter, StoredRow } from './sql-database'
 
@@ -16,17 +17,18 @@ import type { RowFilter, StoredRow } from './sql-database'
  * a row fails (it is never encrypted as if its ciphertext were the plaintext). Values already
  * encrypted are left alone (`rotate` moves them to the current key); a value that starts with
  * this library's prefix but is not in its format fails its row (`KFE_MALFORMED_CIPHERTEXT`).
+ * A row-scoped model's values are sealed under their row's scope (a row without one fails).
  */
 export class EncryptOperation extends IndexWritingOperation {
   readonly name = 'encrypt'
 
   constructor(
     private readonly encryptor: EnvelopeEncryptor,
-    private readonly pfe?: PfeKeychain,
-    indexer?: BlindIndexer,
-    scope?: string,
+    private readonly pfe: PfeKeychain | undefined,
+    indexer: BlindIndexer | undefined,
+    scopes: RunScopes,
   ) {
-    super(indexer, scope)
+    super(indexer, scopes)
   }
 
   filterFor(): RowFilter {
@@ -34,7 +36,7 @@ export class EncryptOperation extends IndexWritingOperation {
   }
 
   async process(target: ColumnTarget, rows: readonly StoredRow[]): Promise<RowOutcome[]> {
-    const { at, indexes, outcomes, elements } = this.startBatch(target, rows)
+    const { at, indexes, outcomes, elements, scopes } = this.startBatch(target, rows)
     const items: FieldValue[] = []
     const spots: Array<{ row: number; element: number }> = []
     const fromPfe = new Array<boolean>(rows.length).fill(false)
@@ -92,7 +94,7 @@ export class EncryptOperation extends IndexWritingOperation {
       }
       if (!target.isList) plaintextOf[r] = mine[0]!.plain
       for (const m of mine) {
-        items.push(scoped({ value: m.plain, ctx: target.ctx }, this.scope))
+        items.push(scoped({ value: m.plain, ctx: target.ctx }, scopes[r]))
         spots.push({ row: r, element: m.element })
       }
     })
@@ -113,7 +115,7 @@ export class EncryptOperation extends IndexWritingOperation {
         value: valueOf(target, elements[r]!),
         as: fromPfe[r] ? 'converted from prisma-field-encryption' : 'encrypted',
       }
-      if (indexes.any && typeof plain === 'string') write.indexes = indexes.compute(plain)
+      if (indexes.any && typeof plain === 'string') write.indexes = indexes.compute(plain, scopes[r])
       outcomes[r] = write
     })
     return outcomes

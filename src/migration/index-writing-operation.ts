@@ -1,7 +1,9 @@
 import type { BlindIndexer } from '../blind-index/blind-indexer'
 import { BlindIndexesPerColumn, type ColumnBlindIndexes } from './column-blind-indexes'
-import { startBatch, type ColumnOperation, type ColumnOperationName, type RowOutcome } from './column-operation'
+import { fail, startBatch, type ColumnOperation, type ColumnOperationName, type RowOutcome } from './column-operation'
 import type { ColumnTarget } from './column-target'
+import { isFatal } from './row-failure'
+import type { RunScopes } from './run-scopes'
 import type { RowFilter, StoredRow } from './sql-database'
 
 /** A batch as an operation that writes values and their blind indexes starts it. */
@@ -12,8 +14,10 @@ export interface IndexedBatch {
   indexes: ColumnBlindIndexes
   /** Each row's outcome; the rows that hold NULL are already decided. */
   outcomes: RowOutcome[]
-  /** Each row's values as a list (undefined for NULL). */
+  /** Each row's values as a list (undefined for NULL, or a row already decided). */
   elements: Array<unknown[] | undefined>
+  /** Each row's scope: its own for a row-scoped model, else the run's (undefined: none). */
+  scopes: Array<string | undefined>
 }
 
 /**
@@ -22,15 +26,13 @@ export interface IndexedBatch {
  */
 export abstract class IndexWritingOperation implements ColumnOperation {
   abstract readonly name: ColumnOperationName
-  private readonly indexes: BlindIndexesPerColumn
+  private readonly indexes = new BlindIndexesPerColumn()
 
-  /** `scope`: the scope (tenant) of a run bound to one; every value and index of the run is that scope's. */
+  /** `scopes`: the scope each row's values and indexes belong to. */
   constructor(
     private readonly indexer: BlindIndexer | undefined,
-    protected readonly scope?: string,
-  ) {
-    this.indexes = new BlindIndexesPerColumn(scope)
-  }
+    protected readonly scopes: RunScopes,
+  ) {}
 
   abstract filterFor(target: ColumnTarget): RowFilter
 
@@ -41,6 +43,35 @@ export abstract class IndexWritingOperation implements ColumnOperation {
   }
 
   protected startBatch(target: ColumnTarget, rows: readonly StoredRow[]): IndexedBatch {
-    return { at: { model: target.model, field: target.field }, indexes: this.indexes.of(target), ...startBatch(target, rows) }
+    const batch = startBatch(target, rows)
+    return {
+      at: { model: target.model, field: target.field },
+      indexes: this.indexes.of(target),
+      ...batch,
+      scopes: scopesOf(this.scopes, target, rows, batch),
+    }
   }
+}
+
+/**
+ * Each row's scope (see `RunScopes.of`). A row-scoped row without a scope fails (and its values
+ * are dropped from the batch: nothing of it is sealed or opened).
+ */
+export function scopesOf(
+  scopes: RunScopes,
+  target: ColumnTarget,
+  rows: readonly StoredRow[],
+  batch: { outcomes: RowOutcome[]; elements: Array<unknown[] | undefined> },
+): Array<string | undefined> {
+  return rows.map((row, r) => {
+    if (batch.outcomes[r]) return undefined
+    try {
+      return scopes.of(target, row)
+    } catch (err) {
+      if (isFatal(err)) throw err
+      batch.outcomes[r] = fail(err)
+      batch.elements[r] = undefined
+      return undefined
+    }
+  })
 }

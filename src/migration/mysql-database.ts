@@ -3,7 +3,7 @@ import { ConfigurationError } from '../errors'
 import { BYTES_PREFIX, TEXT_PREFIX } from '../format/envelope-format'
 import type { ColumnTarget } from './column-target'
 import { keysetBatchSelect, type BatchSelectDialect } from './keyset-batch-select'
-import { storedRowOf, storedRowSelectList } from './stored-row-select'
+import { columnsReadBy, inOnlyScope, storedRowOf, storedRowSelectList } from './stored-row-select'
 import {
   keyId,
   MIN_BYTES_VALUE_LENGTH,
@@ -68,7 +68,7 @@ export class MysqlDatabase implements SqlDatabase {
       types = new Map(rows.map((r) => [String(r.name), String(r.type).toLowerCase()]))
       this.tables.set(target.table, types)
     }
-    for (const column of [...target.primaryKey, target.column, ...target.blindIndexes.map((b) => b.column)]) {
+    for (const column of columnsReadBy(target)) {
       if (!types.has(column)) {
         throw new ConfigurationError(
           `${target.model}: column \`${column}\` not found in table \`${target.table}\` (is the database schema up to date with the Prisma schema?)`,
@@ -85,7 +85,7 @@ export class MysqlDatabase implements SqlDatabase {
   }
 
   async count(target: ColumnTarget, filter: RowFilter, shard?: Shard): Promise<number> {
-    const where = [this.filterSql(target, filter), ...(shard ? [shardSql(target, shard)] : [])]
+    const where = [inOnlyScope(target, this.filterSql(target, filter), quote, literal), ...(shard ? [shardSql(target, shard)] : [])]
     const rows = await this.driver.query(`SELECT CAST(COUNT(*) AS CHAR) AS n FROM ${quote(target.table)} WHERE ${where.join(' AND ')}`, [])
     return Number(rows[0]!.n)
   }
@@ -97,7 +97,14 @@ export class MysqlDatabase implements SqlDatabase {
     limit: number,
     shard?: Shard,
   ): Promise<StoredRow[]> {
-    const { sql, params } = keysetBatchSelect(MYSQL_BATCH_SELECT, target, this.filterSql(target, filter), after, limit, shard)
+    const { sql, params } = keysetBatchSelect(
+      MYSQL_BATCH_SELECT,
+      target,
+      inOnlyScope(target, this.filterSql(target, filter), quote, literal),
+      after,
+      limit,
+      shard,
+    )
     return (await this.driver.query(sql, params)).map((r) => storedRowOf(target, r))
   }
 

@@ -3,7 +3,7 @@ import { ConfigurationError } from '../errors'
 import { BYTES_PREFIX, TEXT_PREFIX } from '../format/envelope-format'
 import type { ColumnTarget } from './column-target'
 import { keysetBatchSelect, type BatchSelectDialect } from './keyset-batch-select'
-import { storedRowOf, storedRowSelectList } from './stored-row-select'
+import { columnsReadBy, inOnlyScope, storedRowOf, storedRowSelectList } from './stored-row-select'
 import {
   keyId,
   MIN_BYTES_VALUE_LENGTH,
@@ -91,7 +91,7 @@ export class PostgresDatabase implements SqlDatabase {
       info = { types: new Map(rows.map((r) => [String(r.name), String(r.type)])) }
       this.tables.set(target.table, info)
     }
-    for (const column of [...target.primaryKey, target.column, ...target.blindIndexes.map((b) => b.column)]) {
+    for (const column of columnsReadBy(target)) {
       if (!info.types.has(column)) {
         throw new ConfigurationError(
           `${target.model}: column "${column}" not found in table "${target.table}" (is the database schema up to date with the Prisma schema?)`,
@@ -109,7 +109,7 @@ export class PostgresDatabase implements SqlDatabase {
   }
 
   async count(target: ColumnTarget, filter: RowFilter, shard?: Shard): Promise<number> {
-    const where = [this.filterSql(target, filter), ...(shard ? [this.shardSql(target, shard)] : [])]
+    const where = [inOnlyScope(target, this.filterSql(target, filter), quote, literal), ...(shard ? [this.shardSql(target, shard)] : [])]
     const rows = await this.driver.query(`SELECT count(*)::text AS n FROM ${this.relation(target)} WHERE ${where.join(' AND ')}`, [])
     return Number(rows[0]!.n)
   }
@@ -121,7 +121,14 @@ export class PostgresDatabase implements SqlDatabase {
     limit: number,
     shard?: Shard,
   ): Promise<StoredRow[]> {
-    const { sql, params } = keysetBatchSelect(this.batchSelect, target, this.filterSql(target, filter), after, limit, shard)
+    const { sql, params } = keysetBatchSelect(
+      this.batchSelect,
+      target,
+      inOnlyScope(target, this.filterSql(target, filter), quote, literal),
+      after,
+      limit,
+      shard,
+    )
     return (await this.driver.query(sql, params)).map((r) => storedRowOf(target, r))
   }
 

@@ -11,6 +11,7 @@ import { RowFailedError, runColumn } from './column-runner'
 import { columnTargets, type ColumnTarget } from './column-target'
 import { openDatabase } from './open-database'
 import { PostgresDatabase } from './postgres-database'
+import { RunScopes } from './run-scopes'
 import { RecomputeOperation } from './recompute-operation'
 import type { SqlDatabase } from './sql-database'
 import type { SqlExecutor } from './sql-executor'
@@ -121,8 +122,9 @@ export async function recomputeBlindIndexes(options: RecomputeBlindIndexesOption
       throw new ConfigurationError(`${model.name}.${name} is not a blind index (indexes: ${names.join(', ') || 'none'})`)
   }
   const wanted = options.indexes?.length ? options.indexes : names
+  const onlyScope = options.scope === undefined ? {} : { onlyScope: checkScope(options.scope) }
   const targets = columnTargets(encryptionModel, { models: [model.name] })
-    .map((t) => ({ ...t, blindIndexes: t.blindIndexes.filter((b) => wanted.includes(b.name)) }))
+    .map((t) => ({ ...t, ...(t.scopeField ? onlyScope : {}), blindIndexes: t.blindIndexes.filter((b) => wanted.includes(b.name)) }))
     .filter((t) => t.blindIndexes.length > 0)
   if (targets.length === 0) throw new ConfigurationError(`${model.name} has no blind index`)
   const batchSize = positiveInteger(options.batchSize ?? DEFAULT_RECOMPUTE_BATCH_SIZE, 'batchSize')
@@ -134,6 +136,11 @@ export async function recomputeBlindIndexes(options: RecomputeBlindIndexesOption
   }))
   const scope = options.scope === undefined ? undefined : checkScope(options.scope)
   checkScopeKeys(encryptor, scope, 'recomputeBlindIndexes')
+  if (model.scopeField && !encryptor.hasScopeKeys) {
+    throw new ConfigurationError(
+      `recomputeBlindIndexes: ${model.name} is row-scoped (@encryptionScope(${model.scopeField.name})): it needs scopeKeys (in the options or the encryptor)`,
+    )
+  }
   const indexer =
     options.indexer ??
     new BlindIndexer(blindIndexFieldsOfModel(model), {
@@ -149,7 +156,7 @@ export async function recomputeBlindIndexes(options: RecomputeBlindIndexesOption
       database,
       model,
       targets,
-      new RecomputeOperation(encryptor, indexer, options.all ?? false, scope),
+      new RecomputeOperation(encryptor, indexer, options.all ?? false, new RunScopes(encryptor.keyRing, undefined, scope)),
       batchSize,
       progress,
       options,

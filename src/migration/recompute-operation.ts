@@ -3,8 +3,8 @@ import type { EnvelopeEncryptor } from '../engine/envelope-encryptor'
 import { ColumnBlindIndexes } from './column-blind-indexes'
 import type { ColumnOperation, RowOutcome } from './column-operation'
 import type { ColumnTarget } from './column-target'
-import { DataKeyCurrency } from '../engine/data-key-currency'
 import { RotateOperation } from './rotate-operation'
+import type { RunScopes } from './run-scopes'
 import type { RowFilter, StoredRow } from './sql-database'
 
 /**
@@ -23,11 +23,11 @@ export class RecomputeOperation implements ColumnOperation {
     private readonly indexer: BlindIndexer,
     /** Decrypt and check every row, not only those whose index is missing, stray or on another version. */
     private readonly all: boolean,
-    /** The scope (tenant) of the rows: values read and indexes written with it. */
-    private readonly scope?: string,
+    /** The scope of each row (a row-scoped model's own, or the run's): values read and indexes written with it. */
+    private readonly scopes: RunScopes,
   ) {
     const options = { indexesOnly: true, verifyIndexes: all }
-    this.rotate = new RotateOperation(encryptor, new DataKeyCurrency(encryptor.keyRing), indexer, options, scope)
+    this.rotate = new RotateOperation(encryptor, scopes, indexer, options)
   }
 
   filterFor(): RowFilter {
@@ -36,7 +36,7 @@ export class RecomputeOperation implements ColumnOperation {
 
   async prepare(target: ColumnTarget): Promise<void> {
     await this.rotate.prepare(target)
-    this.indexes.set(target, new ColumnBlindIndexes(this.indexer, target, this.scope))
+    this.indexes.set(target, new ColumnBlindIndexes(this.indexer, target))
   }
 
   async process(target: ColumnTarget, rows: readonly StoredRow[]): Promise<RowOutcome[]> {
@@ -54,7 +54,9 @@ export class RecomputeOperation implements ColumnOperation {
             indexes: Object.fromEntries(stray.map((f) => [f.column, null])),
           }
       } else if (o.kind === 'skip' && o.as === 'plaintext' && this.encryptor.readsPlaintext(target.ctx) && typeof row.value === 'string') {
-        const fresh = Object.entries(indexes.compute(row.value)).filter(([column, value]) => row.indexes[column] !== value)
+        const fresh = Object.entries(indexes.compute(row.value, this.scopes.of(target, row))).filter(
+          ([column, value]) => row.indexes[column] !== value,
+        )
         if (fresh.length > 0) outcomes[r] = { kind: 'write', value: row.value, as: 'reindexed', indexes: Object.fromEntries(fresh) }
       }
     })

@@ -2,13 +2,13 @@ import type { BlindIndexer } from '../blind-index/blind-indexer'
 import type { EnvelopeEncryptor, FieldValue } from '../engine/envelope-encryptor'
 import { fail, skip, valueOf, type RowOutcome } from './column-operation'
 import type { ColumnTarget } from './column-target'
-import type { DataKeyCurrency } from '../engine/data-key-currency'
 import { decryptEach } from './decrypt-each'
 import { looksEncrypted, readHeader } from '../format/envelope-format'
 import { withHeader } from '../format/header-rewrite'
 import { IndexWritingOperation } from './index-writing-operation'
 import { isFatal } from './row-failure'
 import { writtenOutsideScope } from './scoped-data-key-currency'
+import type { RunScopes } from './run-scopes'
 import { scoped } from './scoped-value'
 import type { RowFilter, StoredRow } from './sql-database'
 
@@ -23,6 +23,7 @@ export interface RotateOptions {
   /**
    * In a run with a scope: move values written without a scope into it. Without, a row holding
    * such a value is left alone (`outside scope`): on a table shared by tenants it may be another's.
+   * A row-scoped model's rows need no such consent: their scope column says whose they are.
    */
   adoptUnscoped?: boolean
 }
@@ -35,19 +36,19 @@ export interface RotateOptions {
  *   decrypted and encrypted again under a fresh data key.
  * Blind indexes that are missing or of another index version are recomputed from the plaintext
  * (decrypting the value for that); with a new root key, configure a new index version.
- * Plaintext values are left to `encrypt`.
+ * Plaintext values are left to `encrypt`. A row-scoped model's values are brought to their row's
+ * scope's current key; values written before the model was row-scoped are moved into it.
  */
 export class RotateOperation extends IndexWritingOperation {
   readonly name = 'rotate'
 
   constructor(
     private readonly encryptor: EnvelopeEncryptor,
-    private readonly currency: DataKeyCurrency,
-    indexer?: BlindIndexer,
+    scopes: RunScopes,
+    indexer: BlindIndexer | undefined,
     private readonly options: RotateOptions = {},
-    scope?: string,
   ) {
-    super(indexer, scope)
+    super(indexer, scopes)
   }
 
   filterFor(): RowFilter {
@@ -55,7 +56,8 @@ export class RotateOperation extends IndexWritingOperation {
   }
 
   async process(target: ColumnTarget, rows: readonly StoredRow[]): Promise<RowOutcome[]> {
-    const { at, indexes, outcomes, elements } = this.startBatch(target, rows)
+    const { at, indexes, outcomes, elements, scopes } = this.startBatch(target, rows)
+    const adopt = this.options.adoptUnscoped === true || this.scopes.rowScoped(target)
     const how: Array<'rewrapped' | 'reencrypted' | 'reindexed' | undefined> = new Array(rows.length)
     const toOpen: FieldValue[] = []
     const openSpots: Array<{ row: number; element: number; reseal: boolean; unscoped?: boolean }> = []
@@ -75,7 +77,9 @@ export class RotateOperation extends IndexWritingOperation {
         encrypted++
         try {
           const { headerId, header } = readHeader(e, target.ctx)
-          const state = this.options.indexesOnly ? { state: 'current' as const } : await this.currency.of(headerId, header, at)
+          const state = this.options.indexesOnly
+            ? { state: 'current' as const }
+            : await this.scopes.currency(scopes[r]).of(headerId, header, at)
           if (state.state === 'older' && state.rewrapped) {
             els[j] = withHeader(e, state.rewrapped, target.ctx)
             how[r] ??= 'rewrapped'
@@ -83,8 +87,8 @@ export class RotateOperation extends IndexWritingOperation {
           } else if (state.state === 'older') {
             // In a scoped run, a value written without the scope is opened unscoped and sealed into the scope
             // (with adoptUnscoped; else its row is left alone, indexes included).
-            const unscoped = await writtenOutsideScope(this.currency, header, at)
-            if (unscoped && !this.options.adoptUnscoped) outside = true
+            const unscoped = await writtenOutsideScope(this.scopes.currency(scopes[r]), header, at)
+            if (unscoped && !adopt) outside = true
             pending.push({ element: j, reseal: true, unscoped })
           } else if (reindex) {
             pending.push({ element: j, reseal: false })
@@ -107,7 +111,7 @@ export class RotateOperation extends IndexWritingOperation {
         continue
       }
       for (const p of pending) {
-        toOpen.push(scoped({ value: els[p.element], ctx: target.ctx }, p.unscoped ? undefined : this.scope))
+        toOpen.push(scoped({ value: els[p.element], ctx: target.ctx }, p.unscoped ? undefined : scopes[r]))
         openSpots.push({ row: r, ...p })
       }
     }
@@ -126,7 +130,7 @@ export class RotateOperation extends IndexWritingOperation {
       }
       if (!target.isList) plaintextOf[row] = result.value
       if (again) {
-        reseal.push(scoped({ value: result.value, ctx: target.ctx }, this.scope))
+        reseal.push(scoped({ value: result.value, ctx: target.ctx }, scopes[row]))
         resealSpots.push({ row, element })
       }
     })
@@ -143,7 +147,7 @@ export class RotateOperation extends IndexWritingOperation {
     rows.forEach((row, r) => {
       if (outcomes[r]) return
       const plain = plaintextOf[r]
-      const newIndexes = indexes.any && typeof plain === 'string' ? changedIndexes(row, indexes.compute(plain)) : undefined
+      const newIndexes = indexes.any && typeof plain === 'string' ? changedIndexes(row, indexes.compute(plain, scopes[r])) : undefined
       if (!how[r] && !newIndexes) {
         outcomes[r] = skip('current')
         return

@@ -4,13 +4,11 @@ import type { EncryptorOptions, EnvelopeEncryptor } from '../engine/envelope-enc
 import { encryptorOf, type KeyOptions, type KeysOrEncryptor } from '../engine/keys-or-encryptor'
 import { ConfigurationError } from '../errors'
 import { checkScope } from '../keys/scope-keys'
-import { ScopedDataKeyCurrency } from './scoped-data-key-currency'
 import type { EncryptionModel } from '../model/encryption-model'
 import { positiveInteger } from '../option-checks'
 import type { ColumnOperation, OperationName } from './column-operation'
 import { runColumn } from './column-runner'
 import { columnTargets, type ColumnTarget } from './column-target'
-import { DataKeyCurrency } from '../engine/data-key-currency'
 import { DecryptOperation } from './decrypt-operation'
 import { EncryptOperation } from './encrypt-operation'
 import type { MigrationProgress } from './migration-progress'
@@ -19,6 +17,7 @@ import { openDatabase } from './open-database'
 import { PfeKeychain } from './pfe-keychain'
 import { blindIndexRootKeyState } from './root-key-currency'
 import { RotateOperation, type RotateOptions } from './rotate-operation'
+import { RunScopes } from './run-scopes'
 import type { Shard, SqlDatabase } from './sql-database'
 import { StatusOperation } from './status-operation'
 import { statusReportOf, type StatusReport } from './status-report'
@@ -98,7 +97,12 @@ export function encryptColumns(options: EncryptOptions): Promise<MigrationSummar
     options,
     'encrypt',
     (ctx) =>
-      new EncryptOperation(ctx.encryptor, options.pfeKeys?.length ? new PfeKeychain(options.pfeKeys) : undefined, ctx.indexer(), ctx.scope),
+      new EncryptOperation(
+        ctx.encryptor,
+        options.pfeKeys?.length ? new PfeKeychain(options.pfeKeys) : undefined,
+        ctx.indexer(),
+        ctx.scopes,
+      ),
   )
 }
 
@@ -115,19 +119,17 @@ export function rotateColumns(options: RotateColumnsOptions): Promise<MigrationS
     options,
     'rotate',
     (ctx) =>
-      new RotateOperation(
-        ctx.encryptor,
-        ctx.currency,
-        ctx.indexer(),
-        { indexesOnly, verifyIndexes, adoptUnscoped: options.adoptUnscoped ?? false },
-        ctx.scope,
-      ),
+      new RotateOperation(ctx.encryptor, ctx.scopes, ctx.indexer(), {
+        indexesOnly,
+        verifyIndexes,
+        adoptUnscoped: options.adoptUnscoped ?? false,
+      }),
   )
 }
 
 /** `decrypt`: writes plaintext back in place of every encrypted value. */
 export function decryptColumns(options: MigrationOptions): Promise<MigrationSummary> {
-  return run(options, 'decrypt', (ctx) => new DecryptOperation(ctx.encryptor, ctx.currency, ctx.scope))
+  return run(options, 'decrypt', (ctx) => new DecryptOperation(ctx.encryptor, ctx.scopes))
 }
 
 /**
@@ -138,16 +140,15 @@ export async function encryptionStatus(options: StatusOptions): Promise<StatusRe
   const summary = await run(
     { ...options, dryRun: true },
     'status',
-    (ctx) => new StatusOperation(ctx.encryptor, ctx.currency, options.verify ?? true, ctx.indexer(true), ctx.scope),
+    (ctx) => new StatusOperation(ctx.encryptor, ctx.scopes, options.verify ?? true, ctx.indexer(true)),
   )
   return statusReportOf(summary)
 }
 
 interface RunContext {
   encryptor: EnvelopeEncryptor
-  currency: DataKeyCurrency
-  /** The run's scope, if any. */
-  scope?: string
+  /** The scope of each row (a row-scoped model's own, or the run's), and where data keys stand for it. */
+  scopes: RunScopes
   /** The blind indexer (undefined when the schema has none). `lenient`: undefined instead of an error when it cannot be made. */
   indexer(lenient?: boolean): BlindIndexer | undefined
 }
@@ -158,7 +159,12 @@ async function run(
   make: (ctx: RunContext) => ColumnOperation,
 ): Promise<MigrationSummary> {
   const started = performance.now()
-  const targets = columnTargets(options.model, { models: options.models, fields: options.fields })
+  const scope = options.scope === undefined ? undefined : checkScope(options.scope)
+  // A row-scoped model's rows each carry their scope; with `scope`, only that scope's rows are read.
+  const targets = columnTargets(options.model, { models: options.models, fields: options.fields }).map((t) =>
+    t.scopeField && scope !== undefined ? { ...t, onlyScope: scope } : t,
+  )
+  const rowScoped = [...new Set(targets.filter((t) => t.scopeField).map((t) => t.model))]
   const shard = typeof options.shard === 'string' ? parseShard(options.shard) : options.shard
   if (shard) checkShard(shard)
   const batchSize = positiveInteger(options.batchSize ?? DEFAULT_BATCH_SIZE, 'batchSize')
@@ -168,11 +174,16 @@ async function run(
     readPlaintext: false,
     ...(scopeKeys ? { scopeKeys } : {}),
   }))
-  const scope = options.scope === undefined ? undefined : checkScope(options.scope)
   const scopeKeys = options.encryptor === undefined ? options.scopeKeys : undefined
   if (scope !== undefined && !scopeKeys)
     throw new ConfigurationError(`${operation} with a scope needs keys and scopeKeys (the scope key provider), not an encryptor`)
-  if (operation === 'encrypt' && scope !== undefined && !options.adoptUnscoped) {
+  if (rowScoped.length > 0 && !scopeKeys) {
+    throw new ConfigurationError(
+      `${operation}: ${rowScoped.join(', ')} ${rowScoped.length > 1 ? 'are' : 'is'} row-scoped (@encryptionScope): the run needs keys and scopeKeys (the scope key provider), not an encryptor; or select other models`,
+    )
+  }
+  // `encrypt --scope` binds plaintext to the scope; a row-scoped model's rows are that scope's already (filtered by it).
+  if (operation === 'encrypt' && scope !== undefined && !options.adoptUnscoped && targets.some((t) => !t.scopeField)) {
     throw new ConfigurationError(
       `encrypt with scope '${scope}' binds every plaintext value of the run to that scope: pass adoptUnscoped (--adopt-unscoped) when the tables hold that scope's rows only (a database or schema per tenant)`,
     )
@@ -181,9 +192,7 @@ async function run(
   let made: { indexer?: BlindIndexer; error?: unknown } | undefined
   const ctx: RunContext = {
     encryptor,
-    currency:
-      scope !== undefined ? new ScopedDataKeyCurrency(encryptor.keyRing, scopeKeys!, scope) : new DataKeyCurrency(encryptor.keyRing),
-    ...(scope !== undefined ? { scope } : {}),
+    scopes: new RunScopes(encryptor.keyRing, scopeKeys, scope),
     indexer(lenient = false) {
       made ??= makeIndexer(options, encryptor)
       if (made.indexer) return made.indexer
@@ -229,7 +238,7 @@ async function run(
   const withIndexes = targets.some((t) => t.blindIndexes.length > 0)
   const rootKeyState =
     (operation === 'rotate' || operation === 'status') && withIndexes && !interrupted
-      ? await blindIndexRootKeyState(rootKey, ctx.currency.timeoutMs)
+      ? await blindIndexRootKeyState(rootKey, ctx.scopes.runCurrency.timeoutMs)
       : undefined
   const failed = columns.reduce((n, c) => n + c.failed, 0)
   return {

@@ -94,6 +94,8 @@ export interface StoredRow {
   value: unknown
   /** Blind index columns of this field, by column name. */
   indexes: Record<string, unknown>
+  /** A row-scoped model's row: its scope column (null when the row has none). */
+  scope?: string | null
 }
 
 export interface CasWrite {

@@ -4,7 +4,7 @@ import { ConfigurationError } from '../errors'
 import { BYTES_PREFIX, TEXT_PREFIX } from '../format/envelope-format'
 import type { ColumnTarget } from './column-target'
 import { keysetBatchSelect, type BatchSelectDialect } from './keyset-batch-select'
-import { storedRowOf, storedRowSelectList } from './stored-row-select'
+import { columnsReadBy, inOnlyScope, storedRowOf, storedRowSelectList } from './stored-row-select'
 import {
   keyId,
   MIN_BYTES_VALUE_LENGTH,
@@ -73,7 +73,7 @@ export class SqliteDatabase implements SqlDatabase {
       types = new Map(rows.map((r) => [String(r.name), String(r.type).toUpperCase()]))
       this.tables.set(target.table, types)
     }
-    for (const column of [...target.primaryKey, target.column, ...target.blindIndexes.map((b) => b.column)]) {
+    for (const column of columnsReadBy(target)) {
       if (!types.has(column)) {
         throw new ConfigurationError(
           `${target.model}: column "${column}" not found in table "${target.table}" (is the database schema up to date with the Prisma schema?)`,
@@ -91,7 +91,7 @@ export class SqliteDatabase implements SqlDatabase {
   }
 
   async count(target: ColumnTarget, filter: RowFilter, shard?: Shard): Promise<number> {
-    const where = [filterSql(target, filter), ...(shard ? [shardSql(target, shard)] : [])]
+    const where = [inOnlyScope(target, filterSql(target, filter), quote, literal), ...(shard ? [shardSql(target, shard)] : [])]
     const rows = this.db.prepare(`SELECT count(*) AS n FROM ${quote(target.table)} WHERE ${where.join(' AND ')}`).all() as Array<{
       n: number
     }>
@@ -105,7 +105,14 @@ export class SqliteDatabase implements SqlDatabase {
     limit: number,
     shard?: Shard,
   ): Promise<StoredRow[]> {
-    const { sql, params } = keysetBatchSelect(SQLITE_BATCH_SELECT, target, filterSql(target, filter), after, limit, shard)
+    const { sql, params } = keysetBatchSelect(
+      SQLITE_BATCH_SELECT,
+      target,
+      inOnlyScope(target, filterSql(target, filter), quote, literal),
+      after,
+      limit,
+      shard,
+    )
     return (this.db.prepare(sql).all(...params) as Array<Record<string, unknown>>).map((r) => storedRowOf(target, r))
   }
 

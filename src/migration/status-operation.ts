@@ -3,12 +3,13 @@ import type { EnvelopeEncryptor, FieldValue } from '../engine/envelope-encryptor
 import { ColumnBlindIndexes } from './column-blind-indexes'
 import { elementsOf, fail, skip, type ColumnOperation, type IndexStateOfRow, type RowOutcome } from './column-operation'
 import type { ColumnTarget } from './column-target'
-import type { DataKeyCurrency } from '../engine/data-key-currency'
 import { decryptEach } from './decrypt-each'
 import { looksEncrypted, readHeader } from '../format/envelope-format'
 import { looksLikePfeValue } from './pfe-keychain'
 import { isFatal } from './row-failure'
 import { writtenOutsideScope } from './scoped-data-key-currency'
+import { scopesOf } from './index-writing-operation'
+import type { RunScopes } from './run-scopes'
 import { scoped } from './scoped-value'
 import type { RowFilter, StoredRow } from './sql-database'
 
@@ -28,11 +29,10 @@ export class StatusOperation implements ColumnOperation {
 
   constructor(
     private readonly encryptor: EnvelopeEncryptor,
-    private readonly currency: DataKeyCurrency,
+    /** The scope each row's values are read, and its indexes verified, as. */
+    private readonly scopes: RunScopes,
     private readonly verify: boolean,
     private readonly indexer?: BlindIndexer,
-    /** The scope of a run bound to one (`--scope`): values are read, and indexes verified, as that scope's. */
-    private readonly scope?: string,
   ) {}
 
   filterFor(): RowFilter {
@@ -40,7 +40,7 @@ export class StatusOperation implements ColumnOperation {
   }
 
   async prepare(target: ColumnTarget): Promise<void> {
-    const indexes = new ColumnBlindIndexes(this.indexer, target, this.scope)
+    const indexes = new ColumnBlindIndexes(this.indexer, target)
     // Without the root key the index states are judged by presence and version only.
     if (this.verify) await indexes.load().catch(() => undefined)
     this.indexes.set(target, indexes)
@@ -53,13 +53,19 @@ export class StatusOperation implements ColumnOperation {
     const toOpen: FieldValue[] = []
     const openRows: number[] = []
     const plaintextOf = new Array<unknown>(rows.length)
+    const elements = rows.map((row, r) => {
+      const els = elementsOf(target, row.value)
+      if (!els || els.length === 0) outcomes[r] = skip('null')
+      return els
+    })
+    // A row-scoped row without a scope fails here (KFE_SCOPE_REQUIRED).
+    const scopes = scopesOf(this.scopes, target, rows, { outcomes, elements })
 
     for (let r = 0; r < rows.length; r++) {
-      const els = elementsOf(target, rows[r]!.value)
-      if (!els || els.length === 0) {
-        outcomes[r] = skip('null')
-        continue
-      }
+      const els = elements[r]
+      if (!els || outcomes[r]) continue
+      const scope = scopes[r]
+      const currency = this.scopes.currency(scope)
       let worst: ValueStateName = 'current'
       for (const e of els) {
         let state: ValueStateName
@@ -69,15 +75,15 @@ export class StatusOperation implements ColumnOperation {
           if (!target.isList) plaintextOf[r] = e
         } else {
           try {
-            state = await this.encryptor.classify(e, target.ctx, this.currency)
+            state = await this.encryptor.classify(e, target.ctx, currency)
           } catch (err) {
             if (isFatal(err)) throw err
             outcomes[r] = fail(err)
             break
           }
           if (this.verify) {
-            const unscoped = state === 'older' && (await writtenOutsideScope(this.currency, readHeader(e, target.ctx).header, target.ctx))
-            toOpen.push(scoped({ value: e, ctx: target.ctx }, unscoped ? undefined : this.scope))
+            const unscoped = state === 'older' && (await writtenOutsideScope(currency, readHeader(e, target.ctx).header, target.ctx))
+            toOpen.push(scoped({ value: e, ctx: target.ctx }, unscoped ? undefined : scope))
             openRows.push(r)
           }
         }
@@ -100,7 +106,7 @@ export class StatusOperation implements ColumnOperation {
       if (indexes.any && row.value !== null && row.value !== undefined) {
         const plain = plaintextOf[r]
         indexStates = indexes.named(
-          typeof plain === 'string' && this.indexer?.loaded ? indexes.verifiedStatesOf(row, plain) : indexes.statesOf(row),
+          typeof plain === 'string' && this.indexer?.loaded ? indexes.verifiedStatesOf(row, plain, scopes[r]) : indexes.statesOf(row),
         )
       }
       const failed = outcomes[r]

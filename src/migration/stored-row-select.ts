@@ -4,7 +4,7 @@ import type { StoredRow } from './sql-database'
 /**
  * The select list every dialect reads a column's rows with, and the `StoredRow` made of each
  * result row: the key as text (`k<i>`, cast by the dialect's `asText`) and as the driver types it
- * (`p<i>`), the value (`v`) and the blind-index columns (`x<i>`).
+ * (`p<i>`), the value (`v`), the blind-index columns (`x<i>`) and a row-scoped model's scope (`s`).
  */
 export function storedRowSelectList(target: ColumnTarget, quote: (name: string) => string, asText: (quoted: string) => string): string {
   return [
@@ -12,6 +12,7 @@ export function storedRowSelectList(target: ColumnTarget, quote: (name: string) 
     ...target.primaryKey.map((c, i) => `${quote(c)} AS p${i}`),
     `${quote(target.column)} AS v`,
     ...target.blindIndexes.map((b, i) => `${quote(b.column)} AS x${i}`),
+    ...(target.scopeField ? [`${quote(target.scopeField.column)} AS s`] : []),
   ].join(', ')
 }
 
@@ -24,5 +25,30 @@ export function storedRowOf(target: ColumnTarget, r: Record<string, unknown>): S
     keyValues: target.primaryKey.map((_, i) => r[`p${i}`]),
     value: r.v,
     indexes,
+    ...(target.scopeField ? { scope: r.s === null || r.s === undefined ? null : String(r.s) } : {}),
   }
+}
+
+/**
+ * A dialect's row condition narrowed to one scope's rows, when the run has a scope and the model
+ * is row-scoped (`onlyScope`); unchanged otherwise.
+ */
+export function inOnlyScope(
+  target: ColumnTarget,
+  condition: string,
+  quote: (name: string) => string,
+  literal: (text: string) => string,
+): string {
+  if (!target.scopeField || target.onlyScope === undefined) return condition
+  return `(${condition}) AND ${quote(target.scopeField.column)} = ${literal(target.onlyScope)}`
+}
+
+/** Every column a target reads (the dialects check they exist before a run). */
+export function columnsReadBy(target: ColumnTarget): string[] {
+  return [
+    ...target.primaryKey,
+    target.column,
+    ...target.blindIndexes.map((b) => b.column),
+    ...(target.scopeField ? [target.scopeField.column] : []),
+  ]
 }
