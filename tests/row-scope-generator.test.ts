@@ -88,12 +88,24 @@ const BAD_SCOPE_FIELDS: Array<[string, string, string[], RegExp]> = [
  */
 const BAD_ANNOTATIONS: Array<[string, string[], RegExp]> = [
   // Misspelt: must never leave the model silently unscoped.
-  ['MisspeltLower', ['@encryptionscope(tenantId)'], /^unknown model annotation '@encryptionscope\(\.\.\.\)': write @encryptionScope\(scopeField\)$/],
-  ['MisspeltShort', ['@encryptScope(tenantId)'], /^unknown model annotation '@encryptScope\(\.\.\.\)': write @encryptionScope\(scopeField\)$/],
+  [
+    'MisspeltLower',
+    ['@encryptionscope(tenantId)'],
+    /^unknown model annotation '@encryptionscope\(\.\.\.\)': write @encryptionScope\(scopeField\)$/,
+  ],
+  [
+    'MisspeltShort',
+    ['@encryptScope(tenantId)'],
+    /^unknown model annotation '@encryptScope\(\.\.\.\)': write @encryptionScope\(scopeField\)$/,
+  ],
   ['MisspeltCapital', ['@EncryptionScope(tenantId)'], /^unknown model annotation '@EncryptionScope\(\.\.\.\)': write @encryptionScope/],
   ['MisspeltPlural', ['@encryptionScopes(tenantId)'], /^unknown model annotation '@encryptionScopes\(\.\.\.\)': write @encryptionScope/],
   ['MisspeltBlind', ['@blindScope(tenantId)'], /^unknown model annotation '@blindScope\(\.\.\.\)': write @encryptionScope/],
-  ['MisspeltAfterProse', ['Tenant notes.', 'Sealed per tenant: @encryptionscope(tenantId)'], /^unknown model annotation '@encryptionscope\(/],
+  [
+    'MisspeltAfterProse',
+    ['Tenant notes.', 'Sealed per tenant: @encryptionscope(tenantId)'],
+    /^unknown model annotation '@encryptionscope\(/,
+  ],
   // The right name, but no field name we can read.
   ['NoParens', ['@encryptionScope tenantId'], /^unknown model annotation '@encryptionScope': write @encryptionScope\(scopeField\)$/],
   ['EmptyParens', ['@encryptionScope()'], /^unknown model annotation '@encryptionScope\(\.\.\.\)': write @encryptionScope\(scopeField\)$/],
@@ -106,7 +118,11 @@ const BAD_ANNOTATIONS: Array<[string, string[], RegExp]> = [
   ['OneLineTwoScopes', ['@encryptionScope(tenantId) @encryptionScope(orgId)'], /^a model can carry only one @encryptionScope$/],
   ['ScopeThenMisspelt', ['@encryptionScope(tenantId)', '@encryptionscope(orgId)'], /^unknown model annotation '@encryptionscope\(/],
   // A field annotation above the model: attached to no field, so nothing would be encrypted.
-  ['EncryptedAbove', ['@encrypted'], /^an annotation above the model is not attached to any field.*put it on the line right above the field$/],
+  [
+    'EncryptedAbove',
+    ['@encrypted'],
+    /^an annotation above the model is not attached to any field.*put it on the line right above the field$/,
+  ],
   ['BlindIndexAbove', ['@blindIndex(email)'], /^an annotation above the model is not attached to any field.*right above the field$/],
   ['ScopeAndEncrypted', ['@encryptionScope(tenantId)', '@encrypted'], /^an annotation above the model is not attached to any field/],
 ]
