@@ -76,8 +76,12 @@ export async function runMigrationCommand(operation: OperationName, flags: Migra
     // A row-scoped model (@encryptionScope) needs the scope keys too: each row is sealed under its own scope.
     const rowScoped = columnTargets(config.model, { models: flags.model, fields: flags.field }).some((t) => t.scopeField)
     // Only the commands that bind values to a scope may make its key; the others get a read-only view.
-    // A row-scoped rotate may move values written before scopes into their row's scope: it may make keys.
-    const readOnly = operation === 'status' || operation === 'decrypt' || (operation === 'rotate' && !flags.adoptUnscoped && !rowScoped)
+    // A row-scoped rotate over every scope may move values written before scopes into their row's
+    // scope: it may make keys. With --scope it makes none unless --adopt-unscoped (as for other models).
+    const readOnly =
+      operation === 'status' ||
+      operation === 'decrypt' ||
+      (operation === 'rotate' && !flags.adoptUnscoped && (flags.scope !== undefined || !rowScoped))
     if (flags.scope !== undefined || rowScoped) {
       database = await openDatabase(config.databaseUrl, { connections: (config.concurrency ?? DEFAULT_CONCURRENCY) + 1 })
       scopeKeys = await config.scopeKeys(database, { readOnly })
