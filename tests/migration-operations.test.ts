@@ -1,4 +1,4 @@
-import { encryptionModel } from './support/test-encryption-model'
+import { encryptionModel, withoutRowScopedModels } from './support/test-encryption-model'
 import { ConfigurationError, EnvelopeEncryptor, fieldContext, fieldEncryption, LocalKeyProvider } from '../src'
 import { decryptColumns, encryptColumns, encryptionStatus } from '../src/migration/run-migration'
 import type { CasWrite, SqlDatabase } from '../src/migration/sql-database'
@@ -21,7 +21,7 @@ beforeEach(async () => {
   await seedPlaintext(db)
 })
 
-const base = () => ({ model: encryptionModel, keys, database: db.database })
+const base = () => ({ model: withoutRowScopedModels(encryptionModel), keys, database: db.database })
 
 /** The application: `readPlaintext` while migrating (values not encrypted yet pass through), or strict. */
 function client(readPlaintext = false) {

@@ -1,6 +1,6 @@
 import { CreateKeyCommand, DisableKeyCommand, type KMSClient } from '@aws-sdk/client-kms'
 import { randomBytes } from 'node:crypto'
-import { encryptionModel } from './support/test-encryption-model'
+import { encryptionModel, withoutRowScopedModels } from './support/test-encryption-model'
 import { AwsKmsKeyProvider } from '../src/keys/aws-kms-key-provider'
 import { EnvelopeEncryptor, fieldContext, fieldEncryption, LocalKeyProvider, type KeyProvider } from '../src'
 import { readHeader } from '../src/format/envelope-format'
@@ -34,7 +34,7 @@ const run = (
   extra: { blindIndex?: BlindIndexOptions; encryptor?: EnvelopeEncryptor } = {},
 ): MigrationOptions => {
   const { encryptor, ...rest } = extra
-  const settings = { model: encryptionModel, database: db.database, ...rest }
+  const settings = { model: withoutRowScopedModels(encryptionModel), database: db.database, ...rest }
   return encryptor ? { ...settings, encryptor } : { ...settings, keys }
 }
 
