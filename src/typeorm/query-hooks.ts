@@ -10,6 +10,7 @@ import {
 import { ConfigurationError, ScopeChangeError, ScopeRequiredError, UnsupportedEncryptedFieldQueryError } from '../errors'
 import type { ModelRegistry } from '../model/model-registry'
 import type { EntityValues } from './entity-values'
+import { withScopeColumns } from './scope-column-selection'
 import { isFindOperator, isPlainObject, type FindWhereRewriter } from './find-where-rewriter'
 
 /** What the hooks need of a DataSource set up by `encryptDataSource`. */
@@ -157,7 +158,9 @@ export function hookQueries(dataSource: DataSource, state: HookedDataSource): vo
         const metadata = state && mainMetadata(this)
         if (!metadata || !options) return original.call(this, options)
         if (options.order) state.rewriter.order(metadata, options.order)
-        const next = options.where === undefined ? options : { ...options, where: state.rewriter.where(metadata, options.where) }
+        let next = options.where === undefined ? options : { ...options, where: state.rewriter.where(metadata, options.where) }
+        const select = withScopeColumns(state.registry, metadata, options.select)
+        if (select !== options.select) next = { ...next, select }
         return original.call(this, next)
       },
   )
