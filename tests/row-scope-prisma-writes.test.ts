@@ -70,9 +70,9 @@ interface RawNote {
   author_id: number | null
 }
 const rawNotes = () =>
-  db.sql<RawNote>('SELECT id, tenant_id, body, email, email_index, author_id FROM tenant_notes ORDER BY id').then((rows) =>
-    rows.map((r) => ({ ...r, id: Number(r.id), author_id: r.author_id === null ? null : Number(r.author_id) })),
-  )
+  db
+    .sql<RawNote>('SELECT id, tenant_id, body, email, email_index, author_id FROM tenant_notes ORDER BY id')
+    .then((rows) => rows.map((r) => ({ ...r, id: Number(r.id), author_id: r.author_id === null ? null : Number(r.author_id) })))
 const rawNote = async (id: number) => (await rawNotes()).find((r) => r.id === id)!
 
 /** The raw content of tenant_notes and users, as one string (to compare byte for byte). */
@@ -215,7 +215,11 @@ describe('refusals write nothing', () => {
 
   it('a blind-index filter without tenantId, in the where of updates, deletes and relation filters', async () => {
     await refusedUnchanged(() => prisma.tenantNote.deleteMany({ where: { email: E } }), ScopeRequiredError, 'email')
-    await refusedUnchanged(() => prisma.tenantNote.updateMany({ where: { email: E }, data: { authorId: other } }), ScopeRequiredError, 'email')
+    await refusedUnchanged(
+      () => prisma.tenantNote.updateMany({ where: { email: E }, data: { authorId: other } }),
+      ScopeRequiredError,
+      'email',
+    )
     await refusedUnchanged(() => prisma.tenantNote.delete({ where: { id: b1, email: E } }), ScopeRequiredError, 'email')
     await refusedUnchanged(() => prisma.user.deleteMany({ where: { tenantNotes: { some: { email: E } } } }), ScopeRequiredError, 'email')
     // The same filters with tenantId do match (so the refusals above refused real writes).
@@ -254,7 +258,13 @@ describe('updateMany with where { tenantId: a, ... } re-seals every matching row
   let bRow: number
   it('re-seals body and email of the matching rows only', async () => {
     for (let i = 0; i < 3; i++) {
-      rows.push((await prisma.tenantNote.create({ data: { tenantId: 'a', body: secret(`um-a${i}`), email: secret(`um${i}@x.io`), authorId: other } })).id)
+      rows.push(
+        (
+          await prisma.tenantNote.create({
+            data: { tenantId: 'a', body: secret(`um-a${i}`), email: secret(`um${i}@x.io`), authorId: other },
+          })
+        ).id,
+      )
     }
     untouched = (await prisma.tenantNote.create({ data: { tenantId: 'a', body: secret('um-a-author'), authorId: author } })).id
     bRow = (await prisma.tenantNote.create({ data: { tenantId: 'b', body: secret('um-b'), authorId: other } })).id
@@ -505,9 +515,9 @@ describe('shredding a tenant', () => {
       expect((await client.tenantNote.findMany({ where: { tenantId: S2 } })).map((n) => n.body)).toEqual([s2Body])
     }
     // Selecting only unencrypted fields needs no key: the shredded rows' ids and tenant are still listed.
-    expect(await freshClient().tenantNote.findMany({ where: { tenantId: S1 }, select: { id: true, tenantId: true }, orderBy: { id: 'asc' } })).toEqual(
-      dump.map((r) => ({ id: r.id, tenantId: S1 })),
-    )
+    expect(
+      await freshClient().tenantNote.findMany({ where: { tenantId: S1 }, select: { id: true, tenantId: true }, orderBy: { id: 'asc' } }),
+    ).toEqual(dump.map((r) => ({ id: r.id, tenantId: S1 })))
   })
 
   it('findMany over both tenants fails closed: ScopeKeyShreddedError, no partial result', async () => {
@@ -524,7 +534,13 @@ describe('shredding a tenant', () => {
       db.capture.clear()
       for (const write of [
         () => client.tenantNote.create({ data: { tenantId: S1, body: secret('after-shred') } }),
-        () => client.tenantNote.createMany({ data: [{ tenantId: S2, body: secret('s2-ok') }, { tenantId: S1, email: secret('s1@x.io') }] }),
+        () =>
+          client.tenantNote.createMany({
+            data: [
+              { tenantId: S2, body: secret('s2-ok') },
+              { tenantId: S1, email: secret('s1@x.io') },
+            ],
+          }),
         () => client.tenantNote.updateMany({ where: { tenantId: S1 }, data: { body: secret('after-shred-2') } }),
         () => client.tenantNote.update({ where: { id: dump[0]!.id, tenantId: S1 }, data: { email: secret('after-shred@x.io') } }),
       ]) {
