@@ -110,6 +110,14 @@ describe(`${TENANTS} tenants × ${ROWS_PER_TENANT} rows, one KMS key per tenant`
     expect(read.Decrypt).toBeLessThanOrEqual(TENANTS + SLACK)
     expect(read.GenerateDataKey).toBe(0)
 
+    // Read again in 10 pages (every page has a row of every tenant): the keys stay cached across queries.
+    server.resetCounts()
+    for (let page = 0; page < ROWS_PER_TENANT; page++) {
+      const rows = await reader.prisma.tenantNote.findMany({ orderBy: { id: 'asc' }, skip: page * TENANTS, take: TENANTS })
+      expect(rows.filter((r) => r.body !== bodyOf(r.tenantId, page))).toEqual([])
+    }
+    expect(server.cryptoCalls).toBe(0)
+
     // A blind-index lookup in one tenant finds its row, with no further KMS call.
     server.resetCounts()
     const found = await reader.prisma.tenantNote.findMany({
