@@ -159,6 +159,19 @@ describe('refusals write nothing', () => {
     )
     await refusedUnchanged(() => prisma.tenantNote.create({ data: { tenantId: '', email: secret('empty@x.io') } }), ScopeRequiredError)
     await refusedUnchanged(() => prisma.tenantNote.create({ data: { tenantId: 'a ', body: secret('pad') } }), ScopeRequiredError)
+    // Without an encrypted value too: a row 'a ' matches tenantId = 'a' under MySQL/MariaDB's PAD
+    // SPACE collations, so a later updateMany of tenant a would seal a's values into it.
+    await refusedUnchanged(() => prisma.tenantNote.create({ data: { tenantId: 'a ' } }), ScopeRequiredError, 'tenantId')
+    await refusedUnchanged(
+      () => prisma.tenantNote.createMany({ data: [{ tenantId: 'a' }, { tenantId: 'b ' }] }),
+      ScopeRequiredError,
+      'tenantId',
+    )
+    await refusedUnchanged(
+      () => prisma.tenantNote.update({ where: { id: a1, tenantId: 'a ' }, data: { tenantId: 'a ' } }),
+      ScopeRequiredError,
+      'tenantId',
+    )
   })
 
   it('an update, updateMany or upsert changing tenantId: ScopeChangeError', async () => {

@@ -69,8 +69,11 @@ export function writeScopeOf(view: ModelView, data: Obj, source: ScopeSource, se
   const at = { model: view.description.name, field: name }
   const seals = Object.keys(data).some((k) => view.encrypted.has(k) && data[k] !== undefined && data[k] !== null)
   if (source.kind === 'create') {
-    if (!seals) return undefined
     const value = data[name]
+    // Every scope written is a scope, sealing or not: a row 'a ' (trailing space) would match
+    // `tenantId = 'a'` on a PAD SPACE collation (MySQL/MariaDB) and take tenant a's values.
+    if (typeof value === 'string') checkScope(value, at)
+    if (!seals) return undefined
     if (value === undefined || value === null) {
       throw new ScopeRequiredError(
         at,
@@ -83,6 +86,7 @@ export function writeScopeOf(view: ModelView, data: Obj, source: ScopeSource, se
   const raw = data[name]
   const set = isPlainObject(raw) && Object.keys(raw).length === 1 && 'set' in raw ? raw.set : raw
   if (set !== undefined) {
+    checkScope(set, at)
     if (pinned === undefined) {
       throw new ScopeRequiredError(
         at,
