@@ -204,6 +204,9 @@ describe('two tenants in tenant_notes', () => {
     expect(err).toBeInstanceOf(ScopeRequiredError)
     expect(err).toMatchObject({ model: 'TenantNote', field: 'email' })
     expect(await rejection(repo.insert({ tenantId: '', body: 'x' }))).toBeInstanceOf(ScopeRequiredError)
+    // Not a scope even without an encrypted value: 'A ' matches tenant_id = 'A' under PAD SPACE collations.
+    expect(await rejection(repo.insert({ tenantId: 'A ' }))).toBeInstanceOf(ScopeRequiredError)
+    expect(await rejection(repo.save(repo.create({ tenantId: 'B ' })))).toBeInstanceOf(ScopeRequiredError)
     expect(await count()).toBe(before)
 
     const loaded = (await repo.findOneBy({ id: noteA }))!

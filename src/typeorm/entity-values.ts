@@ -271,6 +271,9 @@ export class EntityValues {
     if (this.loadedScope.has(entity) && value !== undefined && value !== this.loadedScope.get(entity)) {
       throw new ScopeChangeError({ model, field: scopeField.name }, 'the scope of a loaded row cannot change (its values are bound to it)')
     }
+    // Every scope written is a scope, sealing or not: a row 'a ' would match tenant_id = 'a' under
+    // MySQL/MariaDB's PAD SPACE collations and take tenant a's values in a later update.
+    if (typeof value === 'string') checkScope(value, { model, field: scopeField.name })
     const writes = [...view.encrypted.keys()].find((p) => entity[p] !== undefined && entity[p] !== null)
     if (writes === undefined) return undefined
     if (value === undefined || value === null || value === '') {
