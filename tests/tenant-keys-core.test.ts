@@ -163,6 +163,23 @@ describe('shredding a local scope key', () => {
     expect(settled[1]).toEqual({ ok: true, value: 'b@x.io' })
   })
 
+  it('the process that shreds refuses the scope at once, cached data keys included, before any forgetScope', async () => {
+    const { scopeKeys, encryptor } = localSetup()
+    const a = await encryptor.encrypt('a@x.io', email, 'A') // A's data key is now cached, for reads and writes
+    const b = await encryptor.encrypt('b@x.io', email, 'B')
+    expect(await encryptor.decrypt(a, email, 'A')).toBe('a@x.io')
+    await scopeKeys.shred('A') // no forgetScope
+    expect(await rejection(encryptor.encrypt('after@x.io', email, 'A'))).toBeInstanceOf(ScopeKeyShreddedError)
+    expect(await rejection(encryptor.decrypt(a, email, 'A'))).toMatchObject({ code: 'KFE_SCOPE_KEY_SHREDDED', field: 'email' })
+    const settled = await encryptor.decryptManySettled([
+      { value: a, ctx: email, scope: 'A' },
+      { value: b, ctx: email, scope: 'B' },
+    ])
+    expect(settled[0]).toMatchObject({ ok: false, error: expect.any(ScopeKeyShreddedError) })
+    expect(settled[1]).toEqual({ ok: true, value: 'b@x.io' })
+    expect(encryptor.stats().scopes?.held).toBe(1) // A's data keys were dropped, B's remain
+  })
+
   it('a scope shredded before it was ever used is never created', async () => {
     const { scopeKeys, encryptor } = localSetup()
     await scopeKeys.shred('never')

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import { deriveKeys } from '../cipher/data-key-material'
 import type { FieldContext } from '../cipher/field-context'
-import { DecryptionFailedError, KeyProviderError, ScopeRequiredError, type FieldLocation } from '../errors'
+import { DecryptionFailedError, KeyProviderError, ScopeKeyShreddedError, ScopeRequiredError, type FieldLocation } from '../errors'
 import { decodeHeader, encodeHeader, headerBytesOf, type SplitEnvelope } from '../format/envelope-format'
 import type { DataKeyCache } from '../keys/data-key-cache'
 import type { KeyProvider } from '../keys/key-provider'
@@ -61,6 +61,11 @@ export class DataKeySource {
   /** The state (cache, contexts) of a scope; throws `ScopeRequiredError` when no `scopeKeys` is configured. */
   scope(scope: string, at: FieldLocation): ScopeState {
     if (!this.scoped) throw new ScopeRequiredError(at, `a value of scope '${scope}' needs scopeKeys in the encryptor options`)
+    // Shredded by these scope keys in this process: its cached data keys go now, not at forgetScope.
+    if (this.scoped.keys.shreddedHere?.(scope)) {
+      this.scoped.caches.forget(scope)
+      throw new ScopeKeyShreddedError(scope, at)
+    }
     return this.scoped.caches.of(scope)
   }
 

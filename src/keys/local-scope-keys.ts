@@ -141,6 +141,7 @@ export function localScopeKeys(options: LocalScopeKeysOptions): LocalScopeKeys {
       }
       return pending
     },
+    shreddedHere: (scope: string) => shredded.has(scope),
     async shred(scope: string): Promise<void> {
       checkScope(scope)
       shredded.add(scope)

@@ -22,6 +22,11 @@ export interface ScopeKeys {
   providerFor(scope: string): Promise<KeyProvider>
   /** Zeroes the scope keys held in memory (when the implementation holds any); the object is unusable afterwards. */
   destroy?(): void
+  /**
+   * Whether this object shredded `scope` (synchronous, in this process): an encryptor then drops
+   * the scope's cached data keys and refuses its values at once, without waiting for `forgetScope`.
+   */
+  shreddedHere?(scope: string): boolean
 }
 
 /** The provider id a scope-key lookup that finds no answer in time is reported under. */
