@@ -34,8 +34,6 @@ export const KEY_ID_BYTES = 9
 export const KEY_ID_CHARS = 12
 const MIN_BODY_BYTES = IV_BYTES + TAG_BYTES
 const KEY_ID_INFO = Buffer.from('kfe v2 key id\u0000', 'utf8')
-/** version u8 | headerLength u16be | idLength u8 | id (≥ 1) | wrappedLength u16be | wrapped (≥ 1) | commitment. */
-const MIN_HEADER_BYTES = Math.ceil((1 + 2 + 1 + 1 + 2 + 1 + COMMITMENT_BYTES) / 3) * 3
 
 /** The key header of a data key, decoded; `keyId` is derived from the commitment, not stored. */
 export interface ShortKeyHeader {
@@ -82,7 +80,6 @@ export function decodeKeyHeader(text: string, at: FieldLocation): ShortKeyHeader
   if (typeof text !== 'string' || !text.startsWith(KEY_HEADER_PREFIX)) fail('not a version 2 key header')
   const bytes = decodeBase64Url(text.slice(KEY_HEADER_PREFIX.length))
   if (!bytes) return fail('key header: not canonical base64url')
-  if (bytes.length < MIN_HEADER_BYTES) fail('key header too short')
   if (bytes[0] !== SHORT_FORMAT_VERSION) fail(`key header: unknown format version ${bytes[0]}`)
   if (bytes.length % 3 !== 0) fail('key header: bad header length')
   // The layout after the version byte is v1's: parse it with v1's strict decoder.
