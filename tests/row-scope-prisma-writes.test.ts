@@ -19,6 +19,7 @@ import {
 import { testLocalKeys } from './support/keys'
 import { encryptedClient, type EncryptedClient } from './support/encrypted-client'
 import { createCapturingTestDatabase, type CapturingTestDatabase } from './support/sql-capture'
+import { scopeKeyDialectOf } from './support/test-database-kind'
 
 let db: CapturingTestDatabase
 let prisma: EncryptedClient
@@ -28,7 +29,7 @@ const master = testLocalKeys()
 
 const storeOf = (d: CapturingTestDatabase) =>
   prismaScopeKeyStore(d.prisma, {
-    dialect: d.kind === 'mysql' ? 'mysql' : d.kind === 'sqlite' ? 'sqlite' : 'postgresql',
+    dialect: scopeKeyDialectOf(d.kind),
     schema: d.kind === 'postgres' ? d.schema : undefined,
   })
 

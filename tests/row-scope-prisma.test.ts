@@ -13,6 +13,7 @@ import { testLocalKeys } from './support/keys'
 import { encryptedClient, type EncryptedClient } from './support/encrypted-client'
 import { createTestDatabase, type TestDatabase } from './support/test-database'
 import type { QueryRecorder } from './support/query-recorder'
+import { scopeKeyDialectOf } from './support/test-database-kind'
 
 let db: TestDatabase
 let prisma: EncryptedClient
@@ -22,7 +23,7 @@ const master = testLocalKeys()
 
 beforeAll(async () => {
   db = await createTestDatabase()
-  const dialect = db.kind === 'mysql' ? 'mysql' : db.kind === 'sqlite' ? 'sqlite' : 'postgresql'
+  const dialect = scopeKeyDialectOf(db.kind)
   scopeKeys = localScopeKeys({
     master,
     store: prismaScopeKeyStore(db.prisma, { dialect, schema: db.kind === 'postgres' ? db.schema : undefined }),
@@ -93,7 +94,7 @@ describe('two tenants on tenant_notes', () => {
   it('shredding tenant a: its rows throw ScopeKeyShreddedError, b stays readable, a mixed findMany fails closed', async () => {
     await scopeKeys.shred('a')
     // Another process (fresh encryptor and key cache, same key table).
-    const dialect = db.kind === 'mysql' ? 'mysql' : db.kind === 'sqlite' ? 'sqlite' : 'postgresql'
+    const dialect = scopeKeyDialectOf(db.kind)
     const fresh = localScopeKeys({
       master,
       store: prismaScopeKeyStore(db.prisma, { dialect, schema: db.kind === 'postgres' ? db.schema : undefined }),

@@ -28,6 +28,7 @@ import { takeApart } from './support/envelope-surgery'
 import { kmsClientFor, KmsTestServer } from './support/kms-test-server'
 import { runCli } from './support/migration-cli-io'
 import { createMigrationDatabase, emptyTables, type MigrationTestDatabase } from './support/migration-database'
+import { scopeKeyDialectOf } from './support/test-database-kind'
 
 interface Tenant {
   scope: string
@@ -44,7 +45,7 @@ let b: Tenant
 
 /** The local scope keys over the key table of a tenant's database. */
 function scopeKeysOf(db: MigrationTestDatabase, url: string) {
-  const dialect: ScopeKeyStoreDialect = db.kind === 'mysql' ? 'mysql' : db.kind === 'sqlite' ? 'sqlite' : 'postgresql'
+  const dialect: ScopeKeyStoreDialect = scopeKeyDialectOf(db.kind)
   const schema = db.kind === 'postgres' ? (new URL(url).searchParams.get('schema') ?? undefined) : undefined
   return localScopeKeys({ master, store: prismaScopeKeyStore(db.prisma, { dialect, schema }) })
 }

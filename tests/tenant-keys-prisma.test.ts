@@ -17,6 +17,7 @@ import {
 } from '../src'
 import { testLocalKeys } from './support/keys'
 import { createTestDatabase, type TestDatabase } from './support/test-database'
+import { scopeKeyDialectOf } from './support/test-database-kind'
 
 let db: TestDatabase
 let encryptor: EnvelopeEncryptor
@@ -39,7 +40,7 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 
 beforeAll(async () => {
   db = await createTestDatabase()
-  dialect = db.kind === 'mysql' ? 'mysql' : db.kind === 'sqlite' ? 'sqlite' : 'postgresql'
+  dialect = scopeKeyDialectOf(db.kind)
   schema = db.kind === 'postgres' ? db.schema : undefined
   scopeKeys = localScopeKeys({ master, store: prismaScopeKeyStore(db.prisma, { dialect, schema }) })
   encryptor = new EnvelopeEncryptor({ keys: master, scopeKeys })

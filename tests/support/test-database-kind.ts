@@ -37,3 +37,7 @@ export function withTags<T>(tags: T): { tags?: T } {
 
 /** `, tags` for a raw SELECT list where the column exists. */
 export const TAGS_COLUMN = supportsScalarLists() ? ', tags' : ''
+
+/** The SQL dialect of the scope key table (`kfe_scope_keys`) on a test database. */
+export const scopeKeyDialectOf = (kind: TestDatabaseKind): 'postgresql' | 'mysql' | 'sqlite' =>
+  kind === 'mysql' ? 'mysql' : kind === 'sqlite' ? 'sqlite' : 'postgresql'
