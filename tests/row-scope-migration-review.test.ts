@@ -2,8 +2,8 @@
  * Review of the migration over a row-scoped model (tenant_notes, `/// @encryptionScope(tenantId)`):
  * `--scope` narrows the rows in SQL (`inOnlyScope`), so a scope holding quotes or backslashes must
  * select exactly its own rows on every dialect, and the SQL comparison must be the same equality
- * the scope keys use (exact, byte for byte). Tests marked `test.failing` show a bug (named in
- * their comment) on the databases where it happens. Portable SQL: this file runs on every database.
+ * the scope keys use (exact, byte for byte). Each test names the review finding it pins (all fixed but
+ * the one marked `test.failing`, a documented limit). Portable SQL: this file runs on every database.
  */
 import * as mariadb from 'mariadb'
 import { EnvelopeEncryptor, fieldEncryption, LocalKeyProvider, localScopeKeys, type LocalScopeKeys } from '../src'
@@ -84,106 +84,97 @@ test('--scope with quotes and backslashes reads exactly that tenant’s rows (no
   expect((await notes()).find((r) => r.tenant_id === 'plain')!.body).toBe('note of plain')
 })
 
-// BUG (PostgreSQL, src/migration/postgres-database.ts literal, used by inOnlyScope): the literal only
+// Found in review (now fixed) (PostgreSQL, src/migration/postgres-database.ts literal, used by inOnlyScope): the literal only
 // doubles quotes, which is right while standard_conforming_strings is on (the default). A server or
 // role with it off (deprecated, still settable) reads backslashes as escapes: the scope
 // `x\' OR 1=1 -- y` ends the literal, and the rest of the statement is the scope's SQL (here
 // `OR 1=1` and a comment that swallows the keyset condition: the count covers every tenant, the
 // batch read fails). Bind the scope as a parameter instead of a literal. Shown on PGlite (one
 // session shared with the test); elsewhere this is the same as the test above.
-;(db0kind() === 'pglite' ? test.failing : test)(
-  'PostgreSQL with standard_conforming_strings off: --scope with a backslash-quote reads only its rows',
-  async () => {
-    await seed([
-      ["x\\' OR 1=1 -- y", 'note x'],
-      ['other', 'note o'],
+test('PostgreSQL with standard_conforming_strings off: --scope with a backslash-quote reads only its rows', async () => {
+  await seed([
+    ["x\\' OR 1=1 -- y", 'note x'],
+    ['other', 'note o'],
+  ])
+  if (db.kind === 'pglite') await db.sql('SET standard_conforming_strings = off')
+  try {
+    const summary = await encryptColumns({ model, keys, scopeKeys, database: db.database, ...run, scope: "x\\' OR 1=1 -- y" })
+    expect(summary.columns.map((c) => c.counts.encrypted)).toEqual([1, 1])
+    expect((await notes()).map((r) => [r.tenant_id, sealed(r.body)])).toEqual([
+      ["x\\' OR 1=1 -- y", true],
+      ['other', false],
     ])
-    if (db.kind === 'pglite') await db.sql('SET standard_conforming_strings = off')
-    try {
-      const summary = await encryptColumns({ model, keys, scopeKeys, database: db.database, ...run, scope: "x\\' OR 1=1 -- y" })
-      expect(summary.columns.map((c) => c.counts.encrypted)).toEqual([1, 1])
-      expect((await notes()).map((r) => [r.tenant_id, sealed(r.body)])).toEqual([
-        ["x\\' OR 1=1 -- y", true],
-        ['other', false],
-      ])
-    } finally {
-      if (db.kind === 'pglite') await db.sql('SET standard_conforming_strings = on')
-    }
-  },
-)
+  } finally {
+    if (db.kind === 'pglite') await db.sql('SET standard_conforming_strings = on')
+  }
+})
 
-// BUG (MySQL/MariaDB, src/migration/stored-row-select.ts inOnlyScope + mysql-database.ts literal):
+// Found in review (now fixed) (MySQL/MariaDB, src/migration/stored-row-select.ts inOnlyScope + mysql-database.ts literal):
 // the literal doubles backslashes for the default sql_mode; a server (or session) with
 // NO_BACKSLASH_ESCAPES reads `'back\\slash\\'` as two backslashes each, so `--scope back\slash\`
 // reads none of that tenant's rows (fails closed: nothing written, but nothing done either and
 // status --scope reports 0). Elsewhere this is the same as the test above.
-;(db0kind() === 'mysql' ? test.failing : test)(
-  'MySQL with NO_BACKSLASH_ESCAPES: --scope of a scope with backslashes still reads its rows',
-  async () => {
-    await seed([
-      ['back\\slash\\', 'note b'],
-      ['other', 'note o'],
-    ])
-    let database: SqlDatabase = db.database
-    let pool: mariadb.Pool | undefined
-    if (db.kind === 'mysql') {
-      const url = new URL(await db.url())
-      pool = mariadb.createPool({
-        ...mysqlConfig(url.toString()),
-        database: url.pathname.slice(1),
-        connectionLimit: 2,
-        initSql: "SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES')",
-      })
-      database = mariadbPoolDatabase(pool, { description: 'MySQL, NO_BACKSLASH_ESCAPES', connections: 2, endPool: true })
-    }
-    try {
-      const summary = await encryptColumns({ model, keys, scopeKeys, database, ...run, scope: 'back\\slash\\' })
-      expect(summary.columns.map((c) => c.counts.encrypted)).toEqual([1, 1])
-    } finally {
-      if (pool) await database.close()
-    }
-  },
-)
+test('MySQL with NO_BACKSLASH_ESCAPES: --scope of a scope with backslashes still reads its rows', async () => {
+  await seed([
+    ['back\\slash\\', 'note b'],
+    ['other', 'note o'],
+  ])
+  let database: SqlDatabase = db.database
+  let pool: mariadb.Pool | undefined
+  if (db.kind === 'mysql') {
+    const url = new URL(await db.url())
+    pool = mariadb.createPool({
+      ...mysqlConfig(url.toString()),
+      database: url.pathname.slice(1),
+      connectionLimit: 2,
+      initSql: "SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES')",
+    })
+    database = mariadbPoolDatabase(pool, { description: 'MySQL, NO_BACKSLASH_ESCAPES', connections: 2, endPool: true })
+  }
+  try {
+    const summary = await encryptColumns({ model, keys, scopeKeys, database, ...run, scope: 'back\\slash\\' })
+    expect(summary.columns.map((c) => c.counts.encrypted)).toEqual([1, 1])
+  } finally {
+    if (pool) await database.close()
+  }
+})
 
-// BUG (MySQL/MariaDB, src/migration/stored-row-select.ts inOnlyScope): `--scope a` narrows rows with
+// Found in review (now fixed) (MySQL/MariaDB, src/migration/stored-row-select.ts inOnlyScope): `--scope a` narrows rows with
 // `tenant_id = 'a'`, compared under the column's collation. Under MySQL's and MariaDB's default
 // utf8mb4 collations (what Prisma's `String @db.VarChar(191)` gets; the README asks for utf8mb4_bin
 // on blind-index columns only) that equality ignores case (and accents), while scopes and the key
 // table are exact: `decrypt --scope a` also writes tenant 'A''s plaintext back (each row opened
 // under its own scope), and `encrypt --scope a` seals (and makes keys for) tenants never named.
 // On PostgreSQL and SQLite (`=` exact) this passes.
-;(db0kind() === 'mysql' ? test.failing : test)(
-  'decrypt --scope a leaves tenant A’s rows sealed when the scope column has a case-insensitive collation',
-  async () => {
+test('decrypt --scope a leaves tenant A’s rows sealed when the scope column has a case-insensitive collation', async () => {
+  if (db.kind === 'mysql')
+    await db.sql('ALTER TABLE tenant_notes MODIFY tenant_id VARCHAR(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL')
+  try {
+    await seed([
+      ['a', 'note of a'],
+      ['A', 'note of A'],
+      ['b', 'note of b'],
+    ])
+    expect((await encryptColumns({ model, keys, scopeKeys, database: db.database, ...run })).ok).toBe(true)
+    const decrypted = await decryptColumns({ model, keys, scopeKeys, database: db.database, ...run, scope: 'a' })
+    expect(decrypted.ok).toBe(true)
+    expect((await notes()).map((r) => [r.tenant_id, sealed(r.body)])).toEqual([
+      ['a', false],
+      ['A', true],
+      ['b', true],
+    ])
+  } finally {
     if (db.kind === 'mysql')
-      await db.sql('ALTER TABLE tenant_notes MODIFY tenant_id VARCHAR(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NOT NULL')
-    try {
-      await seed([
-        ['a', 'note of a'],
-        ['A', 'note of A'],
-        ['b', 'note of b'],
-      ])
-      expect((await encryptColumns({ model, keys, scopeKeys, database: db.database, ...run })).ok).toBe(true)
-      const decrypted = await decryptColumns({ model, keys, scopeKeys, database: db.database, ...run, scope: 'a' })
-      expect(decrypted.ok).toBe(true)
-      expect((await notes()).map((r) => [r.tenant_id, sealed(r.body)])).toEqual([
-        ['a', false],
-        ['A', true],
-        ['b', true],
-      ])
-    } finally {
-      if (db.kind === 'mysql')
-        await db.sql('ALTER TABLE tenant_notes MODIFY tenant_id VARCHAR(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL')
-    }
-  },
-)
+      await db.sql('ALTER TABLE tenant_notes MODIFY tenant_id VARCHAR(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL')
+  }
+})
 
-// BUG (src/migration/encrypt-operation.ts process: `encryptor.encryptMany(items)` for the whole batch,
+// Found in review (now fixed) (src/migration/encrypt-operation.ts process: `encryptor.encryptMany(items)` for the whole batch,
 // not caught per row): the batch now mixes tenants, and sealValues fails the whole call when any one
 // scope cannot seal (here a shredded tenant that still has a plaintext row). The run stops
 // (a fatal error) and the other tenants' rows of the batch (and run) stay plaintext, instead of
 // that tenant's row failing (KFE_SCOPE_KEY_SHREDDED) and the others being encrypted.
-test.failing('encrypt: one shredded tenant’s plaintext row fails alone; the other tenants’ rows are encrypted', async () => {
+test('encrypt: one shredded tenant’s plaintext row fails alone; the other tenants’ rows are encrypted', async () => {
   await seed([
     ['a', 'note of a'],
     ['gone', 'note of gone'],
@@ -223,11 +214,11 @@ test.failing('a row moved to another tenant while encrypt runs is not written wi
   }
 })
 
-// BUG (src/cli/migration-command.ts readOnly: `encrypt` always gets the writable scope-key store, a
+// Found in review (now fixed) (src/cli/migration-command.ts readOnly: `encrypt` always gets the writable scope-key store, a
 // dry run too): `encrypt --dry-run` over a row-scoped model seals every row to decide it, and so
 // makes (and stores) a key for every tenant in the table, although `--dry-run` "decides everything
 // and writes nothing" (README). With awsKmsScopeKeys that would be a KMS key per tenant.
-test.failing('CLI: encrypt --dry-run over the row-scoped model writes nothing, not even scope keys', async () => {
+test('CLI: encrypt --dry-run over the row-scoped model writes nothing, not even scope keys', async () => {
   await seed([
     ['a', 'note of a'],
     ['b', 'note of b'],
@@ -244,10 +235,10 @@ test.failing('CLI: encrypt --dry-run over the row-scoped model writes nothing, n
   expect(await db.sql('SELECT scope FROM kfe_scope_keys')).toEqual([])
 })
 
-// BUG (src/cli/migration-command.ts confirmAdoption: its counting dry run runs on the writable
+// Found in review (now fixed) (src/cli/migration-command.ts confirmAdoption: its counting dry run runs on the writable
 // scope-key store): `encrypt --scope a --adopt-unscoped`, answered "no", prints "Nothing was
 // written." but the counting dry run has already made and stored tenant a's key.
-test.failing('CLI: encrypt --scope a --adopt-unscoped answered "no" writes nothing, not even a scope key', async () => {
+test('CLI: encrypt --scope a --adopt-unscoped answered "no" writes nothing, not even a scope key', async () => {
   await seed([
     ['a', 'note of a'],
     ['b', 'note of b'],
@@ -261,11 +252,11 @@ test.failing('CLI: encrypt --scope a --adopt-unscoped answered "no" writes nothi
   expect(await db.sql('SELECT scope FROM kfe_scope_keys')).toEqual([])
 })
 
-// BUG (low; src/migration/column-runner.ts processBatch -> db.readRows, which does not apply
+// Found in review (now fixed) (low; src/migration/column-runner.ts processBatch -> db.readRows, which does not apply
 // `inOnlyScope`): after a compare-and-set conflict the row is read again by key only, so a row that
 // moved to tenant b meanwhile (raw SQL) is processed in a `--scope a` run: here `decrypt --scope a`
 // writes tenant b's plaintext.
-test.failing('decrypt --scope a: a row that moved to tenant b during the run is not decrypted on the retry', async () => {
+test('decrypt --scope a: a row that moved to tenant b during the run is not decrypted on the retry', async () => {
   await seed([
     ['a', 'note of a'],
     ['b', 'note of b'],
@@ -288,9 +279,3 @@ test.failing('decrypt --scope a: a row that moved to tenant b during the run is 
   expect(row.tenant_id).toBe('b')
   expect(sealed(row.body)).toBe(true)
 })
-
-function db0kind(): string {
-  const url = process.env.DATABASE_URL ?? ''
-  if (url === '') return 'pglite'
-  return url.startsWith('mysql:') || url.startsWith('mariadb:') ? 'mysql' : url.startsWith('file:') ? 'sqlite' : 'postgres'
-}

@@ -56,6 +56,7 @@ export async function runMigrationCommand(operation: OperationName, flags: Migra
   // A scoped run opens the database itself: the scope keys live in its key table.
   let database: SqlDatabase | undefined
   let scopeKeys: ScopeKeys | undefined
+  let dryScopeKeys: ScopeKeys | undefined
   try {
     const keys = await config.keys()
     const shard = flags.shard ? parseShard(flags.shard) : undefined
@@ -84,7 +85,7 @@ export async function runMigrationCommand(operation: OperationName, flags: Migra
       (operation === 'rotate' && !flags.adoptUnscoped && (flags.scope !== undefined || !rowScoped))
     if (flags.scope !== undefined || rowScoped) {
       database = await openDatabase(config.databaseUrl, { connections: (config.concurrency ?? DEFAULT_CONCURRENCY) + 1 })
-      scopeKeys = await config.scopeKeys(database, { readOnly })
+      scopeKeys = await config.scopeKeys(database, { readOnly, dryRun: flags.dryRun ?? false })
     }
     if (flags.scope !== undefined) {
       if (readOnly) unknownScope = await hasNoKey(scopeKeys!, checkScope(flags.scope))
@@ -129,7 +130,17 @@ export async function runMigrationCommand(operation: OperationName, flags: Migra
         return flags.check && (!report.complete || unknownScope) ? EXIT_ROWS_FAILED : EXIT_OK
       }
       if (flags.scope !== undefined && flags.adoptUnscoped && !flags.dryRun && (operation === 'encrypt' || operation === 'rotate')) {
-        if (!(await confirmAdoption(operation, flags, options, config.pfeKeys, redactUrl(config.databaseUrl), io))) {
+        // Its count is a dry run: scope keys it makes stay in memory, so "no" writes nothing.
+        dryScopeKeys = await config.scopeKeys(database!, { dryRun: true })
+        const confirmed = await confirmAdoption(
+          operation,
+          flags,
+          { ...options, scopeKeys: dryScopeKeys },
+          config.pfeKeys,
+          redactUrl(config.databaseUrl),
+          io,
+        )
+        if (!confirmed) {
           io.stderr.write('Nothing was written.\n')
           return EXIT_ROWS_FAILED
         }
@@ -151,6 +162,7 @@ export async function runMigrationCommand(operation: OperationName, flags: Migra
     }
   } finally {
     // Success or failure: no scope key or master key is left to the garbage collector.
+    dryScopeKeys?.destroy?.()
     scopeKeys?.destroy?.()
     await config.destroyKeys()
     await database?.close()

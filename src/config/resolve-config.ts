@@ -44,7 +44,7 @@ export interface ResolvedConfig {
    * `readOnly`: a view that never makes a key (an unknown scope is `ScopeKeyNotFoundError`), for
    * the commands that only read (`status`, `decrypt`) or must not bind a new scope.
    */
-  scopeKeys(database: SqlDatabase, options?: { readOnly?: boolean }): Promise<ScopeKeys>
+  scopeKeys(database: SqlDatabase, options?: { readOnly?: boolean; dryRun?: boolean }): Promise<ScopeKeys>
   /** Zeroes the key providers made by `keys()`, if they were made (each one's `destroy`, where it has one). */
   destroyKeys(): Promise<void>
   databaseUrl: string
@@ -119,7 +119,8 @@ export async function resolveKeyConfig(flags: ConfigFlags, env: NodeJS.ProcessEn
     base,
     ...(configFile ? { configFile } : {}),
     keys: keysOnce,
-    scopeKeys: async (database, options) => resolveScopeKeys(config.scopeKeys, database, keysOnce, options?.readOnly ?? false),
+    scopeKeys: async (database, options) =>
+      resolveScopeKeys(config.scopeKeys, database, keysOnce, options?.readOnly ?? false, options?.dryRun ?? false),
     destroyKeys: async () => {
       for (const k of keys ? await keys.catch(() => []) : []) (k as { destroy?: () => void }).destroy?.()
     },

@@ -7,6 +7,7 @@ import { IndexWritingOperation } from './index-writing-operation'
 import { looksLikePfeValue, type PfeKeychain } from './pfe-keychain'
 import { isFatal } from './row-failure'
 import type { RunScopes } from './run-scopes'
+import { sealEach } from './seal-each'
 import { scoped } from './scoped-value'
 import type { RowFilter, StoredRow } from './sql-database'
 
@@ -100,10 +101,13 @@ export class EncryptOperation extends IndexWritingOperation {
     })
 
     if (items.length > 0) {
-      const sealed = await this.encryptor.encryptMany(items)
-      sealed.forEach((value, i) => {
+      // One tenant that cannot seal (shredded) fails its own rows, not the batch.
+      const sealed = await sealEach(this.encryptor, items)
+      sealed.forEach((result, i) => {
         const { row, element } = spots[i]!
-        elements[row]![element] = value
+        if (outcomes[row]) return
+        if (!result.ok) outcomes[row] = fail(result.error)
+        else elements[row]![element] = result.value
       })
     }
 

@@ -1,6 +1,6 @@
 import type { BlindIndexer } from '../blind-index/blind-indexer'
 import { BlindIndexesPerColumn, type ColumnBlindIndexes } from './column-blind-indexes'
-import { fail, startBatch, type ColumnOperation, type ColumnOperationName, type RowOutcome } from './column-operation'
+import { fail, skip, startBatch, type ColumnOperation, type ColumnOperationName, type RowOutcome } from './column-operation'
 import type { ColumnTarget } from './column-target'
 import { isFatal } from './row-failure'
 import type { RunScopes } from './run-scopes'
@@ -65,6 +65,13 @@ export function scopesOf(
 ): Array<string | undefined> {
   return rows.map((row, r) => {
     if (batch.outcomes[r]) return undefined
+    // A `--scope` run touches that scope's rows only, compared exactly here whatever the SQL
+    // filter matched (a collation blind to case or accents) or a retry re-read (a row moved meanwhile).
+    if (target.scopeField && target.onlyScope !== undefined && row.scope !== target.onlyScope) {
+      batch.outcomes[r] = skip('outside scope')
+      batch.elements[r] = undefined
+      return undefined
+    }
     try {
       return scopes.of(target, row)
     } catch (err) {

@@ -85,7 +85,10 @@ export class MysqlDatabase implements SqlDatabase {
   }
 
   async count(target: ColumnTarget, filter: RowFilter, shard?: Shard): Promise<number> {
-    const where = [inOnlyScope(target, this.filterSql(target, filter), quote, literal), ...(shard ? [shardSql(target, shard)] : [])]
+    const where = [
+      inOnlyScope(target, this.filterSql(target, filter), binaryColumn, hexLiteral),
+      ...(shard ? [shardSql(target, shard)] : []),
+    ]
     const rows = await this.driver.query(`SELECT CAST(COUNT(*) AS CHAR) AS n FROM ${quote(target.table)} WHERE ${where.join(' AND ')}`, [])
     return Number(rows[0]!.n)
   }
@@ -100,7 +103,7 @@ export class MysqlDatabase implements SqlDatabase {
     const { sql, params } = keysetBatchSelect(
       MYSQL_BATCH_SELECT,
       target,
-      inOnlyScope(target, this.filterSql(target, filter), quote, literal),
+      inOnlyScope(target, this.filterSql(target, filter), binaryColumn, hexLiteral),
       after,
       limit,
       shard,
@@ -209,6 +212,16 @@ function shardSql(target: ColumnTarget, shard: Shard): string {
 /** A backquoted identifier. */
 export function quote(name: string): string {
   return `\`${name.replace(/`/g, '``')}\``
+}
+
+/** A column compared byte for byte (scopes are exact; the column's collation may ignore case, accents or trailing spaces). */
+function binaryColumn(name: string): string {
+  return `CAST(${quote(name)} AS BINARY)`
+}
+
+/** A string's UTF-8 bytes as a hex literal: no escaping, whatever the sql_mode (NO_BACKSLASH_ESCAPES). */
+function hexLiteral(text: string): string {
+  return `X'${Buffer.from(text, 'utf8').toString('hex')}'`
 }
 
 function literal(text: string): string {

@@ -299,8 +299,12 @@ export function quote(name: string): string {
   return `"${name.replace(/"/g, '""')}"`
 }
 
+/**
+ * A string constant as an escape string (E'...'): read the same whatever
+ * `standard_conforming_strings` says (with it off, a backslash in '...' escapes the next quote).
+ */
 function literal(text: string): string {
-  return `'${text.replace(/'/g, "''")}'`
+  return `E'${text.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`
 }
 
 /** `pg` sends Buffers as bytea but would JSON-encode a plain Uint8Array. */

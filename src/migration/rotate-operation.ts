@@ -9,6 +9,7 @@ import { IndexWritingOperation } from './index-writing-operation'
 import { isFatal } from './row-failure'
 import { writtenOutsideScope } from './scoped-data-key-currency'
 import type { RunScopes } from './run-scopes'
+import { sealEach } from './seal-each'
 import { scoped } from './scoped-value'
 import type { RowFilter, StoredRow } from './sql-database'
 
@@ -135,11 +136,15 @@ export class RotateOperation extends IndexWritingOperation {
       }
     })
     if (reseal.length > 0) {
-      const sealed = await this.encryptor.encryptMany(reseal)
-      sealed.forEach((value, i) => {
+      const sealed = await sealEach(this.encryptor, reseal)
+      sealed.forEach((result, i) => {
         const { row, element } = resealSpots[i]!
         if (outcomes[row]) return
-        elements[row]![element] = value
+        if (!result.ok) {
+          outcomes[row] = fail(result.error)
+          return
+        }
+        elements[row]![element] = result.value
         how[row] = 'reencrypted'
       })
     }
