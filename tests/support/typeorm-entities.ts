@@ -41,9 +41,6 @@ export class User {
   @OneToMany(() => Post, (post) => post.author, { cascade: true })
   posts?: Post[]
 
-  @OneToMany(() => TenantNote, (note) => note.author)
-  tenantNotes?: TenantNote[]
-
   @OneToOne(() => Profile, (profile) => profile.user, { cascade: true, eager: true })
   profile?: Profile | null
 }
@@ -103,7 +100,7 @@ export class TenantNote {
   @Column('text', { name: 'email_index', nullable: true })
   emailIndex?: string | null
 
-  @ManyToOne(() => User, (user) => user.tenantNotes, { onDelete: 'CASCADE', nullable: true })
+  @ManyToOne(() => User, { onDelete: 'CASCADE', nullable: true })
   @JoinColumn({ name: 'author_id' })
   author?: User | null
 }
