@@ -35,7 +35,7 @@ export async function resolveScopeKeys(
   const master = (await keys()).find((k): k is LocalKeyProvider => k instanceof LocalKeyProvider)
   if (!master) {
     throw new ConfigurationError(
-      '--scope needs scope keys: set scopeKeys in kfe.config.ts (awsKmsScopeKeys, localScopeKeys), or a local master key (KFE_LOCAL_MASTER_KEY) for the key table kfe_scope_keys',
+      '--scope, and a run over a row-scoped model (@encryptionScope), need scope keys: set scopeKeys in kfe.config.ts (awsKmsScopeKeys, localScopeKeys), or a local master key (KFE_LOCAL_MASTER_KEY) for the key table kfe_scope_keys',
     )
   }
   const store = databaseScopeKeyStore(database)
