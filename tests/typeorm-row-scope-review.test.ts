@@ -143,7 +143,7 @@ describe('writes', () => {
     expect(await repo().findOneBy({ id })).toMatchObject({ tenantId: 'A', email: 'changed@x.io' })
   })
 
-  // BUG (src/typeorm/query-hooks.ts:183 checks updates only; entity-values.ts:248): an INSERT ... ON
+  // BUG (src/typeorm/query-hooks.ts:183 checks updates only; entity-values.ts:266 writeScope): an INSERT ... ON
   // CONFLICT DO UPDATE / ON DUPLICATE KEY UPDATE seals its values under the inserted row's tenant and
   // writes them into the existing row, whatever its tenant. orUpdate(['email']) leaves tenant_id: A's row
   // gets a value sealed under B (and its email_index stays the old one). Not on PostgreSQL here: TypeORM
@@ -177,7 +177,7 @@ describe('writes', () => {
     expect(await opens(after.email, 'A')).toBe(true)
   })
 
-  // BUG (src/typeorm/entity-values.ts:176 sets the index in beforeInsert, after TypeORM's upsert chose its
+  // BUG (src/typeorm/entity-values.ts:195 sets the index in beforeInsert, after TypeORM's upsert chose its
   // ON CONFLICT columns from the caller's object): the update branch of repo.upsert rewrites email but
   // not email_index: the new value is not found, the old one still finds the row (not row-scope specific).
   test.failing('repo.upsert onto a row of its own tenant keeps the blind index in step', async () => {
