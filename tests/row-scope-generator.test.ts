@@ -43,6 +43,11 @@ const VALID_MODELS = [
   ].join('\n'),
   model('SpacedScope', ['@encryptionScope(  org  )'], ['org String', ...ENCRYPTED_BODY]),
   model('Unscoped', ['Plain documentation about encryption, without an annotation.'], ['tenantId String', ...ENCRYPTED_BODY]),
+  model(
+    'EmailsInDoc',
+    ['Owners: ops@blindspot.io, sec@encrypt.example (an email is not an annotation).', '@encryptionScope(tenantId)'],
+    ['tenantId String', ...ENCRYPTED_BODY],
+  ),
 ]
 
 /**
@@ -188,6 +193,13 @@ describe('a valid @encryptionScope', () => {
     expect(buildEncryptionModel(datamodelOf('SpacedScope'), 'postgresql').models.SpacedScope!.scopeField).toEqual({
       name: 'org',
       column: 'org',
+    })
+  })
+
+  test('email addresses in the documentation are not read as annotations', () => {
+    expect(buildEncryptionModel(datamodelOf('EmailsInDoc'), 'postgresql').models.EmailsInDoc!.scopeField).toEqual({
+      name: 'tenantId',
+      column: 'tenantId',
     })
   })
 

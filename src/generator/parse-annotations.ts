@@ -17,7 +17,8 @@ const BLIND_INDEX_CALL = /@blindIndex\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:,\s*norm
 
 // Anything that looks like one of our annotations: a misspelt one must not silently leave a
 // field unencrypted or unindexed.
-const LOOKALIKE = /@(encrypt|blind)[A-Za-z_]*/gi
+// Not after a character of an email's local part (`ops@blindspot.io` is not an annotation).
+const LOOKALIKE = /(?<![A-Za-z0-9._%+-])@(encrypt|blind)[A-Za-z_]*/gi
 
 export function parseAnnotations(documentation: string | undefined): FieldAnnotations {
   const doc = documentation ?? ''

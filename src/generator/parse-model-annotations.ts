@@ -9,7 +9,8 @@ export interface ModelAnnotations {
 // @encryptionScope(tenantId)
 const SCOPE_CALL = /^@encryptionScope\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)/
 // Anything that looks like one of our annotations: a misspelt one must not silently leave a model unscoped.
-const LOOKALIKE = /@(encrypt|blind)[A-Za-z_]*/gi
+// Not after a character of an email's local part (`ops@blindspot.io` is not an annotation).
+const LOOKALIKE = /(?<![A-Za-z0-9._%+-])@(encrypt|blind)[A-Za-z_]*/gi
 
 export function parseModelAnnotations(documentation: string | undefined): ModelAnnotations {
   const doc = documentation ?? ''

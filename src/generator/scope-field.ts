@@ -19,8 +19,8 @@ export function scopeFieldOf(
   }
   const field = model.fields.find((f) => f.name === name)
   if (!field) return fail(`${model.name} has no field '${name}'`)
-  if (field.kind !== 'scalar')
-    return fail(`'${name}' is a ${field.kind === 'object' ? 'relation' : field.kind} field; name its scalar (e.g. tenantId)`)
+  if (field.kind === 'object') return fail(`'${name}' is a relation field; name its scalar (e.g. tenantId)`)
+  if (field.kind !== 'scalar') return fail(`the scope field must be String (a scope id is a string), not the ${field.kind} ${field.type}`)
   if (field.isList) return fail(`the scope field must be String, not ${field.type}[]`)
   if (field.type !== 'String') return fail(`the scope field must be String (a scope id is a string), not ${field.type}`)
   if (!field.isRequired) return fail('the scope field must be required (String, not String?): every row needs a scope')
