@@ -2,6 +2,7 @@ import type { BlindIndexer } from '../blind-index/blind-indexer'
 import type { EnvelopeEncryptor, FieldValue, StoredValue } from '../engine/envelope-encryptor'
 import { ValueBatch } from '../engine/value-batch'
 import { BlindIndexWriteError, ConfigurationError, InvalidFieldValueError, ScopeChangeError, ScopeRequiredError } from '../errors'
+import { LRUCache } from 'lru-cache'
 import { checkScope } from '../keys/scope-keys'
 import type { ModelView } from '../model/model-registry'
 
@@ -46,6 +47,9 @@ export class EntityValues {
   private readonly known = new WeakMap<object, Map<string, KnownValue>>()
   /** The scope value of row-scoped entities as loaded (or last written): a row's scope cannot change. */
   private readonly loadedScope = new WeakMap<object, unknown>()
+  // Ciphertexts sealed by a save() whose stored row was checked to be of their scope (bounded:
+  // an UPDATE that never came leaves its values to age out).
+  private readonly verified = new LRUCache<string, true>({ max: 10_000 })
   private readonly pending = new WeakMap<object, { view: ModelView; restore: Array<{ property: string; plain: unknown }> }>()
 
   private loads: LoadBatch | undefined
@@ -194,11 +198,56 @@ export class EntityValues {
     }
     for (const write of indexes) write()
     if (restore.length > 0) this.pending.set(entity, { view, restore })
+    if (scope !== undefined && view.description.scopeField && databaseEntity) this.verifyRowScope(view, entity, databaseEntity, scope, restore)
     if (databaseEntity) {
       const old = this.known.get(databaseEntity)
       for (const [property, value] of old ?? [])
         if (value.hasValue && samePlaintext(databaseEntity[property], value.plain)) databaseEntity[property] = value.stored
     }
+  }
+
+  /**
+   * A `save()` of a row-scoped entity: TypeORM's UPDATE names the row by its primary key only, so
+   * the row as stored (`databaseEntity`) must be of the scope the values were sealed under; its
+   * ciphertexts are then remembered as verified, which lets that UPDATE through (`takeVerified`).
+   */
+  private verifyRowScope(
+    view: ModelView,
+    entity: Entity,
+    databaseEntity: Entity,
+    scope: string,
+    restore: ReadonlyArray<{ property: string; plain: unknown }>,
+  ): void {
+    const scopeField = view.description.scopeField!
+    const stored = databaseEntity[scopeField.name]
+    if (stored === undefined) return // not loaded: the UPDATE stays unverified (refused)
+    if (stored !== scope) {
+      for (const r of restore) entity[r.property] = r.plain
+      this.pending.delete(entity)
+      throw new ScopeChangeError({ model: view.description.name, field: scopeField.name }, 'the scope of a stored row cannot change (its values are bound to it)')
+    }
+    for (const property of view.encrypted.keys()) {
+      const value = entity[property]
+      for (const v of Array.isArray(value) ? value : [value]) if (typeof v === 'string') this.verified.set(v, true)
+    }
+  }
+
+  /**
+   * Whether every encrypted value an UPDATE sets was sealed by a verified `save()` (see
+   * `verifyRowScope`); each is forgotten once asked for. False when any is not (or none is set).
+   */
+  takeVerified(view: ModelView, set: Record<string, unknown>): boolean {
+    const values: string[] = []
+    for (const property of view.encrypted.keys()) {
+      const value = set[property]
+      if (value === undefined || value === null) continue
+      for (const v of Array.isArray(value) ? value : [value]) {
+        if (typeof v !== 'string' || !this.verified.has(v)) return false
+        values.push(v)
+      }
+    }
+    for (const v of values) this.verified.delete(v)
+    return values.length > 0
   }
 
   /** After the statement: the plaintexts go back into the caller's object, remembered with what was stored. */

@@ -80,6 +80,16 @@ function objectWhere(original: Fn, name: string): Fn {
     const state = stateOf(this)
     const metadata = state && mainMetadata(this)
     const rewritable = isPlainObject(where) || (Array.isArray(where) && where.every(isPlainObject))
+    if (
+      metadata &&
+      this instanceof UpdateQueryBuilder &&
+      typeof where === 'string' &&
+      state.registry.get(metadata.name)?.description.scopeField
+    ) {
+      // TypeORM joins string conditions without parentheses: `tenant = 'A' AND id = 1 OR id = 2`
+      // would reach other tenants' rows. In parentheses, a string can only narrow an AND.
+      where = `(${where})`
+    }
     if (metadata && this instanceof UpdateQueryBuilder) {
       const scope = scopeEquality(metadata, state, where)
       const current = builderScopes.get(this)
@@ -104,6 +114,10 @@ function checkUpdateScope(qb: Builder & { expressionMap: { valuesSet?: unknown }
   if (!view || !scopeField || !isPlainObject(set)) return
   const touched = scopeField.name in set || [...view.encrypted.keys()].some((p) => set[p] !== undefined && set[p] !== null)
   if (!touched) return
+  // save()'s own UPDATE (listeners off, the row named by its key): its values were sealed after
+  // the stored row's scope was checked (EntityValues.verifyRowScope).
+  const listenersOff = (qb.expressionMap as { callListeners?: boolean }).callListeners === false
+  if (listenersOff && !(scopeField.name in set) && state.values.takeVerified(view, set)) return
   const scope = builderScopes.get(qb)
   const field = scopeField.name in set ? scopeField.name : [...view.encrypted.keys()].find((p) => set[p] !== undefined)!
   if (scope === undefined || scope === null) {
@@ -115,6 +129,42 @@ function checkUpdateScope(qb: Builder & { expressionMap: { valuesSet?: unknown }
   if (scopeField.name in set && set[scopeField.name] !== scope)
     throw new ScopeChangeError({ model: view.description.name, field: scopeField.name }, 'an update cannot move rows to another scope')
   set[scopeField.name] = scope
+}
+
+/**
+ * An INSERT ... ON CONFLICT/DUPLICATE KEY UPDATE (`orUpdate`, `repo.upsert`) of an entity with
+ * encrypted columns. The row it updates is the one it conflicts with, which the adapter never sees:
+ * - row-scoped: that row may be another tenant's, so overwriting an encrypted column or the scope
+ *   is refused unless the conflict target holds the scope column (then the rows share the scope);
+ * - a blind-indexed column it overwrites gets its index column overwritten too (TypeORM picks the
+ *   columns before the index is set).
+ */
+function checkUpsert(qb: Builder, state: HookedDataSource): void {
+  const onUpdate = (qb.expressionMap as { onUpdate?: { overwrite?: string[]; columns?: unknown; conflict?: string | string[] } }).onUpdate
+  const metadata = onUpdate && mainMetadata(qb)
+  const view = metadata && state.registry.get(metadata.name)
+  if (!onUpdate || !metadata || !view) return
+  const overwrite = Array.isArray(onUpdate.overwrite) ? onUpdate.overwrite : undefined
+  const columnOf = (property: string) => metadata.findColumnWithPropertyName(property)?.databaseName ?? property
+  const encryptedColumns = [...view.encrypted.keys()].map(columnOf)
+  const scopeField = view.description.scopeField
+  if (scopeField) {
+    const scopeColumn = columnOf(scopeField.name)
+    const conflict = Array.isArray(onUpdate.conflict) ? onUpdate.conflict : onUpdate.conflict ? [onUpdate.conflict] : []
+    const touches = !overwrite || overwrite.some((c) => c === scopeColumn || encryptedColumns.includes(c))
+    if (touches && !conflict.includes(scopeColumn)) {
+      throw new ScopeRequiredError(
+        { model: view.description.name, field: scopeField.name },
+        `an upsert (orUpdate, upsert) that overwrites encrypted values or ${scopeField.name} needs ${scopeField.name} in its conflict target: the row it updates may be another scope's`,
+      )
+    }
+  }
+  if (!overwrite) return
+  for (const [property, { field }] of view.encrypted) {
+    if (!field.blindIndex || !overwrite.includes(columnOf(property))) continue
+    const indexColumn = columnOf(field.blindIndex)
+    if (!overwrite.includes(indexColumn)) overwrite.push(indexColumn)
+  }
 }
 
 /** `orderBy('alias.property')`: refused on an encrypted property of any joined entity. */
@@ -181,6 +231,7 @@ export function hookQueries(dataSource: DataSource, state: HookedDataSource): vo
           const state = stateOf(this)
           if (!state) return original.apply(this, args)
           if (this instanceof UpdateQueryBuilder) checkUpdateScope(this, state)
+          else checkUpsert(this, state)
           try {
             return await original.apply(this, args)
           } finally {
