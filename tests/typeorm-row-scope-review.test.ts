@@ -412,7 +412,7 @@ describe('keys and collations', () => {
     },
   )
 
-  // BUG (src/typeorm/query-hooks.ts:70/117, on MySQL/MariaDB's default case-insensitive collation):
+  // Known limit (README: a binary collation for the scope column) (src/typeorm/query-hooks.ts, on MySQL/MariaDB's default case-insensitive collation):
   // `{ tenantId: 'ci' }` matches tenant 'CI''s rows; the update seals its values under 'ci' and sets
   // tenant_id = 'ci': CI's row moves to tenant ci (the migration compares byte for byte, updates do not).
   ;(mysql ? test.failing : test.skip)("update({ id, tenantId: 'ci' }) does not move or reseal a row of tenant 'CI'", async () => {
