@@ -198,7 +198,8 @@ export class EntityValues {
     }
     for (const write of indexes) write()
     if (restore.length > 0) this.pending.set(entity, { view, restore })
-    if (scope !== undefined && view.description.scopeField && databaseEntity) this.verifyRowScope(view, entity, databaseEntity, scope, restore)
+    if (scope !== undefined && view.description.scopeField && databaseEntity)
+      this.verifyRowScope(view, entity, databaseEntity, scope, restore)
     if (databaseEntity) {
       const old = this.known.get(databaseEntity)
       for (const [property, value] of old ?? [])
@@ -224,7 +225,10 @@ export class EntityValues {
     if (stored !== scope) {
       for (const r of restore) entity[r.property] = r.plain
       this.pending.delete(entity)
-      throw new ScopeChangeError({ model: view.description.name, field: scopeField.name }, 'the scope of a stored row cannot change (its values are bound to it)')
+      throw new ScopeChangeError(
+        { model: view.description.name, field: scopeField.name },
+        'the scope of a stored row cannot change (its values are bound to it)',
+      )
     }
     for (const property of view.encrypted.keys()) {
       const value = entity[property]
