@@ -1,9 +1,4 @@
 import 'reflect-metadata'
-import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { Pool } from 'pg'
 import {
   And,
   Column,
@@ -27,6 +22,7 @@ import { localScopeKeys } from '../src/keys/local-scope-keys'
 import { encryptDataSource, typeOrmScopeKeyStore } from '../src/typeorm'
 import { testLocalKeys } from './support/keys'
 import { SqlCapture } from './support/typeorm-data-source'
+import { privateTypeOrmDatabase } from './support/typeorm-private-database'
 import { BlindIndex, Encrypted, EncryptionScope } from '../src/typeorm'
 import { ENTITIES, TenantNote, User } from './support/typeorm-entities'
 
@@ -94,39 +90,7 @@ const note = async (tenantId: string, email = `${tenantId}@x.io`) =>
   (await repo().save(repo().create({ tenantId, email, body: `${tenantId} body` }))).id
 
 beforeAll(async () => {
-  if (postgres) {
-    const schema = `kfe_rsreview_${randomBytes(6).toString('hex')}`
-    const admin = new Pool({ connectionString: url, max: 1 })
-    await admin.query(`CREATE SCHEMA "${schema}"`)
-    cleanup = async () => {
-      await admin.query(`DROP SCHEMA "${schema}" CASCADE`)
-      await admin.end()
-    }
-    options = { type: 'postgres', url, schema, entities, extra: { options: `-c search_path="${schema}"` } }
-  } else if (mysql) {
-    const database = `kfe_rsreview_${randomBytes(6).toString('hex')}`
-    const admin = await new DataSource({ type: 'mysql', url }).initialize()
-    await admin.query(`CREATE DATABASE \`${database}\``) // the server's default collation, as a user's database
-    cleanup = async () => {
-      await admin.query(`DROP DATABASE \`${database}\``)
-      await admin.destroy()
-    }
-    const at = new URL(url!)
-    at.pathname = `/${database}`
-    options = { type: 'mysql', url: at.toString(), entities }
-  } else {
-    const dir = mkdtempSync(join(tmpdir(), 'kfe-rsreview-typeorm-'))
-    cleanup = async () => rmSync(dir, { recursive: true, force: true })
-    options = { type: 'better-sqlite3', database: join(dir, 'test.db'), entities }
-  }
-  plain = await new DataSource({ ...options, synchronize: true }).initialize()
-  await plain.query(
-    mysql
-      ? `CREATE TABLE kfe_scope_keys (scope VARCHAR(255) COLLATE utf8mb4_bin NOT NULL PRIMARY KEY, provider_id VARCHAR(255) NOT NULL,
-         wrapped_key TEXT NULL, shredded_at DATETIME(3) NULL, created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3))`
-      : `CREATE TABLE kfe_scope_keys (scope TEXT NOT NULL PRIMARY KEY, provider_id TEXT NOT NULL, wrapped_key TEXT,
-         shredded_at ${postgres ? 'TIMESTAMP(3)' : 'DATETIME'}, created_at ${postgres ? 'TIMESTAMP(3)' : 'DATETIME'} NOT NULL DEFAULT CURRENT_TIMESTAMP)`,
-  )
+  ;({ options, plain, cleanup } = await privateTypeOrmDatabase('rsreview', entities))
   encryptor = new EnvelopeEncryptor({ keys: master, scopeKeys: localScopeKeys({ master, store: typeOrmScopeKeyStore(plain) }) })
   ds = await encryptDataSource(await new DataSource({ ...options, synchronize: false, logger: capture }).initialize(), { encryptor })
 })

@@ -1,9 +1,4 @@
 import 'reflect-metadata'
-import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { Pool } from 'pg'
 import { Column, DataSource, Entity, PrimaryGeneratedColumn, type DataSourceOptions } from 'typeorm'
 import { fieldContext } from '../src/cipher/field-context'
 import { EnvelopeEncryptor } from '../src/engine/envelope-encryptor'
@@ -19,6 +14,7 @@ import { localScopeKeys, type LocalScopeKeys } from '../src/keys/local-scope-key
 import { Encrypted, EncryptionScope, blindIndexValues, encryptDataSource, encryptionModelOf, typeOrmScopeKeyStore } from '../src/typeorm'
 import { testLocalKeys } from './support/keys'
 import { SqlCapture } from './support/typeorm-data-source'
+import { privateTypeOrmDatabase } from './support/typeorm-private-database'
 import { ENTITIES, TenantNote } from './support/typeorm-entities'
 
 /**
@@ -30,7 +26,6 @@ import { ENTITIES, TenantNote } from './support/typeorm-entities'
  */
 const url = process.env.DATABASE_URL
 const postgres = Boolean(url && /^postgres(ql)?:/.test(url))
-const mysql = Boolean(url && /^mysql:/.test(url))
 const master = testLocalKeys()
 const entities = [...ENTITIES, TenantNote]
 let options: DataSourceOptions
@@ -58,42 +53,7 @@ function sql<T = Record<string, unknown>>(query: string, params: unknown[] = [])
 const count = async () => Number((await sql<{ n: unknown }>('SELECT COUNT(*) AS n FROM tenant_notes'))[0]!.n)
 
 beforeAll(async () => {
-  if (postgres) {
-    const schema = `kfe_rowscope_${randomBytes(6).toString('hex')}`
-    const admin = new Pool({ connectionString: url, max: 1 })
-    await admin.query(`CREATE SCHEMA "${schema}"`)
-    cleanup = async () => {
-      await admin.query(`DROP SCHEMA "${schema}" CASCADE`)
-      await admin.end()
-    }
-    options = { type: 'postgres', url, schema, entities, extra: { options: `-c search_path="${schema}"` } }
-  } else if (mysql) {
-    const database = `kfe_rowscope_${randomBytes(6).toString('hex')}`
-    const admin = await new DataSource({ type: 'mysql', url }).initialize()
-    await admin.query(`CREATE DATABASE \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`)
-    cleanup = async () => {
-      await admin.query(`DROP DATABASE \`${database}\``)
-      await admin.destroy()
-    }
-    const at = new URL(url!)
-    at.pathname = `/${database}`
-    options = { type: 'mysql', url: at.toString(), entities }
-  } else {
-    const dir = mkdtempSync(join(tmpdir(), 'kfe-rowscope-typeorm-'))
-    cleanup = async () => rmSync(dir, { recursive: true, force: true })
-    options = { type: 'better-sqlite3', database: join(dir, 'test.db'), entities }
-  }
-  plain = await new DataSource({ ...options, synchronize: true }).initialize()
-  await plain.query(
-    postgres
-      ? `CREATE TABLE kfe_scope_keys (scope TEXT NOT NULL PRIMARY KEY, provider_id TEXT NOT NULL, wrapped_key TEXT,
-         shredded_at TIMESTAMP(3), created_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP)`
-      : mysql
-        ? `CREATE TABLE kfe_scope_keys (scope VARCHAR(255) NOT NULL PRIMARY KEY, provider_id VARCHAR(255) NOT NULL, wrapped_key TEXT NULL,
-         shredded_at DATETIME(3) NULL, created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3))`
-        : `CREATE TABLE kfe_scope_keys (scope TEXT NOT NULL PRIMARY KEY, provider_id TEXT NOT NULL, wrapped_key TEXT,
-         shredded_at DATETIME, created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP)`,
-  )
+  ;({ options, plain, cleanup } = await privateTypeOrmDatabase('rowscope', entities, 'utf8mb4_bin'))
   scopeKeys = localScopeKeys({ master, store: typeOrmScopeKeyStore(plain) })
   encryptor = new EnvelopeEncryptor({ keys: master, scopeKeys })
   ds = await encryptDataSource(await new DataSource({ ...options, synchronize: false, logger: capture }).initialize(), { encryptor })
