@@ -48,7 +48,11 @@ export interface MigrationSettings {
   concurrency?: number
   /** One part of the key space (`{ index: 0, count: 4 }` or `"1/4"`, 1-based), to run several processes side by side. */
   shard?: Shard | string
-  /** Decide everything, write nothing; the summary tells what would have been written. @default false */
+  /**
+   * Decide everything, write no row; the summary tells what would have been written. The `scopeKeys`
+   * given still make the keys of new scopes they are asked for (the CLI's dry run keeps them in memory).
+   * @default false
+   */
   dryRun?: boolean
   /** Compare-and-set attempts per row before it counts as failed. @default {@link DEFAULT_MAX_ATTEMPTS} */
   maxAttempts?: number
