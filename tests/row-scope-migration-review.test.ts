@@ -2,8 +2,7 @@
  * Review of the migration over a row-scoped model (tenant_notes, `/// @encryptionScope(tenantId)`):
  * `--scope` narrows the rows in SQL (`inOnlyScope`), so a scope holding quotes or backslashes must
  * select exactly its own rows on every dialect, and the SQL comparison must be the same equality
- * the scope keys use (exact, byte for byte). Each test names the review finding it pins (all fixed but
- * the one marked `test.failing`, a documented limit). Portable SQL: this file runs on every database.
+ * the scope keys use (exact, byte for byte). Each test names the review finding it pins (all fixed). Portable SQL: this file runs on every database.
  */
 import * as mariadb from 'mariadb'
 import { EnvelopeEncryptor, fieldEncryption, LocalKeyProvider, localScopeKeys, type LocalScopeKeys } from '../src'
@@ -191,11 +190,11 @@ test('encrypt: one shredded tenant’s plaintext row fails alone; the other tena
   ])
 })
 
-// Known limitation (README "Limits": the compare-and-set checks the value, not the scope column),
-// shown here: a row moved to another tenant by raw SQL between the migration's read and its write
-// gets a value sealed (and indexed) under its old tenant. It fails closed for the new tenant, but
-// the old tenant's key opens it (and shredding the old tenant destroys the new tenant's value).
-test.failing('a row moved to another tenant while encrypt runs is not written with its old tenant’s seal', async () => {
+// Found in review (now fixed: the compare-and-set also requires the scope the value was sealed
+// under): a row moved to another tenant by raw SQL between the migration's read and its write got a
+// value sealed (and indexed) under its old tenant. Now the write conflicts, the row is read again
+// and sealed under its new tenant.
+test('a row moved to another tenant while encrypt runs is not written with its old tenant’s seal', async () => {
   await seed([['a', 'moving note']])
   const [{ id }] = await notes()
   const base = db.database
@@ -208,10 +207,9 @@ test.failing('a row moved to another tenant while encrypt runs is not written wi
   await encryptColumns({ model, keys, scopeKeys, database: racing, ...run })
   const row = (await notes())[0]!
   expect(row.tenant_id).toBe('b')
-  // Either left as it was (a conflict, retried under b) or sealed for b: never for a.
-  if (sealed(row.body)) {
-    await expect(appClient().tenantNote.findUnique({ where: { id }, select: { body: true } })).resolves.toEqual({ body: 'moving note' })
-  }
+  // The first write conflicted (the scope changed); the retry sealed it for b, never for a.
+  expect(sealed(row.body)).toBe(true)
+  await expect(appClient().tenantNote.findUnique({ where: { id }, select: { body: true } })).resolves.toEqual({ body: 'moving note' })
 })
 
 // Found in review (now fixed) (src/cli/migration-command.ts readOnly: `encrypt` always gets the writable scope-key store, a

@@ -102,7 +102,13 @@ export async function runColumn(
         report.failed++
       } else {
         writes.push({
-          write: { key: row.key, old: row.value, value: o.value, ...(o.indexes ? { indexes: o.indexes } : {}) },
+          write: {
+            key: row.key,
+            old: row.value,
+            value: o.value,
+            ...(o.indexes ? { indexes: o.indexes } : {}),
+            ...(target.scopeField && typeof row.scope === 'string' ? { scope: row.scope } : {}),
+          },
           as: o.as,
           row,
         })

@@ -134,6 +134,12 @@ export class MysqlDatabase implements SqlDatabase {
           const sets = [`${quote(target.column)} = ?`, ...indexColumns.map((c) => `${quote(c)} = ?`)]
           const where = [...target.primaryKey.map((c) => `${quote(c)} = ?`), `${quote(target.column)} <=> ?`]
           const params = [toParam(w.value), ...indexColumns.map((c) => w.indexes![c]), ...w.key, toParam(w.old)]
+          if (target.scopeField) {
+            // Still the scope the value was sealed under: byte for byte whatever the collation, and
+            // as hex, which no sql_mode (NO_BACKSLASH_ESCAPES) reads differently.
+            where.push(`HEX(CAST(${quote(target.scopeField.column)} AS BINARY)) = ?`)
+            params.push(w.scope === undefined ? null : Buffer.from(w.scope, 'utf8').toString('hex').toUpperCase())
+          }
           return run(`UPDATE ${quote(target.table)} SET ${sets.join(', ')} WHERE ${where.join(' AND ')}`, params)
         }),
       )

@@ -166,7 +166,7 @@ export class PostgresDatabase implements SqlDatabase {
     }
     for (const [sig, group] of groups) {
       const indexColumns = sig === '' ? [] : sig.split('\u0000')
-      const perRow = target.primaryKey.length + 2 + indexColumns.length
+      const perRow = target.primaryKey.length + 2 + indexColumns.length + (target.scopeField ? 1 : 0)
       const chunk = Math.max(1, Math.floor(MAX_PARAMS / perRow))
       for (let start = 0; start < group.length; start += chunk) {
         for (const k of await this.casStatement(target, indexColumns, group.slice(start, start + chunk))) done.add(k)
@@ -199,16 +199,17 @@ export class PostgresDatabase implements SqlDatabase {
         bind(w.old, valueType),
         bind(w.value, valueType),
         ...indexColumns.map((c, i) => bind(w.indexes![c], indexTypes[i]!)),
+        ...(target.scopeField ? [bind(w.scope ?? null, 'text')] : []),
       ]
       return `(${cells.join(', ')})`
     })
     const keyNames = target.primaryKey.map((_, i) => `k${i}`)
     const indexNames = indexColumns.map((_, i) => `x${i}`)
     const sets = [`${quote(target.column)} = v.n`, ...indexColumns.map((c, i) => `${quote(c)} = v.${indexNames[i]}`)]
-    const join = target.primaryKey.map((c, i) => `t.${quote(c)} = v.${keyNames[i]}`)
+    const join = [...target.primaryKey.map((c, i) => `t.${quote(c)} = v.${keyNames[i]}`), ...scopeJoin(target)]
     const sql =
       `UPDATE ${this.relation(target)} AS t SET ${sets.join(', ')} ` +
-      `FROM (VALUES ${tuples.join(', ')}) AS v(${[...keyNames, 'o', 'n', ...indexNames].join(', ')}) ` +
+      `FROM (VALUES ${tuples.join(', ')}) AS v(${[...keyNames, 'o', 'n', ...indexNames, ...(target.scopeField ? ['s'] : [])].join(', ')}) ` +
       `WHERE ${join.join(' AND ')} AND t.${quote(target.column)} IS NOT DISTINCT FROM v.o ` +
       `RETURNING ${target.primaryKey.map((c, i) => `t.${quote(c)}::text AS k${i}`).join(', ')}`
     const rows = await this.driver.query(sql, params)
@@ -229,12 +230,13 @@ export class PostgresDatabase implements SqlDatabase {
       { type: this.typeOf(target, target.column), values: writes.map((w) => w.old) },
       { type: this.typeOf(target, target.column), values: writes.map((w) => w.value) },
       ...indexColumns.map((c) => ({ type: this.typeOf(target, c), values: writes.map((w) => w.indexes![c]) })),
+      ...(target.scopeField ? [{ type: 'text', values: writes.map((w) => w.scope ?? null) }] : []),
     ]
     const sets = [`${quote(target.column)} = v.n`, ...indexColumns.map((c, i) => `${quote(c)} = v.${indexNames[i]}`)]
-    const join = target.primaryKey.map((c, i) => `t.${quote(c)} = v.${keyNames[i]}`)
+    const join = [...target.primaryKey.map((c, i) => `t.${quote(c)} = v.${keyNames[i]}`), ...scopeJoin(target)]
     const sql =
       `UPDATE ${this.relation(target)} AS t SET ${sets.join(', ')} ` +
-      `FROM unnest(${columns.map((c, i) => `$${i + 1}::${c.type}[]`).join(', ')}) AS v(${[...keyNames, 'o', 'n', ...indexNames].join(', ')}) ` +
+      `FROM unnest(${columns.map((c, i) => `$${i + 1}::${c.type}[]`).join(', ')}) AS v(${[...keyNames, 'o', 'n', ...indexNames, ...(target.scopeField ? ['s'] : [])].join(', ')}) ` +
       `WHERE ${join.join(' AND ')} AND t.${quote(target.column)} IS NOT DISTINCT FROM v.o ` +
       `RETURNING ${target.primaryKey.map((c, i) => `t.${quote(c)}::text AS k${i}`).join(', ')}`
     const rows = await this.driver.query(
@@ -292,6 +294,11 @@ export class PostgresDatabase implements SqlDatabase {
     if (!type) throw new Error(`prepare() was not called for ${target.table}.${column}`)
     return type
   }
+}
+
+/** A row-scoped target's compare-and-set also requires the scope the value was sealed under (`v.s`). */
+function scopeJoin(target: ColumnTarget): string[] {
+  return target.scopeField ? [`t.${quote(target.scopeField.column)}::text = v.s`] : []
 }
 
 /** A double-quoted identifier. */

@@ -106,6 +106,11 @@ export interface CasWrite {
   value: unknown
   /** New values of blind index columns, by column name (only those that change). */
   indexes?: Record<string, unknown>
+  /**
+   * A row-scoped model's row: the scope it was read with. The row is updated only if its scope
+   * column still holds it (the value was sealed under it), compared byte for byte.
+   */
+  scope?: string
 }
 
 /** One string per key, to put keys in sets and maps. */

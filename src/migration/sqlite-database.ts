@@ -142,10 +142,13 @@ export class SqliteDatabase implements SqlDatabase {
         if (!statement) {
           const sets = [`${quote(target.column)} = ?`, ...indexColumns.map((c) => `${quote(c)} = ?`)]
           const where = [...target.primaryKey.map((c) => `${quote(c)} = ?`), `${quote(target.column)} IS ?`]
+          // Still the scope the value was sealed under.
+          if (target.scopeField) where.push(`${quote(target.scopeField.column)} = ?`)
           statement = this.db.prepare(`UPDATE ${quote(target.table)} SET ${sets.join(', ')} WHERE ${where.join(' AND ')}`)
           statements.set(sig, statement)
         }
         const params = [toParam(w.value), ...indexColumns.map((c) => w.indexes![c]), ...w.key, toParam(w.old)]
+        if (target.scopeField) params.push(w.scope ?? null)
         if (statement.run(...params).changes > 0) done.add(keyId(w.key))
       }
     }) as unknown as { immediate(): void }
