@@ -1,12 +1,11 @@
 import type { EnvelopeEncryptor, FieldValue } from '../engine/envelope-encryptor'
-import { scopesOf } from './index-writing-operation'
 import { fail, skip, startBatch, valueOf, type ColumnOperation, type RowOutcome } from './column-operation'
 import type { ColumnTarget } from './column-target'
 import { decryptEach } from './decrypt-each'
 import { looksEncrypted, readHeader } from '../format/envelope-format'
 import { isFatal } from './row-failure'
 import { writtenOutsideScope } from './scoped-data-key-currency'
-import type { RunScopes } from './run-scopes'
+import { scopesOf, type RunScopes } from './run-scopes'
 import { scoped } from './scoped-value'
 import type { RowFilter, StoredRow } from './sql-database'
 

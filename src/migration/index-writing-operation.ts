@@ -1,9 +1,8 @@
 import type { BlindIndexer } from '../blind-index/blind-indexer'
 import { BlindIndexesPerColumn, type ColumnBlindIndexes } from './column-blind-indexes'
-import { fail, skip, startBatch, type ColumnOperation, type ColumnOperationName, type RowOutcome } from './column-operation'
+import { startBatch, type ColumnOperation, type ColumnOperationName, type RowOutcome } from './column-operation'
 import type { ColumnTarget } from './column-target'
-import { isFatal } from './row-failure'
-import type { RunScopes } from './run-scopes'
+import { scopesOf, type RunScopes } from './run-scopes'
 import type { RowFilter, StoredRow } from './sql-database'
 
 /** A batch as an operation that writes values and their blind indexes starts it. */
@@ -51,34 +50,4 @@ export abstract class IndexWritingOperation implements ColumnOperation {
       scopes: scopesOf(this.scopes, target, rows, batch),
     }
   }
-}
-
-/**
- * Each row's scope (see `RunScopes.of`). A row-scoped row without a scope fails (and its values
- * are dropped from the batch: nothing of it is sealed or opened).
- */
-export function scopesOf(
-  scopes: RunScopes,
-  target: ColumnTarget,
-  rows: readonly StoredRow[],
-  batch: { outcomes: RowOutcome[]; elements: Array<unknown[] | undefined> },
-): Array<string | undefined> {
-  return rows.map((row, r) => {
-    if (batch.outcomes[r]) return undefined
-    // A `--scope` run touches that scope's rows only, compared exactly here whatever the SQL
-    // filter matched (a collation blind to case or accents) or a retry re-read (a row moved meanwhile).
-    if (target.scopeField && target.onlyScope !== undefined && row.scope !== target.onlyScope) {
-      batch.outcomes[r] = skip('outside scope')
-      batch.elements[r] = undefined
-      return undefined
-    }
-    try {
-      return scopes.of(target, row)
-    } catch (err) {
-      if (isFatal(err)) throw err
-      batch.outcomes[r] = fail(err)
-      batch.elements[r] = undefined
-      return undefined
-    }
-  })
 }

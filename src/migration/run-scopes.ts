@@ -2,7 +2,9 @@ import { DataKeyCurrency } from '../engine/data-key-currency'
 import { ConfigurationError, ScopeRequiredError } from '../errors'
 import type { KeyRing } from '../keys/key-ring'
 import { checkScope, type ScopeKeys } from '../keys/scope-keys'
+import { fail, skip, type RowOutcome } from './column-operation'
 import type { ColumnTarget } from './column-target'
+import { isFatal } from './row-failure'
 import { ScopedDataKeyCurrency } from './scoped-data-key-currency'
 import type { StoredRow } from './sql-database'
 
@@ -62,4 +64,34 @@ export class RunScopes {
   get runCurrency(): DataKeyCurrency {
     return this.currency(this.runScope)
   }
+}
+
+/**
+ * Each row's scope (see `RunScopes.of`). A row-scoped row without a scope fails (and its values
+ * are dropped from the batch: nothing of it is sealed or opened).
+ */
+export function scopesOf(
+  scopes: RunScopes,
+  target: ColumnTarget,
+  rows: readonly StoredRow[],
+  batch: { outcomes: RowOutcome[]; elements: Array<unknown[] | undefined> },
+): Array<string | undefined> {
+  return rows.map((row, r) => {
+    if (batch.outcomes[r]) return undefined
+    // A `--scope` run touches that scope's rows only, compared exactly here whatever the SQL
+    // filter matched (a collation blind to case or accents) or a retry re-read (a row moved meanwhile).
+    if (target.scopeField && target.onlyScope !== undefined && row.scope !== target.onlyScope) {
+      batch.outcomes[r] = skip('outside scope')
+      batch.elements[r] = undefined
+      return undefined
+    }
+    try {
+      return scopes.of(target, row)
+    } catch (err) {
+      if (isFatal(err)) throw err
+      batch.outcomes[r] = fail(err)
+      batch.elements[r] = undefined
+      return undefined
+    }
+  })
 }
