@@ -30,6 +30,7 @@ export type ErrorCode =
   | 'KFE_SCOPE_KEY_NOT_FOUND'
   | 'KFE_SCOPE_REQUIRED'
   | 'KFE_SCOPE_CHANGE'
+  | 'KFE_KEY_HEADER_MISSING'
   | MigrationErrorCode
 
 /**
@@ -153,6 +154,22 @@ export class DecryptionFailedError extends FieldEncryptionError {
     reason = 'authentication failed: the value was altered, or belongs to another column or another scope (tenant)',
   ) {
     super(`${where(location)}: ${reason}`, location)
+  }
+}
+
+/**
+ * A short value (format version 2) whose data key is not in the cache, read without its key
+ * header (the companion column holding the encrypted data key): it cannot be opened. The Prisma
+ * extension meets this on a cold read, which omits key headers, and reads them then; anywhere
+ * else it means the key-header column was not read, or is empty for an encrypted value.
+ */
+export class KeyHeaderMissingError extends FieldEncryptionError {
+  readonly code = 'KFE_KEY_HEADER_MISSING'
+  constructor(location: FieldLocation) {
+    super(
+      `${where(location)}: the value's key header (its encrypted data key, in the @keyHeader column) was not read or is empty`,
+      location,
+    )
   }
 }
 

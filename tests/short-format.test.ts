@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { scopedAadSuffix } from '../src/cipher/associated-data'
 import { deriveKeys } from '../src/cipher/data-key-material'
 import { fieldContext, type FieldContext } from '../src/cipher/field-context'
-import { DecryptionFailedError, FieldEncryptionError, MalformedCiphertextError, NotEncryptedError } from '../src/errors'
+import { DecryptionFailedError, FieldEncryptionError, KeyHeaderMissingError, MalformedCiphertextError } from '../src/errors'
 import { EnvelopeEncryptor } from '../src/engine/envelope-encryptor'
 import { encodeHeader, looksEncrypted, readHeader } from '../src/format/envelope-format'
 import {
@@ -518,14 +518,20 @@ describe('v1 and v2 are never mistaken for each other', () => {
     )
   })
 
-  test('a v2 value is not a v1 value: the v1 encryptor refuses it as not encrypted', async () => {
+  test('a v2 value is not a v1 value: the encryptor reads it as v2 (never as plaintext), and needs its key header', async () => {
     const v2 = sealShort(a.dataKey, a.commitment, ctxText, 'x')
     const v2Bytes = sealShort(a.dataKey, a.commitment, ctxBytes, new Uint8Array([1]))
     expect(looksEncrypted(v2)).toBe(false)
     expect(looksEncrypted(v2Bytes)).toBe(false)
     expect(looksEncrypted(a.headerText)).toBe(false)
-    await expect(encryptor.decrypt(v2, ctxText)).rejects.toThrow(NotEncryptedError)
-    await expect(encryptor.decrypt(v2Bytes, ctxBytes)).rejects.toThrow(NotEncryptedError)
+    const lenient = new EnvelopeEncryptor({ keys: provider, readPlaintext: true })
+    for (const e of [encryptor, lenient]) {
+      await expect(e.decrypt(v2, ctxText)).rejects.toThrow(KeyHeaderMissingError)
+      await expect(e.decrypt(v2Bytes, ctxBytes)).rejects.toThrow(KeyHeaderMissingError)
+      await expect(e.decrypt(a.headerText, ctxText)).rejects.toThrow(MalformedCiphertextError)
+      await expect(e.decrypt(v2, ctxText, undefined, a.headerText)).resolves.toBe('x')
+      await expect(e.decrypt(v2Bytes, ctxBytes, undefined, a.headerText)).resolves.toEqual(new Uint8Array([1]))
+    }
   })
 })
 

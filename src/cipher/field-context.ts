@@ -15,8 +15,22 @@ export interface FieldContext {
   kind: ValueKind
   /** Additional authenticated data suffix: "table" 0x00 "column". */
   aadSuffix: Buffer
+  /**
+   * Whether new values of this field are written in the short form (format version 2, with the
+   * key header in a companion column): such values are sealed by `encryptManyWithKeyHeaders`.
+   */
+  shortForm?: boolean
 }
 
-export function fieldContext(model: string, field: string, table: string, column: string, kind: ValueKind = 'text'): FieldContext {
-  return { model, field, table, column, kind, aadSuffix: fieldAadSuffix(table, column) }
+export function fieldContext(
+  model: string,
+  field: string,
+  table: string,
+  column: string,
+  kind: ValueKind = 'text',
+  shortForm = false,
+): FieldContext {
+  const ctx: FieldContext = { model, field, table, column, kind, aadSuffix: fieldAadSuffix(table, column) }
+  if (shortForm) ctx.shortForm = true
+  return ctx
 }

@@ -2,6 +2,7 @@ import { AesGcmKey } from '../cipher/aes-gcm'
 import { associatedData } from '../cipher/associated-data'
 import type { FieldContext } from '../cipher/field-context'
 import { FORMAT_VERSION, decodeHeader } from '../format/envelope-format'
+import { SHORT_FORMAT_VERSION, keyHeaderOfV1, shortCacheId, shortKeyId } from '../format/short-format'
 import type { CachedKey } from '../keys/data-key-cache'
 
 /**
@@ -14,6 +15,8 @@ import type { CachedKey } from '../keys/data-key-cache'
 export class DataKeyEntry implements CachedKey {
   private refs = 1
   private readonly aads = new Map<FieldContext, Buffer>()
+  private readonly shortAads = new Map<FieldContext, Buffer>()
+  private short: { keyId: Buffer; cacheId: string; keyHeader: string } | undefined
   private readonly aesKey: AesGcmKey
 
   constructor(
@@ -37,11 +40,47 @@ export class DataKeyEntry implements CachedKey {
   aadFor(ctx: FieldContext): Buffer {
     let aad = this.aads.get(ctx)
     if (!aad) {
-      this.commitment ??= decodeHeader(this.header, {}).commitment
-      aad = associatedData(FORMAT_VERSION, this.commitment, ctx.aadSuffix)
+      aad = associatedData(FORMAT_VERSION, this.commitmentBytes(), ctx.aadSuffix)
       this.aads.set(ctx, aad)
     }
     return aad
+  }
+
+  /** The AAD of a short value (format version 2) of this field. */
+  shortAadFor(ctx: FieldContext): Buffer {
+    let aad = this.shortAads.get(ctx)
+    if (!aad) {
+      aad = associatedData(SHORT_FORMAT_VERSION, this.commitmentBytes(), ctx.aadSuffix)
+      this.shortAads.set(ctx, aad)
+    }
+    return aad
+  }
+
+  /** The key id short values of this key carry (9 bytes). */
+  get keyId(): Buffer {
+    return this.shortForm().keyId
+  }
+
+  /** The id the cache knows this key by for short values ("$kf2$" + key id text). */
+  get shortCacheId(): string {
+    return this.shortForm().cacheId
+  }
+
+  /** The key-header column text written beside this key's short values. */
+  get keyHeader(): string {
+    return this.shortForm().keyHeader
+  }
+
+  private shortForm(): { keyId: Buffer; cacheId: string; keyHeader: string } {
+    if (!this.short) {
+      const keyId = shortKeyId(this.commitmentBytes())
+      this.short = { keyId, cacheId: shortCacheId(keyId), keyHeader: keyHeaderOfV1(this.header) }
+    }
+    return this.short
+  }
+
+  private commitmentBytes(): Buffer {
+    return (this.commitment ??= decodeHeader(this.header, {}).commitment)
   }
 
   retain(): void {
@@ -54,6 +93,7 @@ export class DataKeyEntry implements CachedKey {
     if (--this.refs === 0) {
       this.aesKey.destroy()
       this.aads.clear()
+      this.shortAads.clear()
     }
   }
 }

@@ -1,8 +1,16 @@
 import { timingSafeEqual } from 'node:crypto'
 import { deriveKeys } from '../cipher/data-key-material'
 import type { FieldContext } from '../cipher/field-context'
-import { DecryptionFailedError, KeyProviderError, ScopeKeyShreddedError, ScopeRequiredError, type FieldLocation } from '../errors'
+import {
+  DecryptionFailedError,
+  KeyHeaderMissingError,
+  KeyProviderError,
+  ScopeKeyShreddedError,
+  ScopeRequiredError,
+  type FieldLocation,
+} from '../errors'
 import { decodeHeader, encodeHeader, headerBytesOf, type SplitEnvelope } from '../format/envelope-format'
+import { keyHeaderAsV1 } from '../format/short-format'
 import type { DataKeyCache } from '../keys/data-key-cache'
 import type { KeyProvider } from '../keys/key-provider'
 import type { KeyRing } from '../keys/key-ring'
@@ -83,6 +91,28 @@ export class DataKeySource {
     const entry = new DataKeyEntry(provider.id, wrapped, header, header.toString('base64url'), derived.encryptionKey, derived.commitment)
     ;(scope?.cache ?? this.cache).remember(entry.headerText, entry)
     return entry
+  }
+
+  /**
+   * The data key of a short value (format version 2) that is not cached by its short id: from its
+   * key header (`keyHeader`, the companion column's text), which must pair with the value (else
+   * DecryptionFailedError, before any unwrap); the data key is then found or loaded exactly as a
+   * version 1 value's of the same key (same cache id, same checks), and remembered by its short
+   * id too. Without a key header: KeyHeaderMissingError (not remembered as a failed key).
+   */
+  async shortKeyFor(split: SplitEnvelope, keyHeader: unknown, ctx: FieldContext, scope?: ScopeState): Promise<DataKeyEntry> {
+    if (typeof keyHeader !== 'string' || keyHeader === '') throw new KeyHeaderMissingError(locate(ctx))
+    const v1 = keyHeaderAsV1(keyHeader, split.headerId, locate(ctx))
+    const entry =
+      this.tryForDecryption(v1.headerId, scope) ??
+      (await this.keyFor(v1.headerId, { headerId: v1.headerId, header: v1.header, headerText: undefined, body: split.body }, ctx, scope))
+    this.rememberShort(entry, scope)
+    return entry
+  }
+
+  /** Makes a key found by its short id in its (scope's) cache (again, if the cache let that id go). */
+  rememberShort(entry: DataKeyEntry, scope?: ScopeState): void {
+    ;(scope?.cache ?? this.cache).remember(entry.shortCacheId, entry)
   }
 
   /**

@@ -1,14 +1,8 @@
 import type { FieldContext } from '../cipher/field-context'
-import { NotEncryptedError } from '../errors'
-import {
-  looksEncryptedBytes,
-  looksEncryptedText,
-  looksEncrypted,
-  readHeader,
-  splitBytes,
-  splitText,
-  type SplitEnvelope,
-} from '../format/envelope-format'
+import { MalformedCiphertextError, NotEncryptedError } from '../errors'
+import { looksEncryptedBytes, looksEncryptedText, splitBytes, splitText, type SplitEnvelope } from '../format/envelope-format'
+import { looksKeyHeader, looksShortBytes, looksShortText, splitShortEnvelope } from '../format/short-format'
+import { looksOurs, readAnyHeader } from '../format/stored-form'
 import { DataKeyCache, type DataKeyCacheOptions, type DataKeyCacheStats } from '../keys/data-key-cache'
 import type { KeyProvider } from '../keys/key-provider'
 import { KeyRing } from '../keys/key-ring'
@@ -82,6 +76,18 @@ export interface FieldValue {
   value: unknown
   ctx: FieldContext
   scope?: string
+  /**
+   * On reads of a short value (format version 2): the row's key header for this field (the
+   * `@keyHeader` column's text), needed only when the value's data key is not cached. Absent:
+   * such a value opens from the cache, else KeyHeaderMissingError.
+   */
+  keyHeader?: unknown
+}
+
+/** Values sealed for writing, with the key header of each short-form value (undefined for the others). */
+export interface SealedValues {
+  values: StoredValue[]
+  keyHeaders: Array<string | undefined>
 }
 
 /** One value's outcome in `decryptManySettled`. */
@@ -120,11 +126,27 @@ export class EnvelopeEncryptor {
     this.keys = new DataKeySource(this.keyRing, this.cache, this.timeoutMs, this.onEvent, scoped)
   }
 
-  /** Encrypts each value for its field (and scope). Throws (and encrypts nothing) if any value has the wrong type or scope. */
+  /**
+   * Encrypts each value for its field (and scope). Throws (and encrypts nothing) if any value has
+   * the wrong type or scope, or if a field is written in the short form (`ctx.shortForm`: use
+   * `encryptManyWithKeyHeaders`, whose key headers must be written with the values).
+   */
   async encryptMany(items: readonly FieldValue[]): Promise<StoredValue[]> {
     const out = await sealValues(this.keys, this.cache.maxUses, items)
     this.counters.valuesEncrypted += items.length
     return out
+  }
+
+  /**
+   * `encryptMany` for fields of both forms: a short-form field's value (format version 2) comes
+   * with its key header, which the caller writes to the field's key-header column in the same
+   * statement (the value cannot be opened without it once its data key has left the cache).
+   */
+  async encryptManyWithKeyHeaders(items: readonly FieldValue[]): Promise<SealedValues> {
+    const keyHeaders: Array<string | undefined> = new Array(items.length)
+    const values = await sealValues(this.keys, this.cache.maxUses, items, keyHeaders)
+    this.counters.valuesEncrypted += items.length
+    return { values, keyHeaders }
   }
 
   async encrypt(value: unknown, ctx: FieldContext, scope?: string): Promise<StoredValue> {
@@ -166,7 +188,7 @@ export class EnvelopeEncryptor {
         const split = splits[i]!
         const hit = this.keys.tryForDecryption(split.headerId, states[i])
         if (hit) entries.set(id, hit)
-        else (loads ??= []).push(this.keys.keyFor(split.headerId, split, items[i]!.ctx, states[i]).then((e) => void entries.set(id, e)))
+        else (loads ??= []).push(this.load(split, items[i]!, states[i]).then((e) => void entries.set(id, e)))
       }
       if (loads) {
         const settled = await Promise.allSettled(loads)
@@ -194,6 +216,7 @@ export class EnvelopeEncryptor {
   async decryptManySettled(items: readonly FieldValue[]): Promise<DecryptResult[]> {
     const { out, opened } = await openSettled(items, {
       split: (value, ctx) => this.split(value, ctx),
+      load: (split, item, state) => this.load(split, item, state),
       foreign: this.foreign,
       keys: this.keys,
       scopes: this.batchScopes(),
@@ -203,11 +226,11 @@ export class EnvelopeEncryptor {
   }
 
   /** One value: what `decryptMany` does for a list of one, without the batch bookkeeping. */
-  async decrypt(value: unknown, ctx: FieldContext, scope?: string): Promise<StoredValue> {
+  async decrypt(value: unknown, ctx: FieldContext, scope?: string, keyHeader?: unknown): Promise<StoredValue> {
     const state = scope === undefined ? undefined : this.batchScopes().stateOf(scope, ctx)
     const split = this.split(value, ctx)
     if (split === undefined) return this.foreign.read(value as string | Uint8Array, ctx)
-    const entry = this.keys.tryForDecryption(split.headerId, state) ?? (await this.keys.keyFor(split.headerId, split, ctx, state))
+    const entry = this.keys.tryForDecryption(split.headerId, state) ?? (await this.load(split, { value, ctx, scope, keyHeader }, state))
     let out: StoredValue
     try {
       out = openValue(entry, split, state ? scopedContext(state, ctx) : ctx)
@@ -229,10 +252,13 @@ export class EnvelopeEncryptor {
     value: unknown,
     ctx: FieldContext,
     currency: DataKeyCurrency = new DataKeyCurrency(this.keyRing, this.timeoutMs),
+    keyHeader?: unknown,
   ): Promise<ValueState> {
-    if (!looksEncrypted(value)) return 'plaintext'
-    const { headerId, header } = readHeader(value, ctx)
-    return (await currency.of(headerId, header, locate(ctx))).state
+    if (!looksOurs(value)) return 'plaintext'
+    const { headerId, header, short } = readAnyHeader(value, ctx, keyHeader)
+    const { state } = await currency.of(headerId, header, locate(ctx))
+    // A value not in its field's form (version 1 in a short-form field, or the reverse) is moved by rotate.
+    return state === 'current' && short !== (ctx.shortForm === true) ? 'older' : state
   }
 
   /** Whether values of this field that are not in our format are returned as they are (`readPlaintext`). */
@@ -267,14 +293,29 @@ export class EnvelopeEncryptor {
     return new BatchScopes((scope, at) => this.keys.scope(scope, at))
   }
 
-  /** Splits a stored value in our format, or returns undefined for another string or bytes (see ForeignValueReader). */
+  /** A data key not in the cache: from the value's header (version 1) or its key header (version 2). */
+  private load(split: SplitEnvelope, item: FieldValue, state: ScopeState | undefined): Promise<DataKeyEntry> {
+    return split.short
+      ? this.keys.shortKeyFor(split, item.keyHeader, item.ctx, state)
+      : this.keys.keyFor(split.headerId, split, item.ctx, state)
+  }
+
+  /**
+   * Splits a stored value in our format (version 1 or 2), or returns undefined for another string
+   * or bytes (see ForeignValueReader). Anything with one of our prefixes is ours: a version 2
+   * value or a key header is never taken for plaintext, whatever `readPlaintext` says.
+   */
   private split(value: unknown, ctx: FieldContext, sameHeaderAs?: string): SplitEnvelope | undefined {
     // The context serves as the error location as is (errors copy only model and field).
     if (ctx.kind === 'text' && typeof value === 'string') {
       if (looksEncryptedText(value)) return splitText(value, ctx, sameHeaderAs)
+      if (looksShortText(value)) return splitShortEnvelope(value, ctx)
+      if (looksKeyHeader(value)) throw new MalformedCiphertextError(locate(ctx), 'a key header where a value belongs')
     } else if (ctx.kind === 'bytes' && value instanceof Uint8Array) {
       if (looksEncryptedBytes(value)) return splitBytes(value, ctx)
+      if (looksShortBytes(value)) return splitShortEnvelope(value, ctx)
     }
+    if (looksOurs(value)) throw new MalformedCiphertextError(locate(ctx), 'an encrypted value of the other kind (text or bytes)')
     if (typeof value === 'string' || value instanceof Uint8Array) return undefined
     throw new NotEncryptedError(locate(ctx))
   }

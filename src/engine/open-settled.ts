@@ -11,6 +11,8 @@ import type { BatchScopes } from './value-scopes'
 /** What `openSettled` needs of the encryptor. */
 export interface SettledOpenDeps {
   split(value: unknown, ctx: FieldContext): SplitEnvelope | undefined
+  /** A data key that is not cached (from the value's header, or its key header). */
+  load(split: SplitEnvelope, item: FieldValue, state: ScopeState | undefined): Promise<DataKeyEntry>
   foreign: ForeignValueReader
   keys: DataKeySource
   scopes: BatchScopes
@@ -48,11 +50,7 @@ export async function openSettled(items: readonly FieldValue[], deps: SettledOpe
     [...wanted].map(async ([id, i]) => {
       const split = splits[i]!
       try {
-        keys.set(
-          id,
-          deps.keys.tryForDecryption(split.headerId, states[i]) ??
-            (await deps.keys.keyFor(split.headerId, split, items[i]!.ctx, states[i])),
-        )
+        keys.set(id, deps.keys.tryForDecryption(split.headerId, states[i]) ?? (await deps.load(split, items[i]!, states[i])))
       } catch (error) {
         keys.set(id, { error })
       }

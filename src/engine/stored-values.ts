@@ -11,9 +11,10 @@ import { isWellFormed, LONE_SURROGATE } from './well-formed-text'
 /** Opens one split value with its data key; the plaintext as the field's type. */
 export function openValue(entry: DataKeyEntry, split: SplitEnvelope, ctx: FieldContext): StoredValue {
   const key = entry.key // throws if released: not a decryption failure
+  const aad = split.short ? entry.shortAadFor(ctx) : entry.aadFor(ctx)
   try {
-    if (ctx.kind === 'text') return key.openText(split.body, entry.aadFor(ctx))
-    const plain = key.open(split.body, entry.aadFor(ctx))
+    if (ctx.kind === 'text') return key.openText(split.body, aad)
+    const plain = key.open(split.body, aad)
     return new Uint8Array(plain.buffer, plain.byteOffset, plain.byteLength)
   } catch {
     throw new DecryptionFailedError(locate(ctx))

@@ -95,6 +95,11 @@ export interface SplitEnvelope {
   /** Header text (text form) for lazy decoding on a cache miss. */
   headerText: string | undefined
   body: Buffer
+  /**
+   * A short value (format version 2): `headerId` is then "$kf2$" + the key id's 12 characters,
+   * and `header` / `headerText` are undefined (the key header is in the row's companion column).
+   */
+  short?: true
 }
 
 export function looksEncryptedText(value: string): boolean {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { IV_BYTES, TAG_BYTES } from '../cipher/aes-gcm'
 import { COMMITMENT_BYTES } from '../cipher/data-key-material'
 import { DecryptionFailedError, MalformedCiphertextError, type FieldLocation } from '../errors'
-import { decodeHeader, encodeHeader } from './envelope-format'
+import { FORMAT_VERSION, decodeHeader, encodeHeader, type SplitEnvelope } from './envelope-format'
 import { decodeBase64Url, isCanonicalBase64Url } from './strict-base64url'
 
 /**
@@ -169,4 +169,59 @@ export function checkPairing(value: ShortValue, header: ShortKeyHeader, at: Fiel
   if (!value.keyId.equals(header.keyId)) {
     throw new DecryptionFailedError(at, "key id mismatch: the value does not belong to its row's key header")
   }
+}
+
+/** The id the data-key cache knows a short value's data key by: "$kf2$" + the key id's 12 characters. */
+export function shortCacheId(keyId: Buffer): string {
+  return SHORT_TEXT_PREFIX + keyId.toString('base64url')
+}
+
+/**
+ * Splits a short value for decryption: the cache id is the value's own first 17 characters (text
+ * form: no decoding), the body is decoded strictly. Throws MalformedCiphertextError.
+ */
+export function splitShortEnvelope(value: string | Uint8Array, at: FieldLocation): SplitEnvelope {
+  if (typeof value === 'string') {
+    const { body } = splitShortText(value, at)
+    return {
+      headerId: value.slice(0, SHORT_TEXT_PREFIX.length + KEY_ID_CHARS),
+      header: undefined,
+      headerText: undefined,
+      body,
+      short: true,
+    }
+  }
+  const { keyId, body } = splitShortBytes(value, at)
+  return { headerId: shortCacheId(keyId), header: undefined, headerText: undefined, body, short: true }
+}
+
+/** A key header read for a short value: its data key's header in the version 1 layout, and that header's cache id. */
+export interface KeyHeaderAsV1 {
+  /** The header bytes with version byte 1: what a version 1 value of this data key carries. */
+  header: Buffer
+  /** Its base64url text: the id a version 1 value of this data key is cached by. */
+  headerId: string
+}
+
+/**
+ * Reads the key header of a short value: strictly parsed (MalformedCiphertextError), then paired
+ * with the value (its cache id `shortId` must be the one the header's commitment gives, else
+ * DecryptionFailedError, before any key is unwrapped). Returns the header in version 1 layout,
+ * so that the data key is unwrapped, checked and cached exactly as a version 1 value's.
+ */
+export function keyHeaderAsV1(keyHeader: string, shortId: string, at: FieldLocation): KeyHeaderAsV1 {
+  const decoded = decodeKeyHeader(keyHeader, at)
+  if (shortCacheId(decoded.keyId) !== shortId) {
+    throw new DecryptionFailedError(at, "key id mismatch: the value does not belong to its row's key header")
+  }
+  const header = decodeBase64Url(keyHeader.slice(KEY_HEADER_PREFIX.length))!
+  header[0] = FORMAT_VERSION
+  return { header, headerId: header.toString('base64url') }
+}
+
+/** The key-header text of a data key from its version 1 header bytes (the same layout, version byte 2). */
+export function keyHeaderOfV1(header: Buffer): string {
+  const bytes = Buffer.from(header)
+  bytes[0] = SHORT_FORMAT_VERSION
+  return KEY_HEADER_PREFIX + bytes.toString('base64url')
 }

@@ -147,9 +147,10 @@ export class DataKeyCache<K extends CachedKey> {
     return hit
   }
 
-  /** Makes a key known for decryption by id (used for keys this process generated). */
+  /** Makes a key known for decryption by id (keys this process generated; a key under a second id). Idempotent. */
   remember(id: string, key: K): void {
     if (!this.decryption || this.retired) return
+    if (this.decryption.peek(id) === key) return // already held under this id: one reference, not two
     key.retain()
     this.decryption.set(id, key)
   }

@@ -21,7 +21,10 @@ export class ModelRegistry {
       const encrypted = new Map<string, { field: EncryptedFieldModel; ctx: FieldContext }>()
       for (const field of Object.values(description.encryptedFields)) {
         const kind = field.type === 'Bytes' ? 'bytes' : 'text'
-        encrypted.set(field.name, { field, ctx: fieldContext(description.name, field.name, description.table, field.column, kind) })
+        encrypted.set(field.name, {
+          field,
+          ctx: fieldContext(description.name, field.name, description.table, field.column, kind, field.keyHeader !== undefined),
+        })
       }
       this.views.set(description.name, {
         description,
