@@ -31,6 +31,7 @@ export type ErrorCode =
   | 'KFE_SCOPE_REQUIRED'
   | 'KFE_SCOPE_CHANGE'
   | 'KFE_KEY_HEADER_MISSING'
+  | 'KFE_KEY_HEADER_WRITE'
   | MigrationErrorCode
 
 /**
@@ -89,6 +90,19 @@ export class UnsupportedEncryptedFieldQueryError extends FieldEncryptionError {
  * A write set a blind index column directly. The index is computed from its source field: set
  * the source (or null) and the index follows in the same statement.
  */
+/** A key-header column (`/// @keyHeader(field)`) was written directly: it is written with its field's value, never by hand. */
+export class KeyHeaderWriteError extends FieldEncryptionError {
+  readonly code = 'KFE_KEY_HEADER_WRITE'
+  readonly source: string
+  constructor(location: FieldLocation, source: string) {
+    super(
+      `${where(location)}: a key header cannot be written directly; write '${source}' and its key header is written with it; nothing was written`,
+      location,
+    )
+    this.source = source
+  }
+}
+
 export class BlindIndexWriteError extends FieldEncryptionError {
   readonly code = 'KFE_BLIND_INDEX_WRITE'
   readonly source: string

@@ -1,5 +1,5 @@
 import type { FieldContext } from '../cipher/field-context'
-import type { FieldValue, StoredValue } from './envelope-encryptor'
+import type { FieldValue, SealedValues, StoredValue } from './envelope-encryptor'
 
 /**
  * Values found while walking a query or a result, each with the place its transformed value
@@ -10,6 +10,8 @@ export class ValueBatch {
   readonly items: FieldValue[] = []
   private readonly holders: object[] = []
   private readonly keys: Array<string | number> = []
+  /** Where a short-form value's key header goes (written values only), by the value's index. */
+  private headerSpots: Map<number, { holder: object; key: string }> | undefined
 
   /** `scope`: the scope (tenant) of every value of the batch, when the client is scoped. */
   constructor(private readonly scope?: string) {}
@@ -21,8 +23,36 @@ export class ValueBatch {
     this.keys.push(key)
   }
 
+  /** A stored value read with its key header (format version 2), whose plaintext goes to `holder[key]`. */
+  addWithKeyHeader(value: unknown, ctx: FieldContext, holder: object, key: string | number, scope: string | undefined, keyHeader: unknown): void {
+    this.items.push(scope === undefined ? { value, ctx, keyHeader } : { value, ctx, scope, keyHeader })
+    this.holders.push(holder)
+    this.keys.push(key)
+  }
+
+  /** The key header of the value added last (a short-form field's, on a write) goes to `holder[key]`. */
+  keyHeaderTo(holder: object, key: string): void {
+    ;(this.headerSpots ??= new Map()).set(this.items.length - 1, { holder, key })
+  }
+
   get size(): number {
     return this.items.length
+  }
+
+  /** Puts sealed values back, and each short-form value's key header where `keyHeaderTo` said. */
+  assignSealed(sealed: SealedValues): void {
+    this.assign(sealed.values)
+    const spots = this.headerSpots
+    // A short-form value without a place for its key header would be written unreadable: never.
+    for (let i = 0; i < sealed.keyHeaders.length; i++)
+      if (sealed.keyHeaders[i] !== undefined && !spots?.has(i))
+        throw new Error(`no key-header column for ${this.items[i]!.ctx.model}.${this.items[i]!.ctx.field}`)
+    if (!spots) return
+    for (const [i, { holder, key }] of spots) {
+      const header = sealed.keyHeaders[i]
+      if (header === undefined) throw new Error(`no key header for ${this.items[i]!.ctx.model}.${this.items[i]!.ctx.field}`)
+      ;(holder as Record<string, unknown>)[key] = header
+    }
   }
 
   /** Puts transformed values back, in the order they were added. */

@@ -7,6 +7,8 @@ export interface ModelView {
   /** Encrypted field by name, with its cipher context. */
   encrypted: Map<string, { field: EncryptedFieldModel; ctx: FieldContext }>
   blindIndexes: Map<string, BlindIndexModel>
+  /** Key-header fields (format version 2, `@keyHeader`) by name: the encrypted field each belongs to. */
+  keyHeaders: Map<string, string>
   relations: Map<string, RelationModel>
   /** Whether this model, or any model reachable through relations, has encrypted fields. */
   reachesEncryption: boolean
@@ -19,7 +21,9 @@ export class ModelRegistry {
   constructor(readonly model: EncryptionModel) {
     for (const description of Object.values(model.models)) {
       const encrypted = new Map<string, { field: EncryptedFieldModel; ctx: FieldContext }>()
+      const keyHeaders = new Map<string, string>()
       for (const field of Object.values(description.encryptedFields)) {
+        if (field.keyHeader) keyHeaders.set(field.keyHeader.name, field.name)
         const kind = field.type === 'Bytes' ? 'bytes' : 'text'
         encrypted.set(field.name, {
           field,
@@ -30,6 +34,7 @@ export class ModelRegistry {
         description,
         encrypted,
         blindIndexes: new Map(Object.entries(description.blindIndexes ?? {})),
+        keyHeaders,
         relations: new Map(Object.entries(description.relations)),
         reachesEncryption: false,
       })

@@ -4,7 +4,7 @@ import { blindIndexerForModel } from '../blind-index/blind-indexer-for-model'
 import type { EncryptorOptions } from '../engine/envelope-encryptor'
 import { checkScopeKeys, encryptorOf } from '../engine/keys-or-encryptor'
 import { ValueBatch } from '../engine/value-batch'
-import { ConfigurationError } from '../errors'
+import { ConfigurationError, KeyHeaderMissingError } from '../errors'
 import { checkClientSchema } from './client-schema-check'
 import { validateFieldEncryptionOptions, type FieldEncryptionOptions } from './field-encryption-options'
 import { ModelRegistry, type ModelView } from '../model/model-registry'
@@ -20,6 +20,7 @@ import { WriteArgsEncryptor } from './write-args-encryptor'
 import { WrittenValues } from './written-values'
 import { FROM_CREATE, type RowScopeSetup, type ScopeSource } from './row-scope'
 import { stripAlong, stripScopeFields, withScopeFields } from './scope-field-selection'
+import { stripKeyHeaders, withKeyHeaders } from './key-header-selection'
 
 export type { FieldEncryptionEncryptorOptions, FieldEncryptionKeysOptions, FieldEncryptionOptions } from './field-encryption-options'
 
@@ -77,6 +78,9 @@ const RETURNS_RECORDS = new Set([
   'delete',
 ])
 
+/** Reads: run again when the data-key cache is cold (key headers are left out of them; see key-header-selection.ts). */
+const READS = new Set(['findUnique', 'findUniqueOrThrow', 'findFirst', 'findFirstOrThrow', 'findMany'])
+
 /** The Prisma side: turns one query's arguments and result over to the core. */
 export function createQueryHandler(options: FieldEncryptionOptions) {
   validateFieldEncryptionOptions(options)
@@ -126,9 +130,12 @@ export function createQueryHandler(options: FieldEncryptionOptions) {
     if ('by' in next) queries.by(view, next.by)
     if ('having' in next) queries.having(view, next.having)
     for (const key of ['_min', '_max', '_avg', '_sum', '_count']) if (key in next) queries.aggregateSelection(view, key, next[key])
+    // Key headers (format version 2): left out of reads, read by writes (which cannot be run again).
+    const isRead = READS.has(params.operation)
+    const headers = RETURNS_RECORDS.has(params.operation) ? withKeyHeaders(registry, view, next, isRead ? 'omit' : 'read') : undefined
     // Encrypt the values and hash the blind indexes side by side; both finish before the query.
-    const [ciphertexts] = await Promise.all([
-      batch.size > 0 ? encryptor.encryptMany(batch.items) : undefined,
+    const [sealed] = await Promise.all([
+      batch.size > 0 ? encryptor.encryptManyWithKeyHeaders(batch.items) : undefined,
       bi && bi.batch.size > 0 ? resolveIndexes(bi, reader && ((f, v) => reader.indexValues(f, v, params.transaction))) : undefined,
     ])
     if (bi?.uniqueWrites?.length) {
@@ -138,22 +145,38 @@ export function createQueryHandler(options: FieldEncryptionOptions) {
         )
       await checkUniqueAcrossVersions(bi.uniqueWrites, next.where, view.description.name, reader.rows(params.transaction), reader.violation)
     }
-    if (ciphertexts) batch.assign(ciphertexts)
+    const ciphertexts = sealed?.values
+    if (sealed) batch.assignSealed(sealed)
 
-    const result = await params.query(next)
+    let result = await params.query(headers?.args ?? next)
     if (!RETURNS_RECORDS.has(params.operation)) return result
-    const found = new ValueBatch(options.scope)
     const returned = resultModel(registry, view, params.dataPath)
-    results.collect(returned, result, found)
-    if (found.size > 0) {
+    let headerStrip = isRead ? undefined : headers?.strip
+    try {
+      await decryptResult(returned, result, !isRead)
+    } catch (err) {
+      // A cold read of short values (format version 2): run it again with their key headers.
+      if (!(isRead && err instanceof KeyHeaderMissingError)) throw err
+      const again = withKeyHeaders(registry, view, next, 'read')
+      result = await params.query(again.args)
+      await decryptResult(returned, result, true)
+      headerStrip = again.strip
+    }
+    const strip = stripAlong(scopeFields?.strip, params.dataPath)
+    if (strip) stripScopeFields(registry, returned, strip, result)
+    const keyHeaderStrip = stripAlong(headerStrip, params.dataPath)
+    if (keyHeaderStrip) stripKeyHeaders(registry, returned, keyHeaderStrip, result)
+    return result
+
+    async function decryptResult(returned: ModelView, result: unknown, withKeyHeaders: boolean): Promise<void> {
+      const found = new ValueBatch(options.scope)
+      results.collect(returned, result, found, withKeyHeaders)
+      if (found.size === 0) return
       if (ciphertexts) checkStoredAsSent(batch.items, ciphertexts, found.items)
       // The returned row of a write holds the ciphertexts just made: their plaintexts are known.
       const written = ciphertexts && new WrittenValues(batch.items, ciphertexts)
       found.assign(await (written ? written.decryptMany(encryptor, found.items) : encryptor.decryptMany(found.items)))
     }
-    const strip = stripAlong(scopeFields?.strip, params.dataPath)
-    if (strip) stripScopeFields(registry, returned, strip, result)
-    return result
   }
 
   async function resolveIndexes(bi: BlindIndexQueryContext, findIndexValues: IndexValueFinder | undefined): Promise<void> {

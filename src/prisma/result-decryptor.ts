@@ -11,6 +11,8 @@ interface WalkPlan {
   fields: string[]
   ctxs: FieldContext[]
   lists: boolean[]
+  /** Each field's key-header field (format version 2), or undefined. */
+  headers: Array<string | undefined>
   relations: string[]
   targets: ModelView[]
   /** A row-scoped model's scope field: each record's values are decrypted under its value. */
@@ -32,17 +34,18 @@ export class ResultDecryptor {
     private readonly setup: RowScopeSetup = { hasScopeKeys: false },
   ) {}
 
-  collect(view: ModelView, result: unknown, batch: ValueBatch): void {
+  /** `withKeyHeaders`: the records hold the key headers of short values (read with them, for a cold data-key cache). */
+  collect(view: ModelView, result: unknown, batch: ValueBatch, withKeyHeaders = false): void {
     const plan = this.plans.get(view) ?? this.planFor(view)
     if (Array.isArray(result)) {
-      for (let i = 0; i < result.length; i++) this.collectRecord(plan, result[i], batch)
-    } else this.collectRecord(plan, result, batch)
+      for (let i = 0; i < result.length; i++) this.collectRecord(plan, result[i], batch, withKeyHeaders)
+    } else this.collectRecord(plan, result, batch, withKeyHeaders)
   }
 
-  private collectRecord(plan: WalkPlan, result: unknown, batch: ValueBatch): void {
+  private collectRecord(plan: WalkPlan, result: unknown, batch: ValueBatch, withKeyHeaders: boolean): void {
     if (result === null || typeof result !== 'object') return
     const record = result as Obj
-    const { fields, ctxs, lists, relations, scopeField } = plan
+    const { fields, ctxs, lists, headers, relations, scopeField } = plan
     const scope = scopeField === undefined ? undefined : record[scopeField]
     for (let f = 0; f < fields.length; f++) {
       const key = fields[f]!
@@ -58,16 +61,18 @@ export class ResultDecryptor {
         const arr = value.slice()
         record[key] = arr
         for (let i = 0; i < arr.length; i++) batch.add(arr[i], ctxs[f]!, arr, i, scope as string | undefined)
-      } else batch.add(value, ctxs[f]!, record, key, scope as string | undefined)
+      } else if (withKeyHeaders && headers[f] !== undefined)
+        batch.addWithKeyHeader(value, ctxs[f]!, record, key, scope as string | undefined, record[headers[f]!])
+      else batch.add(value, ctxs[f]!, record, key, scope as string | undefined)
     }
     for (let r = 0; r < relations.length; r++) {
       const value = record[relations[r]!]
-      if (value !== null && value !== undefined) this.collect(plan.targets[r]!, value, batch)
+      if (value !== null && value !== undefined) this.collect(plan.targets[r]!, value, batch, withKeyHeaders)
     }
   }
 
   private planFor(view: ModelView): WalkPlan {
-    const plan: WalkPlan = { fields: [], ctxs: [], lists: [], relations: [], targets: [], model: view.description.name }
+    const plan: WalkPlan = { fields: [], ctxs: [], lists: [], headers: [], relations: [], targets: [], model: view.description.name }
     if (view.description.scopeField && view.encrypted.size > 0) {
       checkRowScopeSetup(view, this.setup)
       plan.scopeField = view.description.scopeField.name
@@ -76,6 +81,7 @@ export class ResultDecryptor {
       plan.fields.push(name)
       plan.ctxs.push(ctx)
       plan.lists.push(field.isList)
+      plan.headers.push(field.keyHeader?.name)
     }
     for (const [name, relation] of view.relations) {
       const target = this.registry.get(relation.target)!

@@ -2,7 +2,13 @@ import type { BlindIndexer } from '../blind-index/blind-indexer'
 import type { FieldContext } from '../cipher/field-context'
 import { isPlainObject } from '../engine/unknown-value'
 import type { ValueBatch } from '../engine/value-batch'
-import { BlindIndexWriteError, ConfigurationError, InvalidFieldValueError, UnsupportedEncryptedFieldQueryError } from '../errors'
+import {
+  BlindIndexWriteError,
+  ConfigurationError,
+  InvalidFieldValueError,
+  KeyHeaderWriteError,
+  UnsupportedEncryptedFieldQueryError,
+} from '../errors'
 import type { ModelRegistry, ModelView } from '../model/model-registry'
 import type { BlindIndexQueryContext } from './blind-index-filter'
 import type { QueryArgsRewriter } from './query-args-rewriter'
@@ -39,8 +45,13 @@ export class WriteArgsEncryptor {
       const encrypted = view.encrypted.get(key)
       if (encrypted) {
         this.fieldValue(encrypted.field.isList, encrypted.ctx, value, out, key, batch, scope)
+        const header = encrypted.field.keyHeader?.name
+        if (header !== undefined && value !== undefined) this.keyHeaderOf(value, out, header, batch)
         if (encrypted.field.blindIndex) this.indexValue(view, encrypted.field.blindIndex, key, value, out, bi, scope)
         continue
+      }
+      if (view.keyHeaders.has(key) && value !== undefined) {
+        throw new KeyHeaderWriteError({ model: view.description.name, field: key }, view.keyHeaders.get(key)!)
       }
       if (view.blindIndexes.has(key) && value !== undefined) {
         throw new BlindIndexWriteError({ model: view.description.name, field: key }, view.blindIndexes.get(key)!.source)
@@ -51,6 +62,18 @@ export class WriteArgsEncryptor {
       }
     }
     return out
+  }
+
+  /**
+   * The key header of a short-form field's value written to `key` (bare or `{ set }`): the sealed
+   * value's key header goes to the header field in the same data object (so in the same
+   * statement); a null value sets the header to null.
+   */
+  private keyHeaderOf(value: unknown, out: Obj, header: string, batch: ValueBatch): void {
+    const plain = isPlainObject(value) && Object.keys(value).length === 1 && 'set' in value ? value.set : value
+    if (plain === undefined) return
+    if (plain === null) out[header] = null
+    else batch.keyHeaderTo(out, header)
   }
 
   /** Sets the blind index `indexName` of the value written to `key` (bare, `{ set }` or null). */
