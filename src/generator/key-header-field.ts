@@ -35,21 +35,21 @@ export function keyHeaderOf(
   if (encrypted.isList) return fail(`'${target}' is a list (${encrypted.type}[]); key headers (stored format v2) are not for lists`)
   if (encrypted.keyHeader) return fail(`'${target}' already has a key header field (${encrypted.keyHeader.name})`)
 
+  if (field.isId || context.primaryKey.includes(field.name)) return fail('a @keyHeader field cannot be (part of) the primary key')
+  if (field.isUnique || model.uniqueFields.some((u) => u.includes(field.name))) {
+    return fail('a @keyHeader field cannot be @unique or part of a @@unique (values share data keys, so key headers repeat across rows)')
+  }
+  if (field.hasDefaultValue) return fail('a @keyHeader field cannot have @default (the extension writes it)')
+  if (field.isUpdatedAt) return fail('a @keyHeader field cannot be @updatedAt (the extension writes it)')
+  if (model.fields.some((f) => f.relationFromFields?.includes(field.name))) {
+    return fail('a @keyHeader field cannot be a relation scalar (foreign key)')
+  }
   if (field.kind === 'object') return fail(`a @keyHeader field must be String?, not a relation to ${field.type}`)
   if (field.kind !== 'scalar' || field.type !== 'String' || field.isList || field.isRequired) {
     const shown = `${field.type}${field.isList ? '[]' : field.isRequired ? '' : '?'}`
     return fail(
       `a @keyHeader field must be String? (optional: it is null when '${target}' is null, and the extension writes it), not ${shown}`,
     )
-  }
-  if (field.isId || context.primaryKey.includes(field.name)) return fail('a @keyHeader field cannot be (part of) the primary key')
-  if (field.isUnique || model.uniqueFields.some((u) => u.includes(field.name))) {
-    return fail('a @keyHeader field cannot be @unique or part of a @@unique (rows that share a data key share its key header)')
-  }
-  if (field.hasDefaultValue) return fail('a @keyHeader field cannot have @default (the extension writes it)')
-  if (field.isUpdatedAt) return fail('a @keyHeader field cannot be @updatedAt (the extension writes it)')
-  if (model.fields.some((f) => f.relationFromFields?.includes(field.name))) {
-    return fail('a @keyHeader field cannot be a relation scalar (foreign key)')
   }
   return { name: field.name, column: field.dbName ?? field.name }
 }
