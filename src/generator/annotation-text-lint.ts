@@ -8,14 +8,20 @@ import { SchemaAnnotationError } from '../errors'
  */
 
 /** Something that reads as one of our annotations, with any sigil (or none) in front. */
-const OUR_WORD = /(encrypt|blind[\s_-]?index)/i
+const OUR_WORD = /(encrypt|blind[\s_-]?index|key[\s_-]?header)/i
 /** The at sign we want, and look-alikes: fullwidth (U+FF20), small (U+FE6B). */
-const LOOKALIKE_AT = /[\uFF20\uFE6B]\s*(encrypt|blind)/i
-const SPACED_AT = /@\s+(encrypt|blind)/i
-const ANY_AT_ANNOTATION = /@\s*(encrypt|blind)/i
-/** A comment made of the word alone: `/// encrypted`, `// blindIndex(email)`. */
-const BARE_WORD = /^(encrypted|encrypt|encryption|blind[\s_-]?index\s*(\(.*\))?)[.!]?$/i
-const VALID_ANNOTATION = /(^|\s)@(encrypted|blindIndex)(\s|\(|$)/
+const LOOKALIKE_AT = /[\uFF20\uFE6B]\s*(encrypt|blind|key[\s_-]?header)/i
+const SPACED_AT = /@\s+(encrypt|blind|key[\s_-]?header)/i
+const ANY_AT_ANNOTATION = /@\s*(encrypt|blind|key[\s_-]?header)/i
+/** A comment made of the word alone: `/// encrypted`, `// blindIndex(email)`, `/// keyHeader(email)`. */
+const BARE_WORD = /^(encrypted|encrypt|encryption|(blind[\s_-]?index|key[\s_-]?header)\s*(\(.*\))?)[.!]?$/i
+const VALID_ANNOTATION = /(^|\s)@(encrypted|blindIndex|keyHeader)(\s|\(|$)/
+/**
+ * A key-header annotation spelt otherwise than `@keyHeader(`: `@keyheader(`, `@KeyHeader(`,
+ * `@key_header(`, `@keyHeaders(`. (Not after a character of an email's local part.) Prisma would keep
+ * the comment, but nothing would read it, and the column would silently not be the field's key header.
+ */
+const KEY_HEADER_LOOKALIKE = /(?<![A-Za-z0-9._%+-])@key[\s_-]?header[A-Za-z_]*(\()?/gi
 /** The model annotation: valid only right above `model X {` (Prisma drops it anywhere else in a model). */
 const SCOPE_ANNOTATION = /(^|\s)@encryptionScope\(/
 const BLOCK_START = /^(model|type|view|enum|generator|datasource)\s+([A-Za-z_][A-Za-z0-9_]*)\s*\{/
@@ -72,7 +78,8 @@ export function lintAnnotationText(datamodel: string): void {
         'this is not the ASCII @ sign (a fullwidth or small look-alike), so nothing would be encrypted: type @encrypted with a plain @'
       fail(line, problem, model, target.field)
     }
-    if (SPACED_AT.test(comment.text)) fail(line, 'no space may follow @: write @encrypted or @blindIndex(...)', model, target.field)
+    if (SPACED_AT.test(comment.text))
+      fail(line, 'no space may follow @: write @encrypted, @blindIndex(...) or @keyHeader(...)', model, target.field)
     if (!comment.doc) {
       if (ANY_AT_ANNOTATION.test(comment.text) || BARE_WORD.test(comment.text)) {
         const problem =
@@ -81,8 +88,15 @@ export function lintAnnotationText(datamodel: string): void {
       }
       continue
     }
-    if (BARE_WORD.test(comment.text))
-      fail(line, 'the annotation needs its @: write /// @encrypted (or /// @blindIndex(sourceField))', model, target.field)
+    if (BARE_WORD.test(comment.text)) {
+      const problem = 'the annotation needs its @: write /// @encrypted (or /// @blindIndex(sourceField), /// @keyHeader(encryptedField))'
+      fail(line, problem, model, target.field)
+    }
+    for (const m of comment.text.matchAll(KEY_HEADER_LOOKALIKE)) {
+      if (m[0] === '@keyHeader(') continue
+      const shown = m[1] ? `${m[0]}...)` : m[0]
+      fail(line, `unknown annotation '${shown}': write @keyHeader(encryptedField)`, model, target.field)
+    }
     if (SCOPE_ANNOTATION.test(comment.text)) {
       if (line.code === '' && !fieldHere && target.model && !target.field && target.what.startsWith('it sits above model')) continue
       fail(
@@ -96,7 +110,7 @@ export function lintAnnotationText(datamodel: string): void {
     if (fieldHere || target.field) continue
     fail(
       line,
-      `${target.what}: Prisma does not attach it to a field, so nothing would be encrypted; put it on the line right above the field (or at the end of the field's line)`,
+      `${target.what}: Prisma does not attach it to a field, so ${/@keyHeader\(/.test(comment.text) && !/@(encrypted|blindIndex)/.test(comment.text) ? 'no column would hold the key header' : 'nothing would be encrypted'}; put it on the line right above the field (or at the end of the field's line)`,
       model,
     )
   }

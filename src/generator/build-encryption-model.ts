@@ -9,7 +9,8 @@ import type {
   RelationModel,
 } from '../model/encryption-model'
 import { normalizationProblem } from '../blind-index/normalize'
-import { blindIndexColumnProblem, encryptedColumnProblem } from './column-size-check'
+import { blindIndexColumnProblem, encryptedColumnProblem, keyHeaderColumnProblem } from './column-size-check'
+import { keyHeaderOf } from './key-header-field'
 import { parseAnnotations } from './parse-annotations'
 import { parseModelAnnotations } from './parse-model-annotations'
 import { scopeFieldOf } from './scope-field'
@@ -132,10 +133,25 @@ function describeModel(model: DMMF.Model, provider: string): ModelDescription {
     }
   }
 
+  // Key headers (stored format v2): `/// @keyHeader(field)` names the encrypted field whose key
+  // header the annotated field holds (key-header-field.ts).
+  const keyHeaderFields = new Set<string>()
+  for (const field of model.fields) {
+    const target = parseAnnotations(field.documentation).keyHeader
+    if (target === undefined) continue
+    const context = { encryptedFields, blindIndexes, primaryKey, scopeField: modelNotes.scopeField }
+    const keyHeader = keyHeaderOf(model, field, target, context)
+    encryptedFields[target] = { ...encryptedFields[target]!, keyHeader }
+    keyHeaderFields.add(field.name)
+  }
+
   // Column types last, once the annotations are known to be right (column-size-check.ts).
   for (const field of model.fields) {
     const enc = encryptedFields[field.name] ? encryptedColumnProblem(field, provider) : undefined
-    const problem = enc ?? (blindIndexes[field.name] ? blindIndexColumnProblem(field, provider) : undefined)
+    const problem =
+      enc ??
+      (blindIndexes[field.name] ? blindIndexColumnProblem(field, provider) : undefined) ??
+      (keyHeaderFields.has(field.name) ? keyHeaderColumnProblem(field, provider) : undefined)
     if (problem) throw new SchemaAnnotationError({ model: model.name, field: field.name }, problem)
   }
 

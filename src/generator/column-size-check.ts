@@ -93,6 +93,31 @@ export function encryptedColumnProblem(field: DMMF.Field, provider: string): str
   return undefined
 }
 
+/**
+ * The shortest column accepted for a `@keyHeader` field: a key header is "$kfh$" and the base64url
+ * of 38 + providerId + wrappedKey bytes (docs/format-v2.md): 153 characters under the local key,
+ * about 320 under AWS KMS (409 for a 256-byte CiphertextBlob); 1024 leaves room for larger blobs.
+ */
+export const KEY_HEADER_MIN_CHARS = 1024
+
+/** What is wrong with the column type of a @keyHeader field on this provider, or undefined. */
+export function keyHeaderColumnProblem(field: DMMF.Field, provider: string): string | undefined {
+  if (provider !== 'mysql' && provider !== 'postgresql' && provider !== 'cockroachdb') return undefined
+  const [type, args] = field.nativeType ?? [undefined, []]
+  const length = args[0] !== undefined ? Number(args[0]) : undefined
+  const size = `a key header is 153 characters under the local key and about 320 under AWS KMS; the column must hold at least ${KEY_HEADER_MIN_CHARS}`
+  if (provider === 'mysql' && type === undefined) {
+    return `a @keyHeader field on MySQL needs a longer column than the default VARCHAR(191) (${size}); use @db.Text, or @db.VarChar(N) with N ≥ ${KEY_HEADER_MIN_CHARS}`
+  }
+  if (type !== undefined && type in TEXT_TYPES && TEXT_TYPES[type]! < KEY_HEADER_MIN_CHARS) {
+    return `@db.${type} holds ${TEXT_TYPES[type]} bytes, too few for a key header (${size}); use @db.Text`
+  }
+  if ((type === 'VarChar' || type === 'Char') && length !== undefined && Number.isFinite(length) && length < KEY_HEADER_MIN_CHARS) {
+    return `@db.${type}(${length}) is too short for a key header (${size}); use @db.${provider === 'mysql' ? 'Text' : 'Text or no native type'}, or @db.VarChar(N) with N ≥ ${KEY_HEADER_MIN_CHARS}`
+  }
+  return undefined
+}
+
 /** What is wrong with the column type of a @blindIndex field, or undefined. */
 export function blindIndexColumnProblem(field: DMMF.Field, provider: string): string | undefined {
   const [type, args] = field.nativeType ?? [undefined, []]

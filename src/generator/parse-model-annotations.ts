@@ -10,13 +10,13 @@ export interface ModelAnnotations {
 const SCOPE_CALL = /^@encryptionScope\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)/
 // Anything that looks like one of our annotations: a misspelt one must not silently leave a model unscoped.
 // Not after a character of an email's local part (`ops@blindspot.io` is not an annotation).
-const LOOKALIKE = /(?<![A-Za-z0-9._%+-])@(encrypt|blind)[A-Za-z_]*/gi
+const LOOKALIKE = /(?<![A-Za-z0-9._%+-])@(encrypt|blind|key[\s_-]?header)[A-Za-z_]*/gi
 
 export function parseModelAnnotations(documentation: string | undefined): ModelAnnotations {
   const doc = documentation ?? ''
   const result: ModelAnnotations = {}
   for (const m of doc.matchAll(LOOKALIKE)) {
-    if (m[0] === '@encrypted' || m[0] === '@blindIndex') {
+    if (m[0] === '@encrypted' || m[0] === '@blindIndex' || m[0] === '@keyHeader') {
       result.malformed =
         'an annotation above the model is not attached to any field, so nothing would be encrypted; put it on the line right above the field'
       return result

@@ -30,6 +30,7 @@ export function validateEncryptionModel(model: unknown, name = 'model'): Encrypt
       (d.blindIndexes === undefined || isObject(d.blindIndexes))
     if (!ok) throw new ConfigurationError(`${name}.models.${key} is not a model description: run \`prisma generate\` again`)
     if (d.scopeField !== undefined) checkScopeField(d, `${name}.models.${key}`)
+    checkKeyHeaders(d, `${name}.models.${key}`)
   }
   return model as EncryptionModel
 }
@@ -46,6 +47,37 @@ function checkScopeField(d: Record<string, unknown>, at: string): void {
           ? `names the blind index '${s.name}'`
           : undefined
   if (problem) throw new ConfigurationError(`${at}.scopeField ${problem}: run \`prisma generate\` again`)
+}
+
+/**
+ * The key header fields (stored format v2) of a model's encrypted fields: a plain column each, of
+ * a single (not list) encrypted field, neither encrypted, a blind index nor the scope field, and
+ * no two encrypted fields sharing one.
+ */
+function checkKeyHeaders(d: Record<string, unknown>, at: string): void {
+  const encryptedFields = d.encryptedFields as Record<string, unknown>
+  const owners = new Map<string, string>()
+  for (const [fieldName, field] of Object.entries(encryptedFields)) {
+    if (!isObject(field) || field.keyHeader === undefined) continue
+    const k = field.keyHeader as Record<string, unknown> | null
+    const scope = isObject(d.scopeField) ? d.scopeField.name : undefined
+    const problem =
+      !isObject(k) || typeof k.name !== 'string' || typeof k.column !== 'string' || k.name === '' || k.column === ''
+        ? 'is not a field reference ({ name, column })'
+        : field.isList === true
+          ? 'is set on a list field (key headers are not for lists)'
+          : k.name in encryptedFields
+            ? `names the encrypted field '${k.name}'`
+            : isObject(d.blindIndexes) && k.name in d.blindIndexes
+              ? `names the blind index '${k.name}'`
+              : k.name === scope
+                ? `names the scope field '${k.name}'`
+                : owners.has(k.name)
+                  ? `names '${k.name}', the key header of '${owners.get(k.name)}' too`
+                  : undefined
+    if (problem) throw new ConfigurationError(`${at}.encryptedFields.${fieldName}.keyHeader ${problem}: run \`prisma generate\` again`)
+    owners.set(k!.name as string, fieldName)
+  }
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
