@@ -24,7 +24,14 @@ export class ValueBatch {
   }
 
   /** A stored value read with its key header (format version 2), whose plaintext goes to `holder[key]`. */
-  addWithKeyHeader(value: unknown, ctx: FieldContext, holder: object, key: string | number, scope: string | undefined, keyHeader: unknown): void {
+  addWithKeyHeader(
+    value: unknown,
+    ctx: FieldContext,
+    holder: object,
+    key: string | number,
+    scope: string | undefined,
+    keyHeader: unknown,
+  ): void {
     this.items.push(scope === undefined ? { value, ctx, keyHeader } : { value, ctx, scope, keyHeader })
     this.holders.push(holder)
     this.keys.push(key)

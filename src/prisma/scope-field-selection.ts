@@ -81,7 +81,10 @@ export function stripScopeFields(registry: ModelRegistry, view: ModelView, strip
 }
 
 /** The strip plan of what a Fluent API call returns: the plan along its select path. */
-export function stripAlong<S extends { relations: Map<string, S> }>(strip: S | undefined, dataPath: readonly string[] | undefined): S | undefined {
+export function stripAlong<S extends { relations: Map<string, S> }>(
+  strip: S | undefined,
+  dataPath: readonly string[] | undefined,
+): S | undefined {
   let current = strip
   for (const step of dataPath ?? []) {
     if (!current) return undefined
