@@ -309,7 +309,7 @@ export class EnvelopeEncryptor {
     // The context serves as the error location as is (errors copy only model and field).
     if (ctx.kind === 'text' && typeof value === 'string') {
       if (looksEncryptedText(value)) return splitText(value, ctx, sameHeaderAs)
-      if (looksShortText(value)) return splitShortEnvelope(value, ctx)
+      if (looksShortText(value)) return splitShortEnvelope(value, ctx, sameHeaderAs)
       if (looksKeyHeader(value)) throw new MalformedCiphertextError(locate(ctx), 'a key header where a value belongs')
     } else if (ctx.kind === 'bytes' && value instanceof Uint8Array) {
       if (looksEncryptedBytes(value)) return splitBytes(value, ctx)

@@ -180,16 +180,18 @@ export function shortCacheId(keyId: Buffer): string {
  * Splits a short value for decryption: the cache id is the value's own first 17 characters (text
  * form: no decoding), the body is decoded strictly. Throws MalformedCiphertextError.
  */
-export function splitShortEnvelope(value: string | Uint8Array, at: FieldLocation): SplitEnvelope {
+export function splitShortEnvelope(value: string | Uint8Array, at: FieldLocation, sameIdAs?: string): SplitEnvelope {
   if (typeof value === 'string') {
-    const { body } = splitShortText(value, at)
-    return {
-      headerId: value.slice(0, SHORT_TEXT_PREFIX.length + KEY_ID_CHARS),
-      header: undefined,
-      headerText: undefined,
-      body,
-      short: true,
-    }
+    // The hot path of a read: no key-id decoding and no alphabet scan here. The id is only looked
+    // up: a cached id is canonical, and on a miss `keyHeaderAsV1` refuses one that is not.
+    const end = SHORT_TEXT_PREFIX.length + KEY_ID_CHARS
+    if (value.length < end || !value.startsWith(SHORT_TEXT_PREFIX)) throw new MalformedCiphertextError(at, 'truncated key id')
+    const body = decodeBase64Url(value.slice(end))
+    if (!body) throw new MalformedCiphertextError(at, 'not canonical base64url')
+    if (body.length < MIN_BODY_BYTES) throw new MalformedCiphertextError(at, 'truncated body')
+    // Values of one batch mostly share their key: the same string, so lookups compare by identity.
+    const headerId = sameIdAs !== undefined && sameIdAs.length === end && value.startsWith(sameIdAs) ? sameIdAs : value.slice(0, end)
+    return { headerId, header: undefined, headerText: undefined, body, short: true }
   }
   const { keyId, body } = splitShortBytes(value, at)
   return { headerId: shortCacheId(keyId), header: undefined, headerText: undefined, body, short: true }
@@ -210,6 +212,7 @@ export interface KeyHeaderAsV1 {
  * so that the data key is unwrapped, checked and cached exactly as a version 1 value's.
  */
 export function keyHeaderAsV1(keyHeader: string, shortId: string, at: FieldLocation): KeyHeaderAsV1 {
+  if (!isCanonicalBase64Url(shortId.slice(SHORT_TEXT_PREFIX.length))) throw new MalformedCiphertextError(at, 'not canonical base64url')
   const decoded = decodeKeyHeader(keyHeader, at)
   if (shortCacheId(decoded.keyId) !== shortId) {
     throw new DecryptionFailedError(at, "key id mismatch: the value does not belong to its row's key header")
