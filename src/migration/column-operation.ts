@@ -36,14 +36,22 @@ export interface IndexStateOfRow {
 
 /**
  * What one operation (encrypt, rotate, decrypt, status, recompute) decides for one row it read:
- * - `write`: store `value` (and blind index values) if the row still holds what was read;
+ * - `write`: store `value` (and blind index values, and its key header) if the row still holds what was read;
  * - `skip`: nothing to do, counted as `as`;
  * - `fail`: the row cannot be processed (`failure.reason` is a stable code; `error`, when there
  *   is one, the error that said so).
  * `indexStates`: where the row's blind indexes stand (reported by `status`).
  */
 export type RowOutcome =
-  | { kind: 'write'; value: unknown; indexes?: Record<string, unknown>; as: WriteOutcome; indexStates?: IndexStateOfRow[] }
+  | {
+      kind: 'write'
+      value: unknown
+      indexes?: Record<string, unknown>
+      /** A target with a key-header column: the key header written with `value` (null: NULL); absent: kept as read. */
+      keyHeader?: string | null
+      as: WriteOutcome
+      indexStates?: IndexStateOfRow[]
+    }
   | { kind: 'skip'; as: SkipOutcome; indexStates?: IndexStateOfRow[] }
   | { kind: 'fail'; failure: RowFailure; error?: unknown; indexStates?: IndexStateOfRow[] }
 

@@ -108,6 +108,7 @@ export async function runColumn(
             value: o.value,
             ...(o.indexes ? { indexes: o.indexes } : {}),
             ...(target.scopeField && typeof row.scope === 'string' ? { scope: row.scope } : {}),
+            ...(target.keyHeader ? { keyHeader: keyHeaderWrite(row, o.keyHeader) } : {}),
           },
           as: o.as,
           row,
@@ -206,4 +207,10 @@ async function compareAndSet(
     }
   }
   return written
+}
+
+/** The key-header part of a row's compare-and-set: the header read, and the one written (the same when the outcome keeps it). */
+function keyHeaderWrite(row: StoredRow, written: string | null | undefined): { old: unknown; value: string | null } {
+  const old = row.keyHeader ?? null
+  return { old, value: written !== undefined ? written : typeof old === 'string' ? old : null }
 }

@@ -2,7 +2,7 @@ import type { BlindIndexer } from '../blind-index/blind-indexer'
 import type { EnvelopeEncryptor, FieldValue } from '../engine/envelope-encryptor'
 import { fail, skip, valueOf, type RowOutcome } from './column-operation'
 import type { ColumnTarget } from './column-target'
-import { looksEncrypted, readHeader } from '../format/envelope-format'
+import { looksOurs, readAnyHeader } from '../format/stored-form'
 import { IndexWritingOperation } from './index-writing-operation'
 import { looksLikePfeValue, type PfeKeychain } from './pfe-keychain'
 import { isFatal } from './row-failure'
@@ -19,6 +19,9 @@ import type { RowFilter, StoredRow } from './sql-database'
  * encrypted are left alone (`rotate` moves them to the current key); a value that starts with
  * this library's prefix but is not in its format fails its row (`KFE_MALFORMED_CIPHERTEXT`).
  * A row-scoped model's values are sealed under their row's scope (a row without one fails).
+ * A field with a key header (format version 2) gets short values, each written with its key header
+ * in the same statement; a field whose key-header column is only a former one gets version 1
+ * values and its key header set to NULL.
  */
 export class EncryptOperation extends IndexWritingOperation {
   readonly name = 'encrypt'
@@ -42,8 +45,9 @@ export class EncryptOperation extends IndexWritingOperation {
     const spots: Array<{ row: number; element: number }> = []
     const fromPfe = new Array<boolean>(rows.length).fill(false)
     const plaintextOf = new Array<unknown>(rows.length)
+    const keyHeaderOf = new Array<string | null>(rows.length).fill(null)
 
-    rows.forEach((_, r) => {
+    rows.forEach((row, r) => {
       const els = elements[r]
       if (!els) return
       const mine: Array<{ plain: unknown; element: number }> = []
@@ -51,11 +55,12 @@ export class EncryptOperation extends IndexWritingOperation {
       for (let j = 0; j < els.length && !failed; j++) {
         const e = els[j]
         if (e === null || e === undefined) continue
-        if (looksEncrypted(e)) {
-          // A value with our prefix that is not ours (a plaintext that happens to start with it, or
-          // a damaged value) cannot be told from a damaged one: the row fails, as in `status`.
+        if (looksOurs(e)) {
+          // A value with one of our prefixes that is not ours (a plaintext that happens to start with
+          // it, or a damaged value) cannot be told from a damaged one: the row fails, as in `status`.
+          // A short value (version 2) is read with its row's key header (without one it fails too).
           try {
-            readHeader(e, at)
+            readAnyHeader(e, at, row.keyHeader)
           } catch (err) {
             if (isFatal(err)) throw err
             failed = fail(err)
@@ -107,7 +112,11 @@ export class EncryptOperation extends IndexWritingOperation {
         const { row, element } = spots[i]!
         if (outcomes[row]) return
         if (!result.ok) outcomes[row] = fail(result.error)
-        else elements[row]![element] = result.value
+        else {
+          elements[row]![element] = result.value
+          // A short-form field's key header, written with the value (a field with a key-header column is never a list).
+          if (result.keyHeader !== undefined) keyHeaderOf[row] = result.keyHeader
+        }
       })
     }
 
@@ -118,6 +127,7 @@ export class EncryptOperation extends IndexWritingOperation {
         kind: 'write',
         value: valueOf(target, elements[r]!),
         as: fromPfe[r] ? 'converted from prisma-field-encryption' : 'encrypted',
+        ...(target.keyHeader ? { keyHeader: keyHeaderOf[r]! } : {}),
       }
       if (indexes.any && typeof plain === 'string') write.indexes = indexes.compute(plain, scopes[r])
       outcomes[r] = write

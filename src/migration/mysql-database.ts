@@ -1,12 +1,15 @@
 import { storedIndexPrefix } from '../blind-index/stored-index-format'
 import { ConfigurationError } from '../errors'
 import { BYTES_PREFIX, TEXT_PREFIX } from '../format/envelope-format'
+import { SHORT_BYTES_PREFIX, SHORT_TEXT_PREFIX } from '../format/short-format'
 import type { ColumnTarget } from './column-target'
 import { keysetBatchSelect, type BatchSelectDialect } from './keyset-batch-select'
 import { columnsReadBy, inOnlyScope, storedRowOf, storedRowSelectList } from './stored-row-select'
 import {
   keyId,
   MIN_BYTES_VALUE_LENGTH,
+  MIN_SHORT_BYTES_VALUE_LENGTH,
+  MIN_SHORT_TEXT_VALUE_LENGTH,
   MIN_TEXT_VALUE_LENGTH,
   type CasWrite,
   type RowFilter,
@@ -82,6 +85,12 @@ export class MysqlDatabase implements SqlDatabase {
         `${target.model}.${target.field}: column \`${target.column}\` has type ${type}, which cannot hold ${target.kind === 'bytes' ? 'bytes' : 'encrypted text'}`,
       )
     }
+    const headerType = target.keyHeader && types.get(target.keyHeader.column)!
+    if (headerType !== undefined && !TEXT_TYPES.test(headerType)) {
+      throw new ConfigurationError(
+        `${target.model}.${target.field}: key-header column \`${target.keyHeader!.column}\` has type ${headerType}, which cannot hold a key header (text)`,
+      )
+    }
   }
 
   async count(target: ColumnTarget, filter: RowFilter, shard?: Shard): Promise<number> {
@@ -140,6 +149,14 @@ export class MysqlDatabase implements SqlDatabase {
             where.push(`HEX(CAST(${quote(target.scopeField.column)} AS BINARY)) = ?`)
             params.push(w.scope === undefined ? null : Buffer.from(w.scope, 'utf8').toString('hex').toUpperCase())
           }
+          if (target.keyHeader) {
+            // The key header with the value, and only over the one read (byte for byte, as hex: see the scope).
+            const column = quote(target.keyHeader.column)
+            sets.push(`${column} = ?`)
+            params.splice(1 + indexColumns.length, 0, w.keyHeader?.value ?? null)
+            where.push(`HEX(CAST(${column} AS BINARY)) <=> ?`)
+            params.push(typeof w.keyHeader?.old === 'string' ? Buffer.from(w.keyHeader.old, 'utf8').toString('hex').toUpperCase() : null)
+          }
           return run(`UPDATE ${quote(target.table)} SET ${sets.join(', ')} WHERE ${where.join(' AND ')}`, params)
         }),
       )
@@ -172,15 +189,21 @@ export class MysqlDatabase implements SqlDatabase {
       return stale.length > 0 ? `(${stale.join(' OR ')})` : 'FALSE'
     }
     if (filter === 'present') return `${col} IS NOT NULL`
+    const bytesPrefix = (prefix: Buffer): string => `LEFT(${col}, ${prefix.length}) = X'${prefix.toString('hex')}'`
+    const textPrefix = (prefix: string): string => `CAST(LEFT(${col}, ${prefix.length}) AS BINARY) = CAST(${literal(prefix)} AS BINARY)`
+    // Either version: `$kfe$` (version 1) or `$kf2$` (version 2, short).
     const ours =
       target.kind === 'bytes'
-        ? `LEFT(${col}, ${BYTES_PREFIX.length}) = X'${BYTES_PREFIX.toString('hex')}'`
-        : `CAST(LEFT(${col}, ${TEXT_PREFIX.length}) AS BINARY) = CAST(${literal(TEXT_PREFIX)} AS BINARY)`
+        ? `(${bytesPrefix(BYTES_PREFIX)} OR ${bytesPrefix(SHORT_BYTES_PREFIX)})`
+        : `(${textPrefix(TEXT_PREFIX)} OR ${textPrefix(SHORT_TEXT_PREFIX)})`
     // Not ours also when the shape cannot be ours (see RowFilter): `encrypt` then fails the row.
     const shaped =
       target.kind === 'bytes'
-        ? `${ours} AND LENGTH(${col}) >= ${MIN_BYTES_VALUE_LENGTH}`
-        : `${ours} AND CHAR_LENGTH(${col}) >= ${MIN_TEXT_VALUE_LENGTH} AND CAST(SUBSTRING(${col}, ${TEXT_PREFIX.length + 1}) AS BINARY) NOT REGEXP '[^A-Za-z0-9_-]'`
+        ? `((${bytesPrefix(BYTES_PREFIX)} AND LENGTH(${col}) >= ${MIN_BYTES_VALUE_LENGTH}) OR ` +
+          `(${bytesPrefix(SHORT_BYTES_PREFIX)} AND LENGTH(${col}) >= ${MIN_SHORT_BYTES_VALUE_LENGTH}))`
+        : `((${textPrefix(TEXT_PREFIX)} AND CHAR_LENGTH(${col}) >= ${MIN_TEXT_VALUE_LENGTH}) OR ` +
+          `(${textPrefix(SHORT_TEXT_PREFIX)} AND CHAR_LENGTH(${col}) >= ${MIN_SHORT_TEXT_VALUE_LENGTH})) ` +
+          `AND CAST(SUBSTRING(${col}, ${TEXT_PREFIX.length + 1}) AS BINARY) NOT REGEXP '[^A-Za-z0-9_-]'`
     return filter === 'encrypted' ? `${col} IS NOT NULL AND ${ours}` : `${col} IS NOT NULL AND NOT (${shaped})`
   }
 }

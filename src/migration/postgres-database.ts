@@ -1,12 +1,15 @@
 import { storedIndexPrefix } from '../blind-index/stored-index-format'
 import { ConfigurationError } from '../errors'
 import { BYTES_PREFIX, TEXT_PREFIX } from '../format/envelope-format'
+import { SHORT_BYTES_PREFIX, SHORT_TEXT_PREFIX } from '../format/short-format'
 import type { ColumnTarget } from './column-target'
 import { keysetBatchSelect, type BatchSelectDialect } from './keyset-batch-select'
 import { columnsReadBy, inOnlyScope, storedRowOf, storedRowSelectList } from './stored-row-select'
 import {
   keyId,
   MIN_BYTES_VALUE_LENGTH,
+  MIN_SHORT_BYTES_VALUE_LENGTH,
+  MIN_SHORT_TEXT_VALUE_LENGTH,
   MIN_TEXT_VALUE_LENGTH,
   type CasWrite,
   type RowFilter,
@@ -106,6 +109,12 @@ export class PostgresDatabase implements SqlDatabase {
         `${target.model}.${target.field}: column "${target.column}" has type ${type}, which cannot hold ${target.kind === 'bytes' ? 'bytes' : 'encrypted text'}`,
       )
     }
+    const headerType = target.keyHeader && info.types.get(target.keyHeader.column)!
+    if (headerType !== undefined && !/^(text|character varying.*)$/.test(headerType)) {
+      throw new ConfigurationError(
+        `${target.model}.${target.field}: key-header column "${target.keyHeader!.column}" has type ${headerType}, which cannot hold a key header (text)`,
+      )
+    }
   }
 
   async count(target: ColumnTarget, filter: RowFilter, shard?: Shard): Promise<number> {
@@ -166,7 +175,7 @@ export class PostgresDatabase implements SqlDatabase {
     }
     for (const [sig, group] of groups) {
       const indexColumns = sig === '' ? [] : sig.split('\u0000')
-      const perRow = target.primaryKey.length + 2 + indexColumns.length + (target.scopeField ? 1 : 0)
+      const perRow = target.primaryKey.length + 2 + indexColumns.length + (target.scopeField ? 1 : 0) + (target.keyHeader ? 2 : 0)
       const chunk = Math.max(1, Math.floor(MAX_PARAMS / perRow))
       for (let start = 0; start < group.length; start += chunk) {
         for (const k of await this.casStatement(target, indexColumns, group.slice(start, start + chunk))) done.add(k)
@@ -200,16 +209,21 @@ export class PostgresDatabase implements SqlDatabase {
         bind(w.value, valueType),
         ...indexColumns.map((c, i) => bind(w.indexes![c], indexTypes[i]!)),
         ...(target.scopeField ? [bind(w.scope ?? null, 'text')] : []),
+        ...(target.keyHeader ? [bind(w.keyHeader?.old ?? null, 'text'), bind(w.keyHeader?.value ?? null, 'text')] : []),
       ]
       return `(${cells.join(', ')})`
     })
     const keyNames = target.primaryKey.map((_, i) => `k${i}`)
     const indexNames = indexColumns.map((_, i) => `x${i}`)
-    const sets = [`${quote(target.column)} = v.n`, ...indexColumns.map((c, i) => `${quote(c)} = v.${indexNames[i]}`)]
-    const join = [...target.primaryKey.map((c, i) => `t.${quote(c)} = v.${keyNames[i]}`), ...scopeJoin(target)]
+    const sets = [
+      `${quote(target.column)} = v.n`,
+      ...indexColumns.map((c, i) => `${quote(c)} = v.${indexNames[i]}`),
+      ...keyHeaderSet(target),
+    ]
+    const join = [...target.primaryKey.map((c, i) => `t.${quote(c)} = v.${keyNames[i]}`), ...scopeJoin(target), ...keyHeaderJoin(target)]
     const sql =
       `UPDATE ${this.relation(target)} AS t SET ${sets.join(', ')} ` +
-      `FROM (VALUES ${tuples.join(', ')}) AS v(${[...keyNames, 'o', 'n', ...indexNames, ...(target.scopeField ? ['s'] : [])].join(', ')}) ` +
+      `FROM (VALUES ${tuples.join(', ')}) AS v(${[...keyNames, 'o', 'n', ...indexNames, ...(target.scopeField ? ['s'] : []), ...keyHeaderNames(target)].join(', ')}) ` +
       `WHERE ${join.join(' AND ')} AND t.${quote(target.column)} IS NOT DISTINCT FROM v.o ` +
       `RETURNING ${target.primaryKey.map((c, i) => `t.${quote(c)}::text AS k${i}`).join(', ')}`
     const rows = await this.driver.query(sql, params)
@@ -231,12 +245,22 @@ export class PostgresDatabase implements SqlDatabase {
       { type: this.typeOf(target, target.column), values: writes.map((w) => w.value) },
       ...indexColumns.map((c) => ({ type: this.typeOf(target, c), values: writes.map((w) => w.indexes![c]) })),
       ...(target.scopeField ? [{ type: 'text', values: writes.map((w) => w.scope ?? null) }] : []),
+      ...(target.keyHeader
+        ? [
+            { type: 'text', values: writes.map((w) => w.keyHeader?.old ?? null) },
+            { type: 'text', values: writes.map((w) => w.keyHeader?.value ?? null) },
+          ]
+        : []),
     ]
-    const sets = [`${quote(target.column)} = v.n`, ...indexColumns.map((c, i) => `${quote(c)} = v.${indexNames[i]}`)]
-    const join = [...target.primaryKey.map((c, i) => `t.${quote(c)} = v.${keyNames[i]}`), ...scopeJoin(target)]
+    const sets = [
+      `${quote(target.column)} = v.n`,
+      ...indexColumns.map((c, i) => `${quote(c)} = v.${indexNames[i]}`),
+      ...keyHeaderSet(target),
+    ]
+    const join = [...target.primaryKey.map((c, i) => `t.${quote(c)} = v.${keyNames[i]}`), ...scopeJoin(target), ...keyHeaderJoin(target)]
     const sql =
       `UPDATE ${this.relation(target)} AS t SET ${sets.join(', ')} ` +
-      `FROM unnest(${columns.map((c, i) => `$${i + 1}::${c.type}[]`).join(', ')}) AS v(${[...keyNames, 'o', 'n', ...indexNames, ...(target.scopeField ? ['s'] : [])].join(', ')}) ` +
+      `FROM unnest(${columns.map((c, i) => `$${i + 1}::${c.type}[]`).join(', ')}) AS v(${[...keyNames, 'o', 'n', ...indexNames, ...(target.scopeField ? ['s'] : []), ...keyHeaderNames(target)].join(', ')}) ` +
       `WHERE ${join.join(' AND ')} AND t.${quote(target.column)} IS NOT DISTINCT FROM v.o ` +
       `RETURNING ${target.primaryKey.map((c, i) => `t.${quote(c)}::text AS k${i}`).join(', ')}`
     const rows = await this.driver.query(
@@ -264,15 +288,21 @@ export class PostgresDatabase implements SqlDatabase {
       return stale.length > 0 ? `(${stale.join(' OR ')})` : 'FALSE'
     }
     if (filter === 'present') return `${col} IS NOT NULL`
+    const bytesPrefix = (e: string, prefix: Buffer): string =>
+      `substring(${e} from 1 for ${prefix.length}) = '\\x${prefix.toString('hex')}'::bytea`
+    const textPrefix = (e: string, prefix: string): string => `left(${e}, ${prefix.length}) = ${literal(prefix)}`
+    // Either version: `$kfe$` (version 1) or `$kf2$` (version 2, short).
     const prefixed = (e: string): string =>
       target.kind === 'bytes'
-        ? `substring(${e} from 1 for ${BYTES_PREFIX.length}) = '\\x${BYTES_PREFIX.toString('hex')}'::bytea`
-        : `left(${e}, ${TEXT_PREFIX.length}) = ${literal(TEXT_PREFIX)}`
-    // A value in our format: the prefix, and a shape that can be ours (see RowFilter).
+        ? `(${bytesPrefix(e, BYTES_PREFIX)} OR ${bytesPrefix(e, SHORT_BYTES_PREFIX)})`
+        : `(${textPrefix(e, TEXT_PREFIX)} OR ${textPrefix(e, SHORT_TEXT_PREFIX)})`
+    // A value in our format: a prefix, and a shape that can be ours (see RowFilter).
     const ours = (e: string): string =>
       target.kind === 'bytes'
-        ? `${prefixed(e)} AND octet_length(${e}) >= ${MIN_BYTES_VALUE_LENGTH}`
-        : `${prefixed(e)} AND length(${e}) >= ${MIN_TEXT_VALUE_LENGTH} AND substr(${e}, ${TEXT_PREFIX.length + 1}) !~ '[^A-Za-z0-9_-]'`
+        ? `((${bytesPrefix(e, BYTES_PREFIX)} AND octet_length(${e}) >= ${MIN_BYTES_VALUE_LENGTH}) OR ` +
+          `(${bytesPrefix(e, SHORT_BYTES_PREFIX)} AND octet_length(${e}) >= ${MIN_SHORT_BYTES_VALUE_LENGTH}))`
+        : `((${textPrefix(e, TEXT_PREFIX)} AND length(${e}) >= ${MIN_TEXT_VALUE_LENGTH}) OR ` +
+          `(${textPrefix(e, SHORT_TEXT_PREFIX)} AND length(${e}) >= ${MIN_SHORT_TEXT_VALUE_LENGTH})) AND substr(${e}, ${TEXT_PREFIX.length + 1}) !~ '[^A-Za-z0-9_-]'`
     if (!target.isList)
       return filter === 'encrypted' ? `${col} IS NOT NULL AND ${prefixed(col)}` : `${col} IS NOT NULL AND NOT (${ours(col)})`
     const test = filter === 'encrypted' ? prefixed('e') : `NOT (${ours('e')})`
@@ -299,6 +329,22 @@ export class PostgresDatabase implements SqlDatabase {
 /** A row-scoped target's compare-and-set also requires the scope the value was sealed under (`v.s`). */
 function scopeJoin(target: ColumnTarget): string[] {
   return target.scopeField ? [`t.${quote(target.scopeField.column)}::text = v.s`] : []
+}
+
+/**
+ * A target with a key-header column writes the key header with the value (`v.nh`), and only if the
+ * column still holds the one read (`v.oh`): a row whose header changed meanwhile is read again.
+ */
+function keyHeaderSet(target: ColumnTarget): string[] {
+  return target.keyHeader ? [`${quote(target.keyHeader.column)} = v.nh`] : []
+}
+
+function keyHeaderJoin(target: ColumnTarget): string[] {
+  return target.keyHeader ? [`t.${quote(target.keyHeader.column)}::text IS NOT DISTINCT FROM v.oh`] : []
+}
+
+function keyHeaderNames(target: ColumnTarget): string[] {
+  return target.keyHeader ? ['oh', 'nh'] : []
 }
 
 /** A double-quoted identifier. */

@@ -3,8 +3,9 @@ import type { EnvelopeEncryptor, FieldValue } from '../engine/envelope-encryptor
 import { fail, skip, valueOf, type RowOutcome } from './column-operation'
 import type { ColumnTarget } from './column-target'
 import { decryptEach } from './decrypt-each'
-import { looksEncrypted, readHeader } from '../format/envelope-format'
 import { withHeader } from '../format/header-rewrite'
+import { keyHeaderOfV1 } from '../format/short-format'
+import { looksOurs, readAnyHeader } from '../format/stored-form'
 import { IndexWritingOperation } from './index-writing-operation'
 import { isFatal } from './row-failure'
 import { writtenOutsideScope } from './scoped-data-key-currency'
@@ -39,6 +40,11 @@ export interface RotateOptions {
  * (decrypting the value for that); with a new root key, configure a new index version.
  * Plaintext values are left to `encrypt`. A row-scoped model's values are brought to their row's
  * scope's current key; values written before the model was row-scoped are moved into it.
+ * Format version 2: a field with a key header gets short values (its version 1 values are sealed
+ * again, each with its key header, in the same statement); a short value whose data key KMS
+ * re-wraps keeps its bytes and only its row's key header is rewritten. A field without one gets
+ * version 1 values: its short values (read with `formerKeyHeaders`) are sealed again in version 1
+ * and the former key-header column set to NULL.
  */
 export class RotateOperation extends IndexWritingOperation {
   readonly name = 'rotate'
@@ -62,6 +68,9 @@ export class RotateOperation extends IndexWritingOperation {
     const how: Array<'rewrapped' | 'reencrypted' | 'reindexed' | undefined> = new Array(rows.length)
     const toOpen: FieldValue[] = []
     const openSpots: Array<{ row: number; element: number; reseal: boolean; unscoped?: boolean }> = []
+    // The key header written with a row's new value (null: the column set to NULL); undefined: kept.
+    const keyHeaderOf: Array<string | null | undefined> = new Array(rows.length)
+    const shortForm = target.ctx.shortForm === true
 
     for (let r = 0; r < rows.length; r++) {
       const row = rows[r]!
@@ -74,18 +83,27 @@ export class RotateOperation extends IndexWritingOperation {
       let encrypted = 0
       for (let j = 0; j < els.length && !failed; j++) {
         const e = els[j]
-        if (!looksEncrypted(e)) continue
+        if (!looksOurs(e)) continue
         encrypted++
         try {
-          const { headerId, header } = readHeader(e, target.ctx)
+          // A short value (version 2) is read with its row's key header (KFE_KEY_HEADER_MISSING without one).
+          const { headerId, header, short } = readAnyHeader(e, target.ctx, row.keyHeader)
           const state = this.options.indexesOnly
             ? { state: 'current' as const }
             : await this.scopes.currency(scopes[r]).of(headerId, header, at)
-          if (state.state === 'older' && state.rewrapped) {
-            els[j] = withHeader(e, state.rewrapped, target.ctx)
+          // A value not in its field's form (version 1 in a field with a key header, or the reverse) is sealed again.
+          const otherForm = !this.options.indexesOnly && short !== shortForm
+          if (state.state === 'older' && state.rewrapped && !otherForm) {
+            // Re-wrapped by the provider: the value keeps its body; a short value keeps even its bytes
+            // (the key id is the commitment's), only its row's key header changes.
+            if (short) keyHeaderOf[r] = keyHeaderOfV1(state.rewrapped)
+            else {
+              els[j] = withHeader(e, state.rewrapped, target.ctx)
+              keyHeaderOf[r] = null
+            }
             how[r] ??= 'rewrapped'
             if (reindex) pending.push({ element: j, reseal: false })
-          } else if (state.state === 'older') {
+          } else if (state.state === 'older' || otherForm) {
             // In a scoped run, a value written without the scope is opened unscoped and sealed into the scope
             // (with adoptUnscoped; else its row is left alone, indexes included).
             const unscoped = await writtenOutsideScope(this.scopes.currency(scopes[r]), header, at)
@@ -112,7 +130,7 @@ export class RotateOperation extends IndexWritingOperation {
         continue
       }
       for (const p of pending) {
-        toOpen.push(scoped({ value: els[p.element], ctx: target.ctx }, p.unscoped ? undefined : scopes[r]))
+        toOpen.push(scoped({ value: els[p.element], ctx: target.ctx, keyHeader: row.keyHeader }, p.unscoped ? undefined : scopes[r]))
         openSpots.push({ row: r, ...p })
       }
     }
@@ -145,6 +163,7 @@ export class RotateOperation extends IndexWritingOperation {
           return
         }
         elements[row]![element] = result.value
+        keyHeaderOf[row] = result.keyHeader ?? null
         how[row] = 'reencrypted'
       })
     }
@@ -158,7 +177,14 @@ export class RotateOperation extends IndexWritingOperation {
         return
       }
       const value = how[r] ? valueOf(target, elements[r]!) : row.value
-      outcomes[r] = { kind: 'write', value, as: how[r] ?? 'reindexed', ...(newIndexes ? { indexes: newIndexes } : {}) }
+      const keyHeader = target.keyHeader && how[r] ? keyHeaderOf[r] : undefined
+      outcomes[r] = {
+        kind: 'write',
+        value,
+        as: how[r] ?? 'reindexed',
+        ...(newIndexes ? { indexes: newIndexes } : {}),
+        ...(keyHeader !== undefined ? { keyHeader } : {}),
+      }
     })
     return outcomes
   }

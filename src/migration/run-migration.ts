@@ -74,6 +74,14 @@ export interface MigrationSettings {
    * (`outside scope`). @default false
    */
   adoptUnscoped?: boolean
+  /**
+   * `Model.field` -> column: the key-header column of a field whose model no longer gives it one
+   * (its `@keyHeader` removed). Its short values (format version 2) are read with the headers in
+   * that column: `rotate` moves them back to version 1 and sets the column to NULL, `decrypt`
+   * sets it to NULL, `status` counts them as `older`. Without it such values cannot be read
+   * (`KFE_KEY_HEADER_MISSING`).
+   */
+  formerKeyHeaders?: Readonly<Record<string, string>>
 }
 
 /** The key options of a migration: the key providers, and the scope keys for a run with `scope`. */
@@ -165,9 +173,8 @@ async function run(
   const started = performance.now()
   const scope = options.scope === undefined ? undefined : checkScope(options.scope)
   // A row-scoped model's rows each carry their scope; with `scope`, only that scope's rows are read.
-  const targets = columnTargets(options.model, { models: options.models, fields: options.fields }).map((t) =>
-    t.scopeField && scope !== undefined ? { ...t, onlyScope: scope } : t,
-  )
+  const selection = { models: options.models, fields: options.fields, formerKeyHeaders: options.formerKeyHeaders }
+  const targets = columnTargets(options.model, selection).map((t) => (t.scopeField && scope !== undefined ? { ...t, onlyScope: scope } : t))
   const rowScoped = [...new Set(targets.filter((t) => t.scopeField).map((t) => t.model))]
   const shard = typeof options.shard === 'string' ? parseShard(options.shard) : options.shard
   if (shard) checkShard(shard)

@@ -75,6 +75,12 @@ export type RowFilter = 'all' | 'present' | 'not-encrypted' | 'encrypted' | { in
  */
 export const MIN_TEXT_VALUE_LENGTH = 99
 export const MIN_BYTES_VALUE_LENGTH = 4 + 42 + 28
+/**
+ * The shortest short value (format version 2): the prefix, the 9-byte key id (12 characters) and a
+ * body of at least 28 bytes: 5 + 12 + 38 characters in the text form, 4 + 9 + 28 bytes in the bytes form.
+ */
+export const MIN_SHORT_TEXT_VALUE_LENGTH = 55
+export const MIN_SHORT_BYTES_VALUE_LENGTH = 4 + 9 + 28
 
 /** Part `index` (0-based) of `count` disjoint parts of the key space. */
 export interface Shard {
@@ -96,6 +102,8 @@ export interface StoredRow {
   indexes: Record<string, unknown>
   /** A row-scoped model's row: its scope column (null when the row has none). */
   scope?: string | null
+  /** A target with a key-header column: that column as read (null when it is NULL). */
+  keyHeader?: unknown
 }
 
 export interface CasWrite {
@@ -111,6 +119,11 @@ export interface CasWrite {
    * column still holds it (the value was sealed under it), compared byte for byte.
    */
   scope?: string
+  /**
+   * A target with a key-header column: the key header that was read (the row is updated only if
+   * the column still holds it) and the one to write with the value (null: the column set to NULL).
+   */
+  keyHeader?: { old: unknown; value: string | null }
 }
 
 /** One string per key, to put keys in sets and maps. */

@@ -2,12 +2,15 @@ import { crc32 } from 'node:zlib'
 import { storedIndexPrefix } from '../blind-index/stored-index-format'
 import { ConfigurationError } from '../errors'
 import { BYTES_PREFIX, TEXT_PREFIX } from '../format/envelope-format'
+import { SHORT_BYTES_PREFIX, SHORT_TEXT_PREFIX } from '../format/short-format'
 import type { ColumnTarget } from './column-target'
 import { keysetBatchSelect, type BatchSelectDialect } from './keyset-batch-select'
 import { columnsReadBy, inOnlyScope, storedRowOf, storedRowSelectList } from './stored-row-select'
 import {
   keyId,
   MIN_BYTES_VALUE_LENGTH,
+  MIN_SHORT_BYTES_VALUE_LENGTH,
+  MIN_SHORT_TEXT_VALUE_LENGTH,
   MIN_TEXT_VALUE_LENGTH,
   type CasWrite,
   type RowFilter,
@@ -88,6 +91,12 @@ export class SqliteDatabase implements SqlDatabase {
         `${target.model}.${target.field}: column "${target.column}" has type ${type}, which cannot hold ${target.kind === 'bytes' ? 'bytes' : 'encrypted text'}`,
       )
     }
+    const headerType = target.keyHeader && types.get(target.keyHeader.column)!
+    if (headerType !== undefined && !(headerType === '' || /CHAR|CLOB|TEXT/.test(headerType))) {
+      throw new ConfigurationError(
+        `${target.model}.${target.field}: key-header column "${target.keyHeader!.column}" has type ${headerType}, which cannot hold a key header (text)`,
+      )
+    }
   }
 
   async count(target: ColumnTarget, filter: RowFilter, shard?: Shard): Promise<number> {
@@ -144,11 +153,19 @@ export class SqliteDatabase implements SqlDatabase {
           const where = [...target.primaryKey.map((c) => `${quote(c)} = ?`), `${quote(target.column)} IS ?`]
           // Still the scope the value was sealed under.
           if (target.scopeField) where.push(`${quote(target.scopeField.column)} = ?`)
+          // The key header with the value, and only over the one read (byte for byte).
+          if (target.keyHeader) {
+            sets.push(`${quote(target.keyHeader.column)} = ?`)
+            where.push(`${quote(target.keyHeader.column)} IS ? COLLATE BINARY`)
+          }
           statement = this.db.prepare(`UPDATE ${quote(target.table)} SET ${sets.join(', ')} WHERE ${where.join(' AND ')}`)
           statements.set(sig, statement)
         }
-        const params = [toParam(w.value), ...indexColumns.map((c) => w.indexes![c]), ...w.key, toParam(w.old)]
+        const params = [toParam(w.value), ...indexColumns.map((c) => w.indexes![c])]
+        if (target.keyHeader) params.push(w.keyHeader?.value ?? null)
+        params.push(...w.key, toParam(w.old))
         if (target.scopeField) params.push(w.scope ?? null)
+        if (target.keyHeader) params.push(w.keyHeader?.old ?? null)
         if (statement.run(...params).changes > 0) done.add(keyId(w.key))
       }
     }) as unknown as { immediate(): void }
@@ -183,15 +200,21 @@ function filterSql(target: ColumnTarget, filter: RowFilter): string {
   }
   if (filter === 'present') return `${col} IS NOT NULL`
   // A value stored as TEXT in a Bytes column (or the reverse) is not ours: typeof() tells them apart.
+  const bytesPrefix = (prefix: Buffer): string => `substr(${col}, 1, ${prefix.length}) = X'${prefix.toString('hex')}'`
+  const textPrefix = (prefix: string): string => `substr(${col}, 1, ${prefix.length}) = ${literal(prefix)} COLLATE BINARY`
+  // Either version: `$kfe$` (version 1) or `$kf2$` (version 2, short).
   const ours =
     target.kind === 'bytes'
-      ? `(typeof(${col}) = 'blob' AND substr(${col}, 1, ${BYTES_PREFIX.length}) = X'${BYTES_PREFIX.toString('hex')}')`
-      : `(typeof(${col}) = 'text' AND substr(${col}, 1, ${TEXT_PREFIX.length}) = ${literal(TEXT_PREFIX)} COLLATE BINARY)`
+      ? `(typeof(${col}) = 'blob' AND (${bytesPrefix(BYTES_PREFIX)} OR ${bytesPrefix(SHORT_BYTES_PREFIX)}))`
+      : `(typeof(${col}) = 'text' AND (${textPrefix(TEXT_PREFIX)} OR ${textPrefix(SHORT_TEXT_PREFIX)}))`
   // Not ours also when the shape cannot be ours (see RowFilter): `encrypt` then fails the row.
   const shaped =
     target.kind === 'bytes'
-      ? `${ours} AND length(${col}) >= ${MIN_BYTES_VALUE_LENGTH}`
-      : `${ours} AND length(${col}) >= ${MIN_TEXT_VALUE_LENGTH} AND NOT (substr(${col}, ${TEXT_PREFIX.length + 1}) GLOB '*[^A-Za-z0-9_-]*')`
+      ? `${ours} AND ((${bytesPrefix(BYTES_PREFIX)} AND length(${col}) >= ${MIN_BYTES_VALUE_LENGTH}) OR ` +
+        `(${bytesPrefix(SHORT_BYTES_PREFIX)} AND length(${col}) >= ${MIN_SHORT_BYTES_VALUE_LENGTH}))`
+      : `${ours} AND ((${textPrefix(TEXT_PREFIX)} AND length(${col}) >= ${MIN_TEXT_VALUE_LENGTH}) OR ` +
+        `(${textPrefix(SHORT_TEXT_PREFIX)} AND length(${col}) >= ${MIN_SHORT_TEXT_VALUE_LENGTH})) ` +
+        `AND NOT (substr(${col}, ${TEXT_PREFIX.length + 1}) GLOB '*[^A-Za-z0-9_-]*')`
   return filter === 'encrypted' ? `${col} IS NOT NULL AND ${ours}` : `${col} IS NOT NULL AND NOT (${shaped})`
 }
 

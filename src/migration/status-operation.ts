@@ -4,7 +4,7 @@ import { ColumnBlindIndexes } from './column-blind-indexes'
 import { elementsOf, fail, skip, type ColumnOperation, type IndexStateOfRow, type RowOutcome } from './column-operation'
 import type { ColumnTarget } from './column-target'
 import { decryptEach } from './decrypt-each'
-import { looksEncrypted, readHeader } from '../format/envelope-format'
+import { looksOurs, readAnyHeader } from '../format/stored-form'
 import { looksLikePfeValue } from './pfe-keychain'
 import { isFatal } from './row-failure'
 import { writtenOutsideScope } from './scoped-data-key-currency'
@@ -21,6 +21,8 @@ const RANK: Record<ValueStateName, number> = { current: 0, older: 1, plaintext: 
  * key), `older`, `plaintext`, a `prisma-field-encryption` value, or `unreadable` (malformed,
  * unknown provider, a key that cannot unwrap it; and with `verify`, a body that fails
  * authentication: each value is decrypted). Blind indexes are `current`, `stale` or `missing`.
+ * A short value (format version 2) is read with its row's key header: without one (NULL or empty)
+ * it is unreadable (`KFE_KEY_HEADER_MISSING`); a value not in its field's form is `older`.
  */
 export class StatusOperation implements ColumnOperation {
   readonly name = 'status'
@@ -69,20 +71,23 @@ export class StatusOperation implements ColumnOperation {
       for (const e of els) {
         let state: ValueStateName
         if (e === null || e === undefined) continue
-        if (!looksEncrypted(e)) {
+        if (!looksOurs(e)) {
           state = looksLikePfeValue(e) ? 'prisma-field-encryption' : 'plaintext'
           if (!target.isList) plaintextOf[r] = e
         } else {
           try {
-            state = await this.encryptor.classify(e, target.ctx, currency)
+            // A short value (version 2) is judged by its row's key header (KFE_KEY_HEADER_MISSING without one).
+            state = await this.encryptor.classify(e, target.ctx, currency, rows[r]!.keyHeader)
           } catch (err) {
             if (isFatal(err)) throw err
             outcomes[r] = fail(err)
             break
           }
           if (this.verify) {
-            const unscoped = state === 'older' && (await writtenOutsideScope(currency, readHeader(e, target.ctx).header, target.ctx))
-            toOpen.push(scoped({ value: e, ctx: target.ctx }, unscoped ? undefined : scope))
+            const keyHeader = rows[r]!.keyHeader
+            const unscoped =
+              state === 'older' && (await writtenOutsideScope(currency, readAnyHeader(e, target.ctx, keyHeader).header, target.ctx))
+            toOpen.push(scoped({ value: e, ctx: target.ctx, keyHeader }, unscoped ? undefined : scope))
             openRows.push(r)
           }
         }

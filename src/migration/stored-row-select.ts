@@ -4,7 +4,8 @@ import type { StoredRow } from './sql-database'
 /**
  * The select list every dialect reads a column's rows with, and the `StoredRow` made of each
  * result row: the key as text (`k<i>`, cast by the dialect's `asText`) and as the driver types it
- * (`p<i>`), the value (`v`), the blind-index columns (`x<i>`) and a row-scoped model's scope (`s`).
+ * (`p<i>`), the value (`v`), the blind-index columns (`x<i>`), a row-scoped model's scope (`s`)
+ * and the field's key header (`h`, a target with a key-header column).
  */
 export function storedRowSelectList(target: ColumnTarget, quote: (name: string) => string, asText: (quoted: string) => string): string {
   return [
@@ -13,6 +14,7 @@ export function storedRowSelectList(target: ColumnTarget, quote: (name: string) 
     `${quote(target.column)} AS v`,
     ...target.blindIndexes.map((b, i) => `${quote(b.column)} AS x${i}`),
     ...(target.scopeField ? [`${quote(target.scopeField.column)} AS s`] : []),
+    ...(target.keyHeader ? [`${quote(target.keyHeader.column)} AS h`] : []),
   ].join(', ')
 }
 
@@ -26,6 +28,7 @@ export function storedRowOf(target: ColumnTarget, r: Record<string, unknown>): S
     value: r.v,
     indexes,
     ...(target.scopeField ? { scope: r.s === null || r.s === undefined ? null : String(r.s) } : {}),
+    ...(target.keyHeader ? { keyHeader: r.h ?? null } : {}),
   }
 }
 
@@ -50,5 +53,6 @@ export function columnsReadBy(target: ColumnTarget): string[] {
     target.column,
     ...target.blindIndexes.map((b) => b.column),
     ...(target.scopeField ? [target.scopeField.column] : []),
+    ...(target.keyHeader ? [target.keyHeader.column] : []),
   ]
 }
