@@ -20,9 +20,18 @@ import { prismaGenerate, type GenerateResult } from './support/prisma-generate'
  * valid and three refused schemas.
  */
 
-/** A model with `fields` (one declaration a line; `///` lines as given), `doc` lines above it. */
+/**
+ * A model with `fields` (one declaration a line; `///` lines as given), `doc` lines above it, and
+ * `id Int @id` first unless `fields` declare the key themselves (@id, @@id).
+ */
 const model = (name: string, fields: string[], doc: string[] = []) =>
-  [...doc.map((d) => `/// ${d}`), `model ${name} {`, '  id Int @id', ...fields.map((f) => `  ${f}`), '}'].join('\n')
+  [
+    ...doc.map((d) => `/// ${d}`),
+    `model ${name} {`,
+    ...(fields.some((f) => /@@?id\b/.test(f)) ? [] : ['  id Int @id']),
+    ...fields.map((f) => `  ${f}`),
+    '}',
+  ].join('\n')
 
 const ENCRYPTED_NAME = ['/// @encrypted', 'name String']
 
@@ -125,6 +134,18 @@ const BAD_HEADERS: Array<[string, string, string[], RegExp, string[]?]> = [
     /^a @keyHeader field must be String\?, not a relation to Doctor$/,
   ],
   // Its attributes.
+  [
+    'KhId',
+    'nameKey',
+    [...ENCRYPTED_NAME, '/// @keyHeader(name)', 'nameKey String @id'],
+    /^a @keyHeader field cannot be \(part of\) the primary key$/,
+  ],
+  [
+    'KhCompoundId',
+    'nameKey',
+    ['id Int', ...ENCRYPTED_NAME, '/// @keyHeader(name)', 'nameKey String', '@@id([id, nameKey])'],
+    /^a @keyHeader field cannot be \(part of\) the primary key$/,
+  ],
   [
     'KhUnique',
     'nameKey',
