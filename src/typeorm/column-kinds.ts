@@ -52,3 +52,16 @@ export function isIndexColumn(column: ColumnMetadata): boolean {
   if (UNBOUNDED_TEXT.has(name)) return true
   return VARYING_TEXT.has(name) && (!column.length || Number(column.length) >= 64)
 }
+
+/**
+ * Whether a key-header column can hold `$kfh$` + base64url(header): about 150 characters with the
+ * local provider, 300 with AWS KMS, more with longer wrapped keys; a varchar needs at least 1024
+ * (as the Prisma generator asks of a MySQL column).
+ */
+export function isKeyHeaderColumn(column: ColumnMetadata, driverType: string): boolean {
+  const name = typeName(column)
+  if (column.isArray) return false
+  if (UNBOUNDED_TEXT.has(name)) return true
+  if (!VARYING_TEXT.has(name)) return false
+  return column.length ? Number(column.length) >= 1024 : LENGTHLESS_VARCHAR.has(driverType)
+}

@@ -8,6 +8,7 @@ export type FieldDeclaration =
   | { kind: 'encrypted'; target: EntityClass; property: string }
   | { kind: 'blindIndex'; target: EntityClass; property: string; source: string; normalize: BlindIndexNormalization[] }
   | { kind: 'scope'; target: EntityClass; property: string }
+  | { kind: 'keyHeader'; target: EntityClass; property: string; source: string }
 
 export interface BlindIndexDecoratorOptions {
   /** Normalisations applied, in order, before hashing (as `@blindIndex(..., normalize: [...])` in Prisma). */
@@ -48,6 +49,20 @@ export function BlindIndex(source: string, options: BlindIndexDecoratorOptions =
       source,
       normalize: [...(options.normalize ?? [])],
     })
+  }
+}
+
+/**
+ * Marks a column as the key header of the encrypted property `source` (stored format version 2,
+ * short values): the source's values are written short, and the encrypted data key that opens
+ * them is written to this column, with the value, in the same statement (null with a null value).
+ * The adapter writes it; a write that sets it by hand is refused. A nullable text column:
+ *
+ *   @KeyHeader('email') @Column('text', { name: 'email_key', nullable: true }) emailKey!: string | null
+ */
+export function KeyHeader(source: string): PropertyDecorator {
+  return (prototype, key) => {
+    declarations.push({ kind: 'keyHeader', target: prototype.constructor, property: propertyName(key, '@KeyHeader()'), source })
   }
 }
 

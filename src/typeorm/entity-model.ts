@@ -3,7 +3,7 @@ import type { EntityMetadata } from 'typeorm'
 import { normalizationProblem } from '../blind-index/normalize'
 import { SchemaAnnotationError } from '../errors'
 import type { BlindIndexModel, EncryptedFieldModel, EncryptionModel, ModelDescription, RelationModel } from '../model/encryption-model'
-import { encryptedColumnKind, isIndexColumn } from './column-kinds'
+import { encryptedColumnKind, isIndexColumn, isKeyHeaderColumn } from './column-kinds'
 import { declarationsOf } from './decorators'
 
 const PROVIDERS: Record<string, string> = {
@@ -106,6 +106,35 @@ function describeEntity(metadata: EntityMetadata, driverType: string): ModelDesc
     if (column.isNullable) throw problem(d.property, 'the scope column cannot be nullable')
     if (column.transformer) throw problem(d.property, 'the scope column cannot have a value transformer')
     scopeField = { name: d.property, column: column.databaseName }
+  }
+
+  for (const d of declarations) {
+    if (d.kind !== 'keyHeader') continue
+    const fail = (text: string) => problem(d.property, `@KeyHeader('${d.source}'): ${text}`)
+    const column = metadata.ownColumns.find((c) => c.propertyName === d.property && !c.embeddedMetadata)
+    if (!column) throw fail('it must be on a column of the entity (columns of embedded entities are not supported)')
+    if (scopeField?.name === d.property) throw fail('the @EncryptionScope() column cannot be a key header')
+    if (encryptedFields[d.property]) throw fail('a column cannot be both @Encrypted() and a key header')
+    if (blindIndexes[d.property]) throw fail('a column cannot be both a @BlindIndex() and a key header')
+    const taken = Object.values(encryptedFields).find((f) => f.keyHeader?.name === d.property)
+    if (taken) throw fail(`it is already the key header of '${taken.name}'`)
+    const source = encryptedFields[d.source]
+    if (!source) throw fail(`its source '${d.source}' is not an @Encrypted() column of ${metadata.name}`)
+    if (source.isList) throw fail(`its source '${d.source}' is a list; key headers (stored format v2) are not for lists`)
+    if (source.keyHeader) throw fail(`'${d.source}' already has the key header '${source.keyHeader.name}'`)
+    if (column.isPrimary) throw fail('a key header column cannot be (part of) the primary key')
+    const unique =
+      metadata.uniques.some((u) => u.columns.includes(column)) || metadata.indices.some((i) => i.isUnique && i.columns.includes(column))
+    if (unique) throw fail('a key header column cannot be unique (values share data keys, so key headers repeat across rows)')
+    if (column.relationMetadata || column.referencedColumn) throw fail('a relation column cannot be a key header')
+    if (column.isGenerated || column.isVirtual || column.isVersion || column.isCreateDate || column.isUpdateDate || column.isDeleteDate)
+      throw fail('a generated or special column cannot be a key header (the adapter writes it)')
+    if (column.default !== undefined) throw fail('a key header column cannot have a default (the adapter writes it)')
+    if (column.transformer) throw fail('a key header column cannot have a value transformer')
+    if (!isKeyHeaderColumn(column, driverType))
+      throw fail("a key header column must be a text column ('text', or varchar of at least 1024)")
+    if (!column.isNullable) throw fail(`a key header column must be nullable (it is null when '${d.source}' is null)`)
+    encryptedFields[d.source] = { ...source, keyHeader: { name: d.property, column: column.databaseName } }
   }
 
   const relations: Record<string, RelationModel> = {}

@@ -1,7 +1,14 @@
 import type { BlindIndexer } from '../blind-index/blind-indexer'
 import type { EnvelopeEncryptor, FieldValue, StoredValue } from '../engine/envelope-encryptor'
 import { ValueBatch } from '../engine/value-batch'
-import { BlindIndexWriteError, ConfigurationError, InvalidFieldValueError, ScopeChangeError, ScopeRequiredError } from '../errors'
+import {
+  BlindIndexWriteError,
+  ConfigurationError,
+  InvalidFieldValueError,
+  KeyHeaderWriteError,
+  ScopeChangeError,
+  ScopeRequiredError,
+} from '../errors'
 import { LRUCache } from 'lru-cache'
 import { checkScope } from '../keys/scope-keys'
 import type { ModelView } from '../model/model-registry'
@@ -16,6 +23,8 @@ interface KnownValue {
   stored?: unknown
   /** The blind index stored beside it, when the entity holds it. */
   index?: unknown
+  /** A short-form field's (format version 2): the key header stored beside it, when known. */
+  header?: unknown
 }
 
 /** The entities loaded in one tick, decrypted together. */
@@ -47,6 +56,11 @@ export class EntityValues {
   private readonly known = new WeakMap<object, Map<string, KnownValue>>()
   /** The scope value of row-scoped entities as loaded (or last written): a row's scope cannot change. */
   private readonly loadedScope = new WeakMap<object, unknown>()
+  /**
+   * The key headers (format version 2) each object held as loaded, or as the adapter set them on a
+   * write, by key-header property: any other value in a write is a key header set by hand.
+   */
+  private readonly knownHeaders = new WeakMap<object, Map<string, unknown>>()
   // Ciphertexts sealed by a save() whose stored row was checked to be of their scope (bounded:
   // an UPDATE that never came leaves its values to age out).
   private readonly verified = new LRUCache<string, true>({ max: 10_000 })
@@ -96,6 +110,9 @@ export class EntityValues {
       let known: Map<string, KnownValue> | undefined
       for (const [property, { field, ctx }] of view.encrypted) {
         const value = entity[property]
+        const headerName = field.keyHeader?.name
+        const header = headerName === undefined ? undefined : entity[headerName]
+        if (headerName !== undefined && header !== undefined) this.headersOf(entity).set(headerName, header)
         if (scopeField && value !== null && value !== undefined && rowScope === undefined) {
           throw new ScopeRequiredError(
             { model: view.description.name, field: property },
@@ -115,7 +132,7 @@ export class EntityValues {
             spotIndex.push(i)
           }
         } else {
-          items.push(this.item(value, ctx, rowScope))
+          items.push(this.item(value, ctx, rowScope, header))
           spotEntity.push(entity)
           spotProperty.push(property)
           spotIndex.push(-1)
@@ -125,6 +142,7 @@ export class EntityValues {
           plain: undefined,
           stored: value,
           index: field.blindIndex ? entity[field.blindIndex] : undefined,
+          header,
         })
       }
     })
@@ -150,32 +168,48 @@ export class EntityValues {
   /**
    * Before TypeORM builds an INSERT or UPDATE from `entity`: each encrypted property it sets is
    * replaced by its ciphertext (or by the stored value, if it is unchanged since it was loaded),
-   * and its blind index is set beside it. `databaseEntity` (the row TypeORM compares against)
-   * gets its stored values back, so unchanged values compare equal.
+   * and its blind index is set beside it, and a short-form field's key header (format version 2).
+   * `databaseEntity` (the row TypeORM compares against) gets its stored values back, so unchanged
+   * values compare equal.
    */
   async encrypt(view: ModelView, entity: Entity, databaseEntity?: Entity): Promise<void> {
     const model = view.description.name
     const known = this.known.get(entity)
     const scope = this.writeScope(view, entity)
+    for (const [property, { field }] of view.encrypted)
+      if (field.keyHeader) this.checkKeyHeaderUntouched(model, property, field.keyHeader.name, entity, databaseEntity)
     const batch = new ValueBatch(scope)
     const restore: Array<{ property: string; plain: unknown }> = []
+    const headersBefore: Array<{ name: string; header: unknown }> = []
+    const setHeader = (name: string, header: unknown) => {
+      headersBefore.push({ name, header: entity[name] })
+      entity[name] = header
+    }
+    const undo = () => {
+      for (const r of restore) entity[r.property] = r.plain
+      for (let i = headersBefore.length - 1; i >= 0; i--) entity[headersBefore[i]!.name] = headersBefore[i]!.header
+    }
     const indexes: Array<() => void> = []
     for (const [property, { field, ctx }] of view.encrypted) {
       const value = entity[property]
       const indexName = field.blindIndex
+      const headerName = field.keyHeader?.name
       if (value === undefined) {
         if (indexName) this.checkIndexUntouched(model, property, indexName, entity, known?.get(property))
         continue
       }
       if (value === null) {
         if (indexName) entity[indexName] = null
+        if (headerName !== undefined) setHeader(headerName, null)
         continue
       }
       restore.push({ property, plain: value })
       const before = known?.get(property)
-      if (before?.hasValue && samePlaintext(before.plain, value)) {
+      // A short value is reused only with the key header it was stored with (written beside it again).
+      if (before?.hasValue && samePlaintext(before.plain, value) && (headerName === undefined || before.header !== undefined)) {
         entity[property] = before.stored
         if (indexName && before.index !== undefined) entity[indexName] = before.index
+        if (headerName !== undefined) setHeader(headerName, before.header)
         continue
       }
       if (field.isList) {
@@ -185,21 +219,34 @@ export class EntityValues {
         entity[property] = list
       } else {
         batch.add(value, ctx, entity, property)
+        if (headerName !== undefined) {
+          headersBefore.push({ name: headerName, header: entity[headerName] })
+          batch.keyHeaderTo(entity, headerName)
+        }
       }
       if (indexName) indexes.push(this.indexWriter(model, property, indexName, value, entity, scope))
     }
     if (batch.size > 0) {
       try {
-        batch.assign(await this.encryptor.encryptMany(batch.items))
+        batch.assignSealed(await this.encryptor.encryptManyWithKeyHeaders(batch.items))
       } catch (err) {
-        for (const r of restore) entity[r.property] = r.plain
+        undo()
         throw err
       }
     }
+    // The key headers put in are the adapter's: a later write of this object may carry them.
+    for (const { name } of headersBefore) this.headersOf(entity).set(name, entity[name])
     for (const write of indexes) write()
     if (restore.length > 0) this.pending.set(entity, { view, restore })
-    if (scope !== undefined && view.description.scopeField && databaseEntity)
-      this.verifyRowScope(view, entity, databaseEntity, scope, restore)
+    if (scope !== undefined && view.description.scopeField && databaseEntity) {
+      try {
+        this.verifyRowScope(view, entity, databaseEntity, scope)
+      } catch (err) {
+        undo()
+        this.pending.delete(entity)
+        throw err
+      }
+    }
     if (databaseEntity) {
       const old = this.known.get(databaseEntity)
       for (const [property, value] of old ?? [])
@@ -212,19 +259,11 @@ export class EntityValues {
    * the row as stored (`databaseEntity`) must be of the scope the values were sealed under; its
    * ciphertexts are then remembered as verified, which lets that UPDATE through (`takeVerified`).
    */
-  private verifyRowScope(
-    view: ModelView,
-    entity: Entity,
-    databaseEntity: Entity,
-    scope: string,
-    restore: ReadonlyArray<{ property: string; plain: unknown }>,
-  ): void {
+  private verifyRowScope(view: ModelView, entity: Entity, databaseEntity: Entity, scope: string): void {
     const scopeField = view.description.scopeField!
     const stored = databaseEntity[scopeField.name]
     if (stored === undefined) return // not loaded: the UPDATE stays unverified (refused)
     if (stored !== scope) {
-      for (const r of restore) entity[r.property] = r.plain
-      this.pending.delete(entity)
       throw new ScopeChangeError(
         { model: view.description.name, field: scopeField.name },
         'the scope of a stored row cannot change (its values are bound to it)',
@@ -264,8 +303,16 @@ export class EntityValues {
     const scopeField = view.description.scopeField
     if (scopeField && typeof entity[scopeField.name] === 'string') this.loadedScope.set(entity, entity[scopeField.name])
     for (const { property, plain } of restore) {
-      const indexName = view.encrypted.get(property)?.field.blindIndex
-      known.set(property, { hasValue: true, plain, stored: entity[property], index: indexName ? entity[indexName] : undefined })
+      const field = view.encrypted.get(property)?.field
+      const indexName = field?.blindIndex
+      const headerName = field?.keyHeader?.name
+      known.set(property, {
+        hasValue: true,
+        plain,
+        stored: entity[property],
+        index: indexName ? entity[indexName] : undefined,
+        header: headerName === undefined ? undefined : entity[headerName],
+      })
       entity[property] = plain
     }
   }
@@ -342,9 +389,32 @@ export class EntityValues {
     throw new BlindIndexWriteError({ model, field: indexName }, property)
   }
 
-  /** A stored value to decrypt, with its scope (the DataSource's, or its row's) when it is scoped. */
-  private item(value: unknown, ctx: FieldValue['ctx'], scope: string | undefined): FieldValue {
-    return scope === undefined ? { value, ctx } : { value, ctx, scope }
+  /**
+   * A write that sets a key header (format version 2) is refused unless the value is the one the
+   * object holds as loaded or as last written, or the stored row's (`databaseEntity`, in a save()):
+   * the adapter writes key headers with their values, and a key header written alone would leave
+   * its row's value unreadable.
+   */
+  private checkKeyHeaderUntouched(model: string, property: string, headerName: string, entity: Entity, databaseEntity?: Entity): void {
+    const header = entity[headerName]
+    if (header === undefined) return
+    const known = this.knownHeaders.get(entity)
+    if (known?.has(headerName) && known.get(headerName) === header) return
+    if (databaseEntity && databaseEntity[headerName] === header) return
+    throw new KeyHeaderWriteError({ model, field: headerName }, property)
+  }
+
+  /** A stored value to decrypt, with its scope (the DataSource's, or its row's) when it is scoped, and its row's key header. */
+  private item(value: unknown, ctx: FieldValue['ctx'], scope: string | undefined, keyHeader?: unknown): FieldValue {
+    const item: FieldValue = scope === undefined ? { value, ctx } : { value, ctx, scope }
+    if (keyHeader !== undefined) item.keyHeader = keyHeader
+    return item
+  }
+
+  private headersOf(entity: Entity): Map<string, unknown> {
+    let headers = this.knownHeaders.get(entity)
+    if (!headers) this.knownHeaders.set(entity, (headers = new Map()))
+    return headers
   }
 
   private knownOf(entity: Entity): Map<string, KnownValue> {

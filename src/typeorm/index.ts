@@ -1,5 +1,5 @@
 // `kms-field-encryption/typeorm`: the TypeORM adapter (TypeORM 1.x and 0.3.20+).
-export { Encrypted, BlindIndex, EncryptionScope, type BlindIndexDecoratorOptions } from './decorators'
+export { Encrypted, BlindIndex, EncryptionScope, KeyHeader, type BlindIndexDecoratorOptions } from './decorators'
 export {
   encryptDataSource,
   type TypeOrmEncryptionBaseOptions,

@@ -10,6 +10,7 @@ import {
 import { ConfigurationError, ScopeChangeError, ScopeRequiredError, UnsupportedEncryptedFieldQueryError } from '../errors'
 import type { ModelRegistry } from '../model/model-registry'
 import type { EntityValues } from './entity-values'
+import { addKeyHeaderSelections, removeAddedKeyHeaders, type SelectExpression } from './key-header-selection'
 import { withScopeColumns } from './scope-column-selection'
 import { isFindOperator, isPlainObject, type FindWhereRewriter } from './find-where-rewriter'
 
@@ -137,7 +138,7 @@ function checkUpdateScope(qb: Builder & { expressionMap: { valuesSet?: unknown }
  * - row-scoped: that row may be another tenant's, so overwriting an encrypted column or the scope
  *   is refused unless the conflict target holds the scope column (then the rows share the scope);
  * - a blind-indexed column it overwrites gets its index column overwritten too (TypeORM picks the
- *   columns before the index is set).
+ *   columns before the index is set), and a short-form column (format version 2) its key-header column.
  */
 function checkUpsert(qb: Builder, state: HookedDataSource): void {
   const onUpdate = (qb.expressionMap as { onUpdate?: { overwrite?: string[]; columns?: unknown; conflict?: string | string[] } }).onUpdate
@@ -161,9 +162,12 @@ function checkUpsert(qb: Builder, state: HookedDataSource): void {
   }
   if (!overwrite) return
   for (const [property, { field }] of view.encrypted) {
-    if (!field.blindIndex || !overwrite.includes(columnOf(property))) continue
-    const indexColumn = columnOf(field.blindIndex)
-    if (!overwrite.includes(indexColumn)) overwrite.push(indexColumn)
+    if (!overwrite.includes(columnOf(property))) continue
+    for (const companion of [field.blindIndex, field.keyHeader?.name]) {
+      if (companion === undefined) continue
+      const column = columnOf(companion)
+      if (!overwrite.includes(column)) overwrite.push(column)
+    }
   }
 }
 
@@ -212,6 +216,25 @@ export function hookQueries(dataSource: DataSource, state: HookedDataSource): vo
         const select = withScopeColumns(state.registry, metadata, options.select)
         if (select !== options.select) next = { ...next, select }
         return original.call(this, next)
+      },
+  )
+  // Entity reads: short-form properties selected without their key headers get them (then lose them).
+  wrap(
+    SelectQueryBuilder.prototype,
+    'executeEntitiesAndRawResults',
+    (original) =>
+      async function (this: Builder, ...args: unknown[]) {
+        const state = stateOf(this)
+        const map = this.expressionMap as unknown as SelectExpression
+        const added = state && addKeyHeaderSelections(state.registry, map)
+        if (!added) return original.apply(this, args)
+        let result: { entities?: unknown } | undefined
+        try {
+          result = (await original.apply(this, args)) as { entities?: unknown }
+          return result
+        } finally {
+          removeAddedKeyHeaders(map, result?.entities, added)
+        }
       },
   )
   for (const proto of [SelectQueryBuilder.prototype, UpdateQueryBuilder.prototype, DeleteQueryBuilder.prototype, softDelete]) {

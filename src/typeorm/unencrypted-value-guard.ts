@@ -4,6 +4,7 @@ import type { DataSource, EntityMetadata, QueryRunner, ValueTransformer } from '
 type ColumnMetadata = EntityMetadata['columns'][number]
 import { UnsupportedEncryptedFieldQueryError, type FieldLocation } from '../errors'
 import { looksEncrypted } from '../format/envelope-format'
+import { looksShort } from '../format/short-format'
 
 /**
  * The last line of defence. TypeORM turns every entity value it writes, and every find-options
@@ -23,7 +24,7 @@ function marker(location: FieldLocation, value: unknown): string {
 }
 
 function guardOne(location: FieldLocation, value: unknown): unknown {
-  if (value === null || value === undefined || looksEncrypted(value)) return value
+  if (value === null || value === undefined || looksEncrypted(value) || looksShort(value)) return value
   return marker(location, value)
 }
 
