@@ -305,6 +305,29 @@ describe('short values through the encryptor (local provider)', () => {
     }
   })
 
+  it('a short id remembered again after its cache entry went stale is one reference: the key is still zeroed', async () => {
+    const seen = new Set<DataKeyEntry>()
+    const originalRetain = DataKeyEntry.prototype.retain
+    DataKeyEntry.prototype.retain = function (this: DataKeyEntry) {
+      seen.add(this)
+      originalRetain.call(this)
+    }
+    try {
+      const master = testLocalKeys()
+      // Decryption entries expire before the active key does: the same key is remembered over its stale entry.
+      const writer = new EnvelopeEncryptor({ keys: master, cache: { decryptionKeyTtlMs: 20, maxAgeMs: 60_000 } })
+      await writer.encryptManyWithKeyHeaders([{ value: 'a', ctx: email }])
+      await new Promise((resolve) => setTimeout(resolve, 40))
+      await writer.encryptManyWithKeyHeaders([{ value: 'b', ctx: email }])
+      expect(writer.stats().dataKeysGenerated).toBe(1)
+      writer.clearCache()
+      expect(seen.size).toBe(1)
+      for (const entry of seen) expect(keyBytes(entry).every((b) => b === 0)).toBe(true)
+    } finally {
+      DataKeyEntry.prototype.retain = originalRetain
+    }
+  })
+
   it('a batch of 1,000 v2 values of one data key costs one unwrap', async () => {
     const master = testLocalKeys()
     const writer = new EnvelopeEncryptor({ keys: master })
