@@ -132,6 +132,36 @@ describe('short values through the encryptor (local provider)', () => {
     expect(await reader.decrypt(text, email, undefined, keyHeader)).toBe('ada@example.com') // ...not the data key's
   })
 
+  it("one row's tampered or missing key header does not make the other rows of its data key unreadable", async () => {
+    const master = testLocalKeys()
+    const writer = new EnvelopeEncryptor({ keys: master })
+    const { values, keyHeaders } = await writer.encryptManyWithKeyHeaders([
+      { value: 'row 0', ctx: email },
+      { value: 'row 1', ctx: email },
+      { value: 'row 2', ctx: email },
+    ])
+    const tampered = withTamperedWrappedKey(keyHeaders[0]!)
+    const rows = (first: unknown): FieldValue[] => [
+      { value: values[0], ctx: email, keyHeader: first },
+      { value: values[1], ctx: email, keyHeader: keyHeaders[1] },
+      { value: values[2], ctx: email, keyHeader: keyHeaders[2] },
+    ]
+    for (const first of [tampered, undefined]) {
+      const settled = await new EnvelopeEncryptor({ keys: master }).decryptManySettled(rows(first))
+      expect(settled.slice(1)).toEqual([
+        { ok: true, value: 'row 1' },
+        { ok: true, value: 'row 2' },
+      ])
+      expect(await new EnvelopeEncryptor({ keys: master }).decryptMany(rows(first))).toEqual(['row 0', 'row 1', 'row 2'])
+    }
+    // Across batches, within the failed-key TTL: the tampered header's failure is its own.
+    const reader = new EnvelopeEncryptor({ keys: master })
+    expect(await rejection(reader.decryptMany([{ value: values[0], ctx: email, keyHeader: tampered }]))).toBeInstanceOf(
+      FieldEncryptionError,
+    )
+    expect(await reader.decryptMany([{ value: values[1], ctx: email, keyHeader: keyHeaders[1] }])).toEqual(['row 1'])
+  })
+
   it('every single-character change or truncation of a key header gets a typed error, never a plaintext', async () => {
     const master = testLocalKeys()
     const { text, keyHeader } = await written(master)
