@@ -297,3 +297,27 @@ describe('DataKeyCache on its own, with real entries', () => {
     expect(isZero(first.key)).toBe(true)
   })
 })
+
+describe('remember', () => {
+  /** A key that counts its references (the cache's and its callers'). */
+  const countedKey = () => {
+    const key = { refs: 1, retain: () => void key.refs++, release: () => void key.refs-- }
+    return key
+  }
+
+  test('the same key under the same id is one reference, also over its own entry past the TTL', async () => {
+    const cache = new DataKeyCache<ReturnType<typeof countedKey>>({ decryptionKeyTtlMs: 10 })
+    const key = countedKey()
+    cache.remember('a', key)
+    cache.remember('a', key)
+    expect(key.refs).toBe(2)
+    await new Promise((resolve) => setTimeout(resolve, 30)) // 'a' is stale, not yet purged
+    cache.remember('a', key)
+    expect(key.refs).toBe(2)
+    const hit = cache.tryForDecryption('a') // remembered again: fresh
+    expect(hit).toBe(key)
+    hit!.release()
+    cache.clear()
+    expect(key.refs).toBe(1) // only the creator's own reference is left
+  })
+})

@@ -11,6 +11,7 @@ import { DataKeyCurrency } from './data-key-currency'
 import { DataKeyEntry } from './data-key-entry'
 import { DataKeySource } from './data-key-source'
 import { ScopedDataKeys, scopedContext, type ScopedCacheOptions, type ScopeState } from './scoped-data-keys'
+import { loadBatchKey } from './batch-key-load'
 import { openSettled } from './open-settled'
 import { sealValues } from './seal-values'
 import { BatchScopes } from './value-scopes'
@@ -181,6 +182,7 @@ export class EnvelopeEncryptor {
       lastId = id
     }
     const entries = new Map<string, DataKeyEntry>()
+    const batch = { items, splits, states, ids }
     try {
       // Cached keys are taken synchronously; only the others are loaded (concurrently) and awaited.
       let loads: Array<Promise<void>> | undefined
@@ -188,7 +190,7 @@ export class EnvelopeEncryptor {
         const split = splits[i]!
         const hit = this.keys.tryForDecryption(split.headerId, states[i])
         if (hit) entries.set(id, hit)
-        else (loads ??= []).push(this.load(split, items[i]!, states[i]).then((e) => void entries.set(id, e)))
+        else (loads ??= []).push(loadBatchKey(this.keys, batch, i).then((e) => void entries.set(id, e)))
       }
       if (loads) {
         const settled = await Promise.allSettled(loads)
@@ -216,7 +218,6 @@ export class EnvelopeEncryptor {
   async decryptManySettled(items: readonly FieldValue[]): Promise<DecryptResult[]> {
     const { out, opened } = await openSettled(items, {
       split: (value, ctx) => this.split(value, ctx),
-      load: (split, item, state) => this.load(split, item, state),
       foreign: this.foreign,
       keys: this.keys,
       scopes: this.batchScopes(),

@@ -1,5 +1,6 @@
 import type { FieldContext } from '../cipher/field-context'
 import type { SplitEnvelope } from '../format/envelope-format'
+import { loadBatchKey } from './batch-key-load'
 import { DataKeyEntry } from './data-key-entry'
 import type { DataKeySource } from './data-key-source'
 import type { DecryptResult, FieldValue } from './envelope-encryptor'
@@ -11,8 +12,6 @@ import type { BatchScopes } from './value-scopes'
 /** What `openSettled` needs of the encryptor. */
 export interface SettledOpenDeps {
   split(value: unknown, ctx: FieldContext): SplitEnvelope | undefined
-  /** A data key that is not cached (from the value's header, or its key header). */
-  load(split: SplitEnvelope, item: FieldValue, state: ScopeState | undefined): Promise<DataKeyEntry>
   foreign: ForeignValueReader
   keys: DataKeySource
   scopes: BatchScopes
@@ -46,11 +45,12 @@ export async function openSettled(items: readonly FieldValue[], deps: SettledOpe
     }
   }
   const keys = new Map<string, DataKeyEntry | { error: unknown }>()
+  const batch = { items, splits, states, ids }
   await Promise.all(
     [...wanted].map(async ([id, i]) => {
       const split = splits[i]!
       try {
-        keys.set(id, deps.keys.tryForDecryption(split.headerId, states[i]) ?? (await deps.load(split, items[i]!, states[i])))
+        keys.set(id, deps.keys.tryForDecryption(split.headerId, states[i]) ?? (await loadBatchKey(deps.keys, batch, i)))
       } catch (error) {
         keys.set(id, { error })
       }

@@ -150,8 +150,10 @@ export class DataKeyCache<K extends CachedKey> {
   /** Makes a key known for decryption by id (keys this process generated; a key under a second id). Idempotent. */
   remember(id: string, key: K): void {
     if (!this.decryption || this.retired) return
-    if (this.decryption.peek(id) === key) return // already held under this id: one reference, not two
-    key.retain()
+    // Already held under this id, even past its TTL (not yet purged): the cache has its one
+    // reference. Setting the same key again refreshes it, and lru-cache calls no dispose for it,
+    // so a second reference would never be released (the key never zeroed).
+    if (this.decryption.peek(id, { allowStale: true }) !== key) key.retain()
     this.decryption.set(id, key)
   }
 
