@@ -1,3 +1,4 @@
+import { ConfigurationError } from '../errors'
 import { RandomIvs } from '../cipher/random-ivs'
 import { BYTES_PREFIX, TEXT_PREFIX } from '../format/envelope-format'
 import { SHORT_BYTES_PREFIX } from '../format/short-format'
@@ -24,7 +25,10 @@ export async function sealValues(
 ): Promise<StoredValue[]> {
   if (!keyHeaders)
     for (const { ctx } of items)
-      if (ctx.shortForm) throw new Error(`${ctx.model}.${ctx.field} is written in the short form: seal it with encryptManyWithKeyHeaders`)
+      if (ctx.shortForm)
+        throw new ConfigurationError(
+          `${ctx.model}.${ctx.field} is written in the short form (it has a key header): seal it with encryptManyWithKeyHeaders; nothing was encrypted`,
+        )
   const plaintexts = items.map(({ value, ctx }) => toPlainBytes(value, ctx))
   const out: StoredValue[] = new Array(items.length)
   const groups = groupByScope(items)

@@ -1,3 +1,4 @@
+import { ConfigurationError } from '../errors'
 import type { FieldContext } from '../cipher/field-context'
 import type { FieldValue, SealedValues, StoredValue } from './envelope-encryptor'
 
@@ -53,11 +54,16 @@ export class ValueBatch {
     // A short-form value without a place for its key header would be written unreadable: never.
     for (let i = 0; i < sealed.keyHeaders.length; i++)
       if (sealed.keyHeaders[i] !== undefined && !spots?.has(i))
-        throw new Error(`no key-header column for ${this.items[i]!.ctx.model}.${this.items[i]!.ctx.field}`)
+        throw new ConfigurationError(
+          `${this.items[i]!.ctx.model}.${this.items[i]!.ctx.field}: a short value has no key-header column to go to; nothing was written`,
+        )
     if (!spots) return
     for (const [i, { holder, key }] of spots) {
       const header = sealed.keyHeaders[i]
-      if (header === undefined) throw new Error(`no key header for ${this.items[i]!.ctx.model}.${this.items[i]!.ctx.field}`)
+      if (header === undefined)
+        throw new ConfigurationError(
+          `${this.items[i]!.ctx.model}.${this.items[i]!.ctx.field}: no key header for a short value; nothing was written`,
+        )
       ;(holder as Record<string, unknown>)[key] = header
     }
   }
