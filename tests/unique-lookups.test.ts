@@ -42,8 +42,9 @@ test('findUnique, update, upsert and delete by the encrypted field, typed, throu
 })
 
 test('only unique blind indexes get a helper (Contact.nickname has a non-unique one)', () => {
-  expect(Object.keys(uniqueBy)).toEqual(['User'])
+  expect(Object.keys(uniqueBy)).toEqual(['User', 'Patient'])
   expect(Object.keys(uniqueBy.User)).toEqual(['email'])
+  expect(Object.keys(uniqueBy.Patient)).toEqual(['ssn'])
   expect(encryptionModel.models.Contact.blindIndexes.nicknameIndex.isUnique).toBe(false)
   expect(renderUniqueLookups({ version: 1, provider: 'postgresql', models: {} })).toMatch(/export const uniqueBy = \{\n\} as const/)
 })
