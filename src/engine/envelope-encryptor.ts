@@ -7,6 +7,7 @@ import { DataKeyCache, type DataKeyCacheOptions, type DataKeyCacheStats } from '
 import type { KeyProvider } from '../keys/key-provider'
 import { KeyRing } from '../keys/key-ring'
 import type { EncryptionEventListener } from '../keys/provider-call-event'
+import { CachedKeyOpener } from './cached-key-opener'
 import { DataKeyCurrency } from './data-key-currency'
 import { DataKeyEntry } from './data-key-entry'
 import { DataKeySource } from './data-key-source'
@@ -152,6 +153,14 @@ export class EnvelopeEncryptor {
 
   async encrypt(value: unknown, ctx: FieldContext, scope?: string): Promise<StoredValue> {
     return (await this.encryptMany([{ value, ctx, scope }]))[0]!
+  }
+
+  /**
+   * For one walk over a query's result: opens unscoped values whose data key is cached, in the walk
+   * (see CachedKeyOpener); the rest go to `decryptMany`. Release it when the walk is done.
+   */
+  cachedKeyOpener(): CachedKeyOpener {
+    return new CachedKeyOpener(this.keys, this.counters)
   }
 
   /** Decrypts each stored value of its field; each distinct data key is resolved once. */

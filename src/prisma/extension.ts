@@ -170,7 +170,14 @@ export function createQueryHandler(options: FieldEncryptionOptions) {
 
     async function decryptResult(returned: ModelView, result: unknown, withKeyHeaders: boolean): Promise<void> {
       const found = new ValueBatch(options.scope)
-      results.collect(returned, result, found, withKeyHeaders)
+      // Reads open values whose data key is cached in the walk itself (not with a client scope:
+      // those go through the batch, which binds each value to the scope).
+      const opener = isRead && options.scope === undefined ? encryptor.cachedKeyOpener() : undefined
+      try {
+        results.collect(returned, result, found, withKeyHeaders, opener)
+      } finally {
+        opener?.release()
+      }
       if (found.size === 0) return
       if (ciphertexts) checkStoredAsSent(batch.items, ciphertexts, found.items)
       // The returned row of a write holds the ciphertexts just made: their plaintexts are known.

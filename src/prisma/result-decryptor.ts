@@ -1,4 +1,5 @@
 import type { FieldContext } from '../cipher/field-context'
+import { NOT_OPENED, type CachedKeyOpener } from '../engine/cached-key-opener'
 import type { ValueBatch } from '../engine/value-batch'
 import type { ModelRegistry, ModelView } from '../model/model-registry'
 import { ScopeRequiredError } from '../errors'
@@ -34,15 +35,25 @@ export class ResultDecryptor {
     private readonly setup: RowScopeSetup = { hasScopeKeys: false },
   ) {}
 
-  /** `withKeyHeaders`: the records hold the key headers of short values (read with them, for a cold data-key cache). */
-  collect(view: ModelView, result: unknown, batch: ValueBatch, withKeyHeaders = false): void {
+  /**
+   * `withKeyHeaders`: the records hold the key headers of short values (read with them, for a cold
+   * data-key cache). `opener`: values it can open at once (unscoped, data key cached) are replaced
+   * in the walk; only the others go into the batch.
+   */
+  collect(view: ModelView, result: unknown, batch: ValueBatch, withKeyHeaders = false, opener?: CachedKeyOpener): void {
     const plan = this.plans.get(view) ?? this.planFor(view)
     if (Array.isArray(result)) {
-      for (let i = 0; i < result.length; i++) this.collectRecord(plan, result[i], batch, withKeyHeaders)
-    } else this.collectRecord(plan, result, batch, withKeyHeaders)
+      for (let i = 0; i < result.length; i++) this.collectRecord(plan, result[i], batch, withKeyHeaders, opener)
+    } else this.collectRecord(plan, result, batch, withKeyHeaders, opener)
   }
 
-  private collectRecord(plan: WalkPlan, result: unknown, batch: ValueBatch, withKeyHeaders: boolean): void {
+  private collectRecord(
+    plan: WalkPlan,
+    result: unknown,
+    batch: ValueBatch,
+    withKeyHeaders: boolean,
+    opener: CachedKeyOpener | undefined,
+  ): void {
     if (result === null || typeof result !== 'object') return
     const record = result as Obj
     const { fields, ctxs, lists, headers, relations, scopeField } = plan
@@ -57,6 +68,13 @@ export class ResultDecryptor {
           `a record of the row-scoped ${plan.model} came back without its ${scopeField}, which its values are decrypted under`,
         )
       }
+      if (opener !== undefined && scope === undefined && !lists[f]) {
+        const plain = opener.open(value, ctxs[f]!)
+        if (plain !== NOT_OPENED) {
+          record[key] = plain
+          continue
+        }
+      }
       if (lists[f] && Array.isArray(value)) {
         const arr = value.slice()
         record[key] = arr
@@ -67,7 +85,7 @@ export class ResultDecryptor {
     }
     for (let r = 0; r < relations.length; r++) {
       const value = record[relations[r]!]
-      if (value !== null && value !== undefined) this.collect(plan.targets[r]!, value, batch, withKeyHeaders)
+      if (value !== null && value !== undefined) this.collect(plan.targets[r]!, value, batch, withKeyHeaders, opener)
     }
   }
 
