@@ -234,3 +234,16 @@ test('in an interactive transaction and a batch transaction, a cold read runs ag
   expect(one).toMatchObject({ name: 'n' })
   expect(many).toHaveLength(1)
 })
+
+test('a warm read (values opened in the walk) still refuses a tampered value or one moved to another column', async () => {
+  const { id } = await prisma.patient.create({ data: { name: 'n', ssn: 's' } })
+  await expect(prisma.patient.findUnique({ where: { id } })).resolves.toMatchObject({ name: 'n' }) // warm
+  const row = await stored(id)
+  const flipped = row.name.slice(0, -2) + (row.name.at(-2) === 'A' ? 'B' : 'A') + row.name.at(-1)
+  await db.sql('UPDATE patients SET name = $1 WHERE id = $2', [flipped, id])
+  await expect(prisma.patient.findMany()).rejects.toThrow(DecryptionFailedError)
+  await db.sql('UPDATE patients SET name = $1 WHERE id = $2', [row.ssn, id]) // ssn's value in the name column
+  await expect(prisma.patient.findMany()).rejects.toThrow(DecryptionFailedError)
+  await db.sql('UPDATE patients SET name = $1 WHERE id = $2', [row.name, id])
+  await expect(prisma.patient.findMany()).resolves.toMatchObject([{ name: 'n', ssn: 's' }])
+})
