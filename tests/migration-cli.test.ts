@@ -198,3 +198,17 @@ describe('kfe.config.ts and pglite: URLs', () => {
     expect(missing).toMatchObject({ code: 2, stderr: expect.stringMatching(/not a PGlite data directory/) })
   })
 })
+
+describe('--former-key-header', () => {
+  test('reaches the run: a field that still has its @keyHeader is refused, a malformed pair is a usage error', async () => {
+    const bad = await runCli(['rotate', '--former-key-header', 'Patient.name', '--no-progress'], { env })
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toMatch(/expected Model\.field=column/)
+    const stillAnnotated = await runCli(['status', '--former-key-header', 'Patient.name=name_key', '--no-progress'], { env })
+    expect(stillAnnotated.code).toBe(2)
+    expect(stillAnnotated.stderr).toMatch(/formerKeyHeaders: Patient\.name has a key header in the model/)
+    const unknown = await runCli(['rotate', '--former-key-header', 'User.nope=x', '--no-progress'], { env })
+    expect(unknown.code).toBe(2)
+    expect(unknown.stderr).toMatch(/formerKeyHeaders: User\.nope is not an encrypted field/)
+  })
+})

@@ -38,6 +38,8 @@ export interface MigrationFlags extends ConfigFlags {
   scope?: string
   /** With `scope`: bind values written without a scope (plaintext for `encrypt`, unscoped values for `rotate`) to it. */
   adoptUnscoped?: boolean
+  /** `Model.field` -> the key-header column of a field whose `@keyHeader` was removed (format v2 values read from it). */
+  formerKeyHeaders?: Record<string, string>
 }
 
 /**
@@ -112,6 +114,7 @@ export async function runMigrationCommand(operation: OperationName, flags: Migra
       ...(flags.scope !== undefined ? { scope: flags.scope, adoptUnscoped: flags.adoptUnscoped ?? false } : {}),
       database: database ?? config.databaseUrl,
       ...(flags.model?.length ? { models: flags.model } : {}),
+      ...(flags.formerKeyHeaders ? { formerKeyHeaders: flags.formerKeyHeaders } : {}),
       ...(flags.field?.length ? { fields: flags.field } : {}),
       ...(config.batchSize ? { batchSize: config.batchSize } : {}),
       ...(config.concurrency ? { concurrency: config.concurrency } : {}),

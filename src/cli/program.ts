@@ -43,11 +43,16 @@ export async function runProgram(argv: string[], io: CliIo = processIo()): Promi
     const cmd = program.command(name).description(description)
     commonOptions(cmd)
     cmd.addHelpText('after', `\n${WHERE_HELP}\n\n${SCOPE_HELP}\n\n${EXIT_CODES_HELP}`)
-    cmd.action(async (flags: MigrationFlags & { kmsAcceptedKeyId?: string[]; fromPfeKey?: string[] }) => {
-      const { kmsAcceptedKeyId, fromPfeKey, ...rest } = flags
+    cmd.action(async (flags: MigrationFlags & { kmsAcceptedKeyId?: string[]; fromPfeKey?: string[]; formerKeyHeader?: string[] }) => {
+      const { kmsAcceptedKeyId, fromPfeKey, formerKeyHeader, ...rest } = flags
       exitCode = await runMigrationCommand(
         name,
-        { ...rest, kmsAcceptedKeyIds: kmsAcceptedKeyId?.length ? kmsAcceptedKeyId : undefined, pfeKeys: fromPfeKey },
+        {
+          ...rest,
+          kmsAcceptedKeyIds: kmsAcceptedKeyId?.length ? kmsAcceptedKeyId : undefined,
+          pfeKeys: fromPfeKey,
+          ...(formerKeyHeader?.length ? { formerKeyHeaders: formerKeyHeadersOf(formerKeyHeader) } : {}),
+        },
         io,
       )
     })
@@ -126,6 +131,11 @@ function commonOptions(cmd: Command): void {
     .option('--kms-endpoint <url>', 'KMS endpoint (VPC endpoint, or a test server)')
     .option('--kms-wrapped-root-key <base64>', 'blind-index root key wrapped by KMS, from keygen (env KFE_KMS_WRAPPED_ROOT_KEY)')
     .option('--scope <id>', 'bind every value of the run to this scope (tenant), as fieldEncryption({ scope }) does; see below')
+    .option(
+      '--former-key-header <Model.field=column>',
+      'the key-header column of a field whose @keyHeader was removed: its short values are read from it (rotate moves them back to format 1); repeatable',
+      collectFormerKeyHeader,
+    )
     .option('--json', 'print the summary as JSON (progress goes to stderr)')
     .addOption(new Option('--no-progress', 'no progress bars or lines'))
 }
@@ -170,6 +180,20 @@ const SCOPE_HELP = [
 /** The version of this package (package.json, next to dist/ and src/). */
 function packageVersion(): string {
   return (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version
+}
+
+/** A --former-key-header value, checked as the option is parsed (commander reports a bad one). */
+function collectFormerKeyHeader(value: string, previous: string[] | undefined): string[] {
+  const eq = value.indexOf('=')
+  if (eq <= 0 || eq === value.length - 1) throw new InvalidArgumentError(`expected Model.field=column, got '${value}'`)
+  return [...(previous ?? []), value]
+}
+
+/** `Model.field=column` pairs of --former-key-header, by field. */
+function formerKeyHeadersOf(pairs: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const pair of pairs) out[pair.slice(0, pair.indexOf('=')).trim()] = pair.slice(pair.indexOf('=') + 1).trim()
+  return out
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
