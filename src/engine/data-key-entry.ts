@@ -38,20 +38,20 @@ export class DataKeyEntry implements CachedKey {
   }
 
   aadFor(ctx: FieldContext): Buffer {
-    let aad = this.aads.get(ctx)
-    if (!aad) {
-      aad = associatedData(FORMAT_VERSION, this.commitmentBytes(), ctx.aadSuffix)
-      this.aads.set(ctx, aad)
-    }
-    return aad
+    return this.aadIn(this.aads, FORMAT_VERSION, ctx)
   }
 
   /** The AAD of a short value (format version 2) of this field. */
   shortAadFor(ctx: FieldContext): Buffer {
-    let aad = this.shortAads.get(ctx)
+    return this.aadIn(this.shortAads, SHORT_FORMAT_VERSION, ctx)
+  }
+
+  /** A field's AAD for one format version, made once per field. */
+  private aadIn(made: Map<FieldContext, Buffer>, version: number, ctx: FieldContext): Buffer {
+    let aad = made.get(ctx)
     if (!aad) {
-      aad = associatedData(SHORT_FORMAT_VERSION, this.commitmentBytes(), ctx.aadSuffix)
-      this.shortAads.set(ctx, aad)
+      aad = associatedData(version, this.commitmentBytes(), ctx.aadSuffix)
+      made.set(ctx, aad)
     }
     return aad
   }

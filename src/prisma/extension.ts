@@ -19,8 +19,9 @@ import { UniqueIndexLookups, type IndexValueFinder } from './unique-index-lookup
 import { WriteArgsEncryptor } from './write-args-encryptor'
 import { WrittenValues } from './written-values'
 import { FROM_CREATE, type RowScopeSetup, type ScopeSource } from './row-scope'
-import { stripAlong, stripScopeFields, withScopeFields } from './scope-field-selection'
-import { stripKeyHeaders, withKeyHeaders } from './key-header-selection'
+import { withScopeFields } from './scope-field-selection'
+import { withKeyHeaders } from './key-header-selection'
+import { stripAlong, stripFields } from './field-strip'
 
 export type { FieldEncryptionEncryptorOptions, FieldEncryptionKeysOptions, FieldEncryptionOptions } from './field-encryption-options'
 
@@ -163,9 +164,9 @@ export function createQueryHandler(options: FieldEncryptionOptions) {
       headerStrip = again.strip
     }
     const strip = stripAlong(scopeFields?.strip, params.dataPath)
-    if (strip) stripScopeFields(registry, returned, strip, result)
+    if (strip) stripFields(registry, returned, strip, result)
     const keyHeaderStrip = stripAlong(headerStrip, params.dataPath)
-    if (keyHeaderStrip) stripKeyHeaders(registry, returned, keyHeaderStrip, result)
+    if (keyHeaderStrip) stripFields(registry, returned, keyHeaderStrip, result)
     return result
 
     async function decryptResult(returned: ModelView, result: unknown, withKeyHeaders: boolean): Promise<void> {

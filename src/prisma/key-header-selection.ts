@@ -1,5 +1,6 @@
 import { isPlainObject } from '../engine/unknown-value'
 import type { ModelRegistry, ModelView } from '../model/model-registry'
+import { emptyStrip, hasStrip, type FieldStrip } from './field-strip'
 
 type Obj = Record<string, unknown>
 
@@ -13,17 +14,9 @@ type Obj = Record<string, unknown>
  *   the short values. A cold read then fails with KeyHeaderMissingError, and is run again with:
  * - `read` (writes, which cannot be run again, and a cold read's second run): every selected
  *   encrypted field's key header is read too, and removed from the result after decryption
- *   (`stripKeyHeaders`) where the caller did not select it.
+ *   (`stripFields`) where the caller did not select it.
  */
 export type KeyHeaderMode = 'omit' | 'read'
-
-/** Where key headers were read only for decryption: removed from those records afterwards. */
-export interface KeyHeaderStrip {
-  /** Key-header fields the records of this level lose. */
-  fields: string[]
-  /** Relation name -> what to strip in the records under it. */
-  relations: Map<string, KeyHeaderStrip>
-}
 
 /** The args with key headers left out or read (see {@link KeyHeaderMode}); the same args when the models have none. */
 export function withKeyHeaders(
@@ -31,14 +24,10 @@ export function withKeyHeaders(
   view: ModelView,
   args: Obj,
   mode: KeyHeaderMode,
-): { args: Obj; strip?: KeyHeaderStrip } {
-  const strip: KeyHeaderStrip = { fields: [], relations: new Map() }
+): { args: Obj; strip?: FieldStrip } {
+  const strip = emptyStrip()
   const next = level(registry, view, args, mode, strip)
   return next === args ? { args, strip: hasStrip(strip) ? strip : undefined } : { args: next, strip: hasStrip(strip) ? strip : undefined }
-}
-
-function hasStrip(s: KeyHeaderStrip): boolean {
-  return s.fields.length > 0 || s.relations.size > 0
 }
 
 const reaches = new WeakMap<ModelView, boolean>()
@@ -65,7 +54,7 @@ function reachesKeyHeaders(registry: ModelRegistry, view: ModelView): boolean {
   return known
 }
 
-function level(registry: ModelRegistry, view: ModelView, args: Obj, mode: KeyHeaderMode, strip: KeyHeaderStrip): Obj {
+function level(registry: ModelRegistry, view: ModelView, args: Obj, mode: KeyHeaderMode, strip: FieldStrip): Obj {
   if (!reachesKeyHeaders(registry, view)) return args
   let out: Obj | undefined
   const select = isPlainObject(args.select) ? args.select : undefined
@@ -109,7 +98,7 @@ function level(registry: ModelRegistry, view: ModelView, args: Obj, mode: KeyHea
       const relation = view.relations.get(key)
       if (!relation || !value) continue
       const target = registry.get(relation.target)!
-      const inner: KeyHeaderStrip = { fields: [], relations: new Map() }
+      const inner = emptyStrip()
       const nested = level(registry, target, isPlainObject(value) ? value : {}, mode, inner)
       if (hasStrip(inner)) strip.relations.set(key, inner)
       if (isPlainObject(value) ? nested !== value : Object.keys(nested).length > 0) (nextTree ??= { ...tree })[key] = nested
@@ -117,19 +106,4 @@ function level(registry: ModelRegistry, view: ModelView, args: Obj, mode: KeyHea
     if (nextTree) out = { ...(out ?? args), [treeKey]: nextTree }
   }
   return out ?? args
-}
-
-/** Removes the key headers read by {@link withKeyHeaders} from the records of a result (a record, a list, or null). */
-export function stripKeyHeaders(registry: ModelRegistry, view: ModelView, strip: KeyHeaderStrip, result: unknown): void {
-  if (Array.isArray(result)) {
-    for (const r of result) stripKeyHeaders(registry, view, strip, r)
-    return
-  }
-  if (result === null || typeof result !== 'object') return
-  const record = result as Obj
-  for (const f of strip.fields) delete record[f]
-  for (const [name, inner] of strip.relations) {
-    const target = registry.get(view.relations.get(name)!.target)!
-    stripKeyHeaders(registry, target, inner, record[name])
-  }
 }
