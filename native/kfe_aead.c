@@ -11,6 +11,9 @@
  *   seal(handle, iv: Uint8Array(12), plaintext, aad)            -> Buffer iv | ciphertext | tag
  *   open(handle, body: iv | ciphertext | tag, aad)              -> Buffer plaintext, or null if authentication fails
  *   openText(handle, body, aad)                                 -> string (plaintext as UTF-8), or null
+ *   openTextBase64Url(handle, text, offset, aad)                -> openText of the body stored as canonical
+ *                                                                  base64url (RFC 4648 §5, no padding) in text
+ *                                                                  from offset; undefined if it is not that
  *   destroy(handle)                                             -> frees the context (its key schedule is cleansed)
  * A destroyed handle throws on every use. Nothing here logs or puts data in an error message.
  */
@@ -195,12 +198,93 @@ static napi_value open_text(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* The value of a base64url character (RFC 4648 §5), or -1. */
+static int b64url_value(unsigned char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '-') return 62;
+  if (c == '_') return 63;
+  return -1;
+}
+
+/*
+ * Decodes canonical base64url without padding: only the alphabet, a length not 1 mod 4, and the
+ * unused low bits of a last partial quantum zero (the one text that encodes these bytes, as the
+ * library's strict decoder). Returns the byte count, or -1.
+ */
+static long decode_b64url(const unsigned char *in, size_t n, unsigned char *out) {
+  if (n % 4 == 1) return -1;
+  size_t i = 0, o = 0;
+  for (; i + 4 <= n; i += 4) {
+    int a = b64url_value(in[i]), b = b64url_value(in[i + 1]), c = b64url_value(in[i + 2]), d = b64url_value(in[i + 3]);
+    if ((a | b | c | d) < 0) return -1;
+    unsigned long v = ((unsigned long)a << 18) | ((unsigned long)b << 12) | ((unsigned long)c << 6) | (unsigned long)d;
+    out[o++] = (unsigned char)(v >> 16);
+    out[o++] = (unsigned char)(v >> 8);
+    out[o++] = (unsigned char)v;
+  }
+  size_t rem = n - i;
+  if (rem == 2) {
+    int a = b64url_value(in[i]), b = b64url_value(in[i + 1]);
+    if ((a | b) < 0 || (b & 0x0f) != 0) return -1;
+    out[o++] = (unsigned char)((a << 2) | (b >> 4));
+  } else if (rem == 3) {
+    int a = b64url_value(in[i]), b = b64url_value(in[i + 1]), c = b64url_value(in[i + 2]);
+    if ((a | b | c) < 0 || (c & 0x03) != 0) return -1;
+    out[o++] = (unsigned char)((a << 2) | (b >> 4));
+    out[o++] = (unsigned char)(((b & 0x0f) << 4) | (c >> 2));
+  }
+  return (long)o;
+}
+
+/* openText of a body stored as base64url text: decoding, opening and UTF-8 in one call, no Buffer. */
+static napi_value open_text_b64(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) return fail(env, "openTextBase64Url(handle, text, offset, aad)");
+  kfe_key *k = key_of(env, argv[0]);
+  if (k == NULL) return fail(env, "open: not a key handle");
+  if (k->ctx == NULL) return fail(env, "open: key destroyed");
+  size_t text_len = 0;
+  if (napi_get_value_string_utf8(env, argv[1], NULL, 0, &text_len) != napi_ok) return fail(env, "openTextBase64Url: text must be a string");
+  uint32_t offset = 0;
+  if (napi_get_value_uint32(env, argv[2], &offset) != napi_ok) return fail(env, "openTextBase64Url: offset must be a number");
+  const unsigned char *aad;
+  size_t aad_len;
+  if (!bytes_of(env, argv[3], &aad, &aad_len) || aad_len > 0x7fffffff) return fail(env, "open: aad must be a Uint8Array");
+  napi_value result;
+  napi_get_undefined(env, &result);
+  if (text_len > 0x7fffffff || offset > text_len) return result;
+  /* One allocation: the text (UTF-8, NUL-terminated by napi), then the decoded body, then the plaintext. */
+  size_t n = text_len - offset;
+  size_t body_cap = n / 4 * 3 + 3;
+  size_t need = text_len + 1 + body_cap + body_cap;
+  unsigned char stack[STACK_PLAINTEXT];
+  unsigned char *buf = need <= sizeof stack ? stack : (unsigned char *)malloc(need);
+  if (buf == NULL) return fail(env, "openTextBase64Url: out of memory");
+  unsigned char *text = buf, *body = buf + text_len + 1, *out = body + body_cap;
+  size_t copied = 0;
+  napi_status status = napi_get_value_string_utf8(env, argv[1], (char *)text, text_len + 1, &copied);
+  long body_len = status == napi_ok && copied == text_len ? decode_b64url(text + offset, n, body) : -1;
+  if (status == napi_ok && body_len >= IV_BYTES + TAG_BYTES) {
+    size_t pt_len = (size_t)body_len - IV_BYTES - TAG_BYTES;
+    status = open_into(k, body, pt_len, aad, aad_len, out) ? napi_create_string_utf8(env, (const char *)out, pt_len, &result)
+                                                            : napi_get_null(env, &result);
+    OPENSSL_cleanse(out, pt_len);
+  }
+  if (buf != stack) free(buf);
+  if (status != napi_ok) return fail(env, "openTextBase64Url: could not create the string");
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"newKey", NULL, new_key, NULL, NULL, NULL, napi_enumerable, NULL},
       {"seal", NULL, seal, NULL, NULL, NULL, napi_enumerable, NULL},
       {"open", NULL, open_bytes, NULL, NULL, NULL, napi_enumerable, NULL},
       {"openText", NULL, open_text, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"openTextBase64Url", NULL, open_text_b64, NULL, NULL, NULL, napi_enumerable, NULL},
       {"destroy", NULL, destroy_key, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;

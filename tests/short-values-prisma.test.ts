@@ -95,7 +95,8 @@ test('a cold read (a new process) reads the key headers in a second query, then 
   const first = await cold.patient.findUnique({ where: { id } })
   expect(first).toEqual({ id, name, ssn: 'x', ssnIndex: expect.any(String), scan: null, note: null, doctorId: null })
   expect(recorder.queries.map((q) => q.operation)).toEqual(['findUnique', 'findUnique'])
-  expect(JSON.parse(recorder.queries[1]!.args).omit).toBeUndefined()
+  // The second run reads the key headers (omit false: even where a client-wide omit leaves them out).
+  expect(JSON.parse(recorder.queries[1]!.args).omit).toEqual({ nameKey: false, ssnKey: false, scanKey: false })
   recorder.clear()
   await expect(cold.patient.findFirst({ where: { id } })).resolves.toMatchObject({ name })
   expect(recorder.queries).toHaveLength(1)
@@ -246,4 +247,18 @@ test('a warm read (values opened in the walk) still refuses a tampered value or 
   await expect(prisma.patient.findMany()).rejects.toThrow(DecryptionFailedError)
   await db.sql('UPDATE patients SET name = $1 WHERE id = $2', [row.name, id])
   await expect(prisma.patient.findMany()).resolves.toMatchObject([{ name: 'n', ssn: 's' }])
+})
+
+test('omit: { nameKey: false } asks for the key header by name, cold and warm; a write returns it only when asked', async () => {
+  const { id } = await prisma.patient.create({ data: { name: 'n' } })
+  for (const client of [coldClient().prisma, prisma]) {
+    const row = await client.patient.findUnique({ where: { id }, omit: { nameKey: false } })
+    expect(row).toMatchObject({ name: 'n', nameKey: expect.stringMatching(/^\$kfh\$/) })
+    expect(row).not.toHaveProperty('ssnKey')
+  }
+  const updated = await coldClient().prisma.patient.update({ where: { id }, data: { note: 'x' }, omit: { nameKey: false } })
+  expect(updated).toMatchObject({ name: 'n', nameKey: expect.stringMatching(/^\$kfh\$/) })
+  const plain = await coldClient().prisma.patient.update({ where: { id }, data: { note: 'y' } })
+  expect(plain).toMatchObject({ name: 'n', note: 'y' })
+  expect(plain).not.toHaveProperty('nameKey')
 })

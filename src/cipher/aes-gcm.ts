@@ -101,6 +101,18 @@ export class AesGcmKey {
     return plain
   }
 
+  /**
+   * Native only: `openText` of a body stored as base64url in `text` from `offset`, in one call
+   * (decoding included: no Buffer per value). The plaintext; null when authentication fails;
+   * undefined when this key is not native, or the text is not canonical base64url of a body (the
+   * caller then decodes it itself, and names the problem).
+   */
+  openTextBase64Url(text: string, offset: number, aad: Buffer = NO_AAD): string | null | undefined {
+    if (this.#destroyed) throw new Error('AES-GCM key used after destroy')
+    if (this.#handle === undefined || !nativeAead!.openTextBase64Url) return undefined
+    return nativeAead!.openTextBase64Url(this.#handle, text, offset, aad)
+  }
+
   /** Zeroes the key bytes and frees the native context (OpenSSL cleanses its key schedule). Idempotent. */
   destroy(): void {
     if (this.#destroyed) return

@@ -18,6 +18,12 @@ export interface NativeAead {
   open(handle: NativeKeyHandle, body: Uint8Array, aad: Uint8Array): Buffer | null
   /** The plaintext decoded as UTF-8 (one string, no Buffer), or null when authentication fails. */
   openText(handle: NativeKeyHandle, body: Uint8Array, aad: Uint8Array): string | null
+  /**
+   * `openText` of a body stored as canonical base64url (no padding) in `text` from `offset`:
+   * decoding, opening and UTF-8 in one call. Undefined when that text is not canonical base64url of
+   * iv | ciphertext | tag. Absent from binaries built before it (then the library decodes in JS).
+   */
+  openTextBase64Url?(handle: NativeKeyHandle, text: string, offset: number, aad: Uint8Array): string | null | undefined
   /** Frees the context; OpenSSL cleanses the key schedule. A destroyed handle throws on use. */
   destroy(handle: NativeKeyHandle): void
 }
@@ -75,6 +81,14 @@ export function passesKnownAnswerTest(addon: NativeAead): boolean {
       const tampered = Buffer.from(expected)
       tampered[tampered.length - 1]! ^= 1
       if (addon.open(handle, tampered, a) !== null || addon.openText(handle, tampered, a) !== null) return false
+      if (addon.openTextBase64Url) {
+        const text = '$kf2$' + expected.toString('base64url')
+        if (addon.openTextBase64Url(handle, text, 5, a) !== p.toString('utf8')) return false
+        if (addon.openTextBase64Url(handle, '$kf2$' + tampered.toString('base64url'), 5, a) !== null) return false
+        // Not canonical base64url: padding, a character out of the alphabet, a non-ASCII one.
+        for (const bad of [text + '==', text.replace(/.$/, '+'), text.replace(/.$/, 'é')])
+          if (addon.openTextBase64Url(handle, bad, 5, a) !== undefined) return false
+      }
     }
     return true
   } finally {

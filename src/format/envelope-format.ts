@@ -124,19 +124,29 @@ export function looksEncryptedBytes(value: Uint8Array): boolean {
  */
 export function splitText(value: string, at: FieldLocation, sameHeaderAs?: string): SplitEnvelope {
   const start = TEXT_PREFIX.length
+  const headerEnd = textBodyStart(value, at)
+  const sliced = value.slice(start, headerEnd)
+  const headerText = sliced === sameHeaderAs ? sameHeaderAs : sliced
+  const body = decodeBase64Url(value.slice(headerEnd))
+  if (headerText.length !== headerEnd - start || !body) throw new MalformedCiphertextError(at, 'not canonical base64url')
+  if (body.length < MIN_BODY_BYTES) throw new MalformedCiphertextError(at, 'truncated body')
+  return { headerId: headerText, header: undefined, headerText, body }
+}
+
+/**
+ * Where the body of a text-form value starts (the header's end, from its length field), nothing
+ * decoded but the first 4 header characters; throws MalformedCiphertextError. The header text is
+ * `value.slice(5, textBodyStart(value))`.
+ */
+export function textBodyStart(value: string, at: FieldLocation): number {
+  const start = TEXT_PREFIX.length
   // The first 4 characters carry the first 3 header bytes: version u8 | headerLength u16be.
   const lead = decodeQuantum(value, start)
   if (lead < 0) throw new MalformedCiphertextError(at, 'truncated header')
   if (lead >>> 16 !== FORMAT_VERSION) throw new MalformedCiphertextError(at, `unknown format version ${lead >>> 16}`)
   const headerLength = lead & 0xffff
   if (headerLength % 3 !== 0 || headerLength < FIXED_HEADER_BYTES) throw new MalformedCiphertextError(at, 'bad header length')
-  const headerEnd = start + (headerLength / 3) * 4
-  const sliced = value.slice(start, headerEnd)
-  const headerText = sliced === sameHeaderAs ? sameHeaderAs : sliced
-  const body = decodeBase64Url(value.slice(headerEnd))
-  if (headerText.length !== (headerLength / 3) * 4 || !body) throw new MalformedCiphertextError(at, 'not canonical base64url')
-  if (body.length < MIN_BODY_BYTES) throw new MalformedCiphertextError(at, 'truncated body')
-  return { headerId: headerText, header: undefined, headerText, body }
+  return start + (headerLength / 3) * 4
 }
 
 /** Splits the bytes form. */

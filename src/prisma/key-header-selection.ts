@@ -74,17 +74,15 @@ function level(registry: ModelRegistry, view: ModelView, args: Obj, mode: KeyHea
     const omit = isPlainObject(args.omit) ? args.omit : undefined
     if (mode === 'omit') {
       let nextOmit: Obj | undefined
-      for (const header of headers.keys()) if (!omit?.[header]) (nextOmit ??= { ...omit })[header] = true
+      for (const header of headers.keys()) if (omit?.[header] === undefined) (nextOmit ??= { ...omit })[header] = true
       if (nextOmit) out = { ...args, omit: nextOmit }
     } else {
       // Every scalar field not omitted is returned: the key headers are, and go after decryption.
       let nextOmit: Obj | undefined
       for (const [header, field] of headers) {
-        if (omit?.[field]) continue
-        if (omit?.[header]) {
-          nextOmit ??= { ...omit }
-          delete nextOmit[header]
-        }
+        if (omit?.[field] || omit?.[header] === false) continue // not returned, or asked for by name
+        // `false`, not absent: read even where the client's own `omit` option leaves it out.
+        ;(nextOmit ??= { ...omit })[header] = false
         strip.fields.push(header)
       }
       if (nextOmit) out = { ...args, omit: nextOmit }
