@@ -238,6 +238,9 @@ static long decode_b64url(const unsigned char *in, size_t n, unsigned char *out)
   return (long)o;
 }
 
+/* Texts up to this many UTF-8 bytes are copied out of V8 once, into the stack; longer ones are measured first. */
+#define STACK_TEXT 1024
+
 /* openText of a body stored as base64url text: decoding, opening and UTF-8 in one call, no Buffer. */
 static napi_value open_text_b64(napi_env env, napi_callback_info info) {
   size_t argc = 4;
@@ -246,8 +249,6 @@ static napi_value open_text_b64(napi_env env, napi_callback_info info) {
   kfe_key *k = key_of(env, argv[0]);
   if (k == NULL) return fail(env, "open: not a key handle");
   if (k->ctx == NULL) return fail(env, "open: key destroyed");
-  size_t text_len = 0;
-  if (napi_get_value_string_utf8(env, argv[1], NULL, 0, &text_len) != napi_ok) return fail(env, "openTextBase64Url: text must be a string");
   uint32_t offset = 0;
   if (napi_get_value_uint32(env, argv[2], &offset) != napi_ok) return fail(env, "openTextBase64Url: offset must be a number");
   const unsigned char *aad;
@@ -255,25 +256,44 @@ static napi_value open_text_b64(napi_env env, napi_callback_info info) {
   if (!bytes_of(env, argv[3], &aad, &aad_len) || aad_len > 0x7fffffff) return fail(env, "open: aad must be a Uint8Array");
   napi_value result;
   napi_get_undefined(env, &result);
-  if (text_len > 0x7fffffff || offset > text_len) return result;
-  /* One allocation: the text (UTF-8, NUL-terminated by napi), then the decoded body, then the plaintext. */
-  size_t n = text_len - offset;
-  size_t body_cap = n / 4 * 3 + 3;
-  size_t need = text_len + 1 + body_cap + body_cap;
-  unsigned char stack[STACK_PLAINTEXT];
-  unsigned char *buf = need <= sizeof stack ? stack : (unsigned char *)malloc(need);
-  if (buf == NULL) return fail(env, "openTextBase64Url: out of memory");
-  unsigned char *text = buf, *body = buf + text_len + 1, *out = body + body_cap;
-  size_t copied = 0;
-  napi_status status = napi_get_value_string_utf8(env, argv[1], (char *)text, text_len + 1, &copied);
-  long body_len = status == napi_ok && copied == text_len ? decode_b64url(text + offset, n, body) : -1;
-  if (status == napi_ok && body_len >= IV_BYTES + TAG_BYTES) {
-    size_t pt_len = (size_t)body_len - IV_BYTES - TAG_BYTES;
-    status = open_into(k, body, pt_len, aad, aad_len, out) ? napi_create_string_utf8(env, (const char *)out, pt_len, &result)
-                                                            : napi_get_null(env, &result);
-    OPENSSL_cleanse(out, pt_len);
+  unsigned char stack_text[STACK_TEXT];
+  unsigned char *text = stack_text;
+  size_t text_len = 0;
+  if (napi_get_value_string_utf8(env, argv[1], (char *)stack_text, sizeof stack_text, &text_len) != napi_ok)
+    return fail(env, "openTextBase64Url: text must be a string");
+  /* Within 4 bytes of the end it may have been cut (at a character boundary): measure, copy whole. */
+  if (text_len + 4 >= sizeof stack_text) {
+    if (napi_get_value_string_utf8(env, argv[1], NULL, 0, &text_len) != napi_ok || text_len > 0x7fffffff) return result;
+    text = (unsigned char *)malloc(text_len + 1);
+    if (text == NULL) return fail(env, "openTextBase64Url: out of memory");
+    size_t copied = 0;
+    if (napi_get_value_string_utf8(env, argv[1], (char *)text, text_len + 1, &copied) != napi_ok || copied != text_len) {
+      free(text);
+      return result;
+    }
   }
-  if (buf != stack) free(buf);
+  napi_status status = napi_ok;
+  if (offset <= text_len) {
+    /* The decoded body, then the plaintext (at most as long as the body). */
+    size_t n = text_len - offset;
+    size_t body_cap = n / 4 * 3 + 3;
+    unsigned char stack[STACK_PLAINTEXT];
+    unsigned char *body = 2 * body_cap <= sizeof stack ? stack : (unsigned char *)malloc(2 * body_cap);
+    if (body == NULL) {
+      if (text != stack_text) free(text);
+      return fail(env, "openTextBase64Url: out of memory");
+    }
+    unsigned char *out = body + body_cap;
+    long body_len = decode_b64url(text + offset, n, body);
+    if (body_len >= IV_BYTES + TAG_BYTES) {
+      size_t pt_len = (size_t)body_len - IV_BYTES - TAG_BYTES;
+      status = open_into(k, body, pt_len, aad, aad_len, out) ? napi_create_string_utf8(env, (const char *)out, pt_len, &result)
+                                                              : napi_get_null(env, &result);
+      OPENSSL_cleanse(out, pt_len);
+    }
+    if (body != stack) free(body);
+  }
+  if (text != stack_text) free(text);
   if (status != napi_ok) return fail(env, "openTextBase64Url: could not create the string");
   return result;
 }

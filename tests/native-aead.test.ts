@@ -16,6 +16,7 @@ import {
   type NativeAead,
 } from '../src/cipher/native-aead'
 import { DataKeyEntry } from '../src/engine/data-key-entry'
+import { decodeBase64Url } from '../src/format/strict-base64url'
 
 /**
  * The native AES-256-GCM addon and node:crypto, side by side on the same inputs: the same bytes
@@ -152,6 +153,77 @@ describeNative('native and node:crypto agree', () => {
     expect(() => native!.seal(native!.newKey(randomBytes(32)), Buffer.alloc(8), Buffer.alloc(1), Buffer.alloc(0))).toThrow(/12-byte IV/)
     expect(() => native!.open({} as never, Buffer.alloc(40), Buffer.alloc(0))).toThrow(/not a key handle/)
     fast.destroy()
+  })
+})
+
+describeNative('openTextBase64Url (the read walk: a body opened from the stored text)', () => {
+  test('opens what node:crypto sealed, from any offset, exactly as decoding in JS then openText does', () => {
+    fc.assert(
+      fc.property(inputs, fc.string({ maxLength: 20 }), ({ key, iv, aad, plaintext }, prefix) => {
+        const text = Buffer.from(plaintext.toString('utf8'), 'utf8') // valid UTF-8, as text fields hold
+        const sealed = nodeSeal(key, iv, text, aad)
+        const handle = nativeAead!.newKey(key)
+        try {
+          const stored = prefix + sealed.toString('base64url')
+          // JS string offsets: a prefix of ASCII only (as our prefixes are) keeps UTF-8 and UTF-16 offsets equal.
+          const ascii = /^[\x00-\x7f]*$/.test(prefix)
+          if (ascii) expect(nativeAead!.openTextBase64Url!(handle, stored, prefix.length, aad)).toBe(text.toString('utf8'))
+          const flipped = Buffer.from(sealed)
+          flipped[flipped.length - 1]! ^= 1
+          expect(nativeAead!.openTextBase64Url!(handle, flipped.toString('base64url'), 0, aad)).toBeNull()
+        } finally {
+          nativeAead!.destroy(handle)
+        }
+      }),
+      { numRuns: 200 },
+    )
+  })
+
+  test('refuses (undefined) exactly the texts the strict JS decoder refuses, and short bodies', () => {
+    const key = randomBytes(32)
+    const aad = Buffer.from('a')
+    const handle = nativeAead!.newKey(key)
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+    try {
+      fc.assert(
+        fc.property(fc.string({ unit: fc.constantFrom(...alphabet.split(''), '=', '+', '/', ' ', 'é', '\u0141'), maxLength: 60 }), (t) => {
+          const strict = decodeBase64Url(t)
+          const got = nativeAead!.openTextBase64Url!(handle, t, 0, aad)
+          if (!strict || strict.length < 28) expect(got).toBeUndefined()
+          else expect(got).toBeNull() // canonical and long enough: decoded, and fails authentication
+        }),
+        { numRuns: 2000 },
+      )
+      expect(nativeAead!.openTextBase64Url!(handle, 'abc', 9, aad)).toBeUndefined() // offset past the end
+    } finally {
+      nativeAead!.destroy(handle)
+    }
+  })
+
+  test('texts around and above the stack copy (1,024 UTF-8 bytes) open the same', () => {
+    const key = randomBytes(32)
+    const handle = nativeAead!.newKey(key)
+    try {
+      for (const n of [700, 730, 740, 745, 760, 800, 3000, 10_000]) {
+        const plain = Buffer.from('ü'.repeat(n / 2))
+        const stored = '$kf2$0123456789ab' + nodeSeal(key, randomBytes(12), plain, Buffer.alloc(0)).toString('base64url')
+        expect(nativeAead!.openTextBase64Url!(handle, stored, 17, Buffer.alloc(0))).toBe(plain.toString('utf8'))
+      }
+    } finally {
+      nativeAead!.destroy(handle)
+    }
+  })
+
+  test('AesGcmKey.openTextBase64Url: the addon on a native key, undefined on a node:crypto key (the caller decodes)', () => {
+    const key = randomBytes(32)
+    const sealed = nodeSeal(key, randomBytes(12), Buffer.from('zoë'), Buffer.alloc(0))
+    const native = new AesGcmKey(Buffer.from(key))
+    const js = new AesGcmKey(Buffer.from(key), false)
+    expect(native.openTextBase64Url('$kf2$' + sealed.toString('base64url'), 5)).toBe('zoë')
+    expect(js.openTextBase64Url('$kf2$' + sealed.toString('base64url'), 5)).toBeUndefined()
+    native.destroy()
+    js.destroy()
+    expect(() => native.openTextBase64Url('x', 0)).toThrow(/after destroy/)
   })
 })
 
