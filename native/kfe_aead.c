@@ -198,22 +198,23 @@ static napi_value open_text(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* The value of a base64url character (RFC 4648 §5), or -1. */
-static int b64url_value(unsigned char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
-  return -1;
-}
+/* The value of each base64url character (RFC 4648 §5), -1 for any other code unit below 128. */
+static const signed char B64URL[128] = {
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+    -1, 0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, 63,
+    -1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+};
+
+/* The value of a UTF-16 code unit as a base64url character, or -1 (anything outside ASCII included). */
+static inline int b64url_value(char16_t c) { return c < 128 ? B64URL[c] : -1; }
 
 /*
- * Decodes canonical base64url without padding: only the alphabet, a length not 1 mod 4, and the
- * unused low bits of a last partial quantum zero (the one text that encodes these bytes, as the
- * library's strict decoder). Returns the byte count, or -1.
+ * Decodes canonical base64url without padding, from UTF-16 code units: only the alphabet, a length
+ * not 1 mod 4, and the unused low bits of a last partial quantum zero (the one text that encodes
+ * these bytes, as the library's strict decoder). Returns the byte count, or -1.
  */
-static long decode_b64url(const unsigned char *in, size_t n, unsigned char *out) {
+static long decode_b64url(const char16_t *in, size_t n, unsigned char *out) {
   if (n % 4 == 1) return -1;
   size_t i = 0, o = 0;
   for (; i + 4 <= n; i += 4) {
@@ -238,7 +239,7 @@ static long decode_b64url(const unsigned char *in, size_t n, unsigned char *out)
   return (long)o;
 }
 
-/* Texts up to this many UTF-8 bytes are copied out of V8 once, into the stack; longer ones are measured first. */
+/* Texts up to this many UTF-16 code units are copied out of V8 once, into the stack; longer ones are measured first. */
 #define STACK_TEXT 1024
 
 /* openText of a body stored as base64url text: decoding, opening and UTF-8 in one call, no Buffer. */
@@ -256,18 +257,19 @@ static napi_value open_text_b64(napi_env env, napi_callback_info info) {
   if (!bytes_of(env, argv[3], &aad, &aad_len) || aad_len > 0x7fffffff) return fail(env, "open: aad must be a Uint8Array");
   napi_value result;
   napi_get_undefined(env, &result);
-  unsigned char stack_text[STACK_TEXT];
-  unsigned char *text = stack_text;
+  /* UTF-16 code units, as JS sees the string: offsets are JS string offsets, and any code unit
+   * outside ASCII (so outside the alphabet) is refused, never narrowed to a byte. */
+  char16_t stack_text[STACK_TEXT];
+  char16_t *text = stack_text;
   size_t text_len = 0;
-  if (napi_get_value_string_utf8(env, argv[1], (char *)stack_text, sizeof stack_text, &text_len) != napi_ok)
+  if (napi_get_value_string_utf16(env, argv[1], stack_text, STACK_TEXT, &text_len) != napi_ok)
     return fail(env, "openTextBase64Url: text must be a string");
-  /* Within 4 bytes of the end it may have been cut (at a character boundary): measure, copy whole. */
-  if (text_len + 4 >= sizeof stack_text) {
-    if (napi_get_value_string_utf8(env, argv[1], NULL, 0, &text_len) != napi_ok || text_len > 0x7fffffff) return result;
-    text = (unsigned char *)malloc(text_len + 1);
+  if (text_len + 1 >= STACK_TEXT) { /* it may have been cut: measure, copy whole */
+    if (napi_get_value_string_utf16(env, argv[1], NULL, 0, &text_len) != napi_ok || text_len > 0x3fffffff) return result;
+    text = (char16_t *)malloc((text_len + 1) * sizeof(char16_t));
     if (text == NULL) return fail(env, "openTextBase64Url: out of memory");
     size_t copied = 0;
-    if (napi_get_value_string_utf8(env, argv[1], (char *)text, text_len + 1, &copied) != napi_ok || copied != text_len) {
+    if (napi_get_value_string_utf16(env, argv[1], text, text_len + 1, &copied) != napi_ok || copied != text_len) {
       free(text);
       return result;
     }
