@@ -222,7 +222,7 @@ test('version 1 values in a short-form column stay readable', async () => {
   await expect(coldClient().prisma.patient.findUnique({ where: { id } })).resolves.toMatchObject({ name: 'old' })
 })
 
-test('in an interactive transaction and a batch transaction, a cold read runs again inside it', async () => {
+test('a cold read runs again inside an interactive transaction, and reads its key headers at once in a batch transaction', async () => {
   const { id } = await prisma.patient.create({ data: { name: 'n' } })
   const { prisma: cold } = coldClient()
   const inTx = await cold.$transaction(async (tx) => {

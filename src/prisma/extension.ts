@@ -133,7 +133,12 @@ export function createQueryHandler(options: FieldEncryptionOptions) {
     for (const key of ['_min', '_max', '_avg', '_sum', '_count']) if (key in next) queries.aggregateSelection(view, key, next[key])
     // Key headers (format version 2): left out of reads, read by writes (which cannot be run again).
     const isRead = READS.has(params.operation)
-    const headers = RETURNS_RECORDS.has(params.operation) ? withKeyHeaders(registry, view, next, isRead ? 'omit' : 'read') : undefined
+    // A read of a batch transaction ($transaction([...])) is not run again either: its results come
+    // back once the batch has committed, and a second query would run after it, in a transaction of
+    // its own (seeing what later statements of the batch did).
+    const inBatch = (params.transaction as { kind?: unknown } | undefined)?.kind === 'batch'
+    const runsAgain = isRead && !inBatch
+    const headers = RETURNS_RECORDS.has(params.operation) ? withKeyHeaders(registry, view, next, runsAgain ? 'omit' : 'read') : undefined
     // Encrypt the values and hash the blind indexes side by side; both finish before the query.
     const [sealed] = await Promise.all([
       batch.size > 0 ? encryptor.encryptManyWithKeyHeaders(batch.items) : undefined,
@@ -152,12 +157,12 @@ export function createQueryHandler(options: FieldEncryptionOptions) {
     let result = await params.query(headers?.args ?? next)
     if (!RETURNS_RECORDS.has(params.operation)) return result
     const returned = resultModel(registry, view, params.dataPath)
-    let headerStrip = isRead ? undefined : headers?.strip
+    let headerStrip = runsAgain ? undefined : headers?.strip
     try {
-      await decryptResult(returned, result, !isRead)
+      await decryptResult(returned, result, !runsAgain)
     } catch (err) {
       // A cold read of short values (format version 2): run it again with their key headers.
-      if (!(isRead && err instanceof KeyHeaderMissingError)) throw err
+      if (!(runsAgain && err instanceof KeyHeaderMissingError)) throw err
       const again = withKeyHeaders(registry, view, next, 'read')
       result = await params.query(again.args)
       await decryptResult(returned, result, true)
