@@ -141,6 +141,7 @@ function checkUpdateScope(qb: Builder & { expressionMap: { valuesSet?: unknown }
  *   columns before the index is set), and a short-form column (format version 2) its key-header column.
  */
 function checkUpsert(qb: Builder, state: HookedDataSource): void {
+  checkRawConflict(qb, state)
   const onUpdate = (qb.expressionMap as { onUpdate?: { overwrite?: string[]; columns?: unknown; conflict?: string | string[] } }).onUpdate
   const metadata = onUpdate && mainMetadata(qb)
   const view = metadata && state.registry.get(metadata.name)
@@ -169,6 +170,30 @@ function checkUpsert(qb: Builder, state: HookedDataSource): void {
       if (!overwrite.includes(column)) overwrite.push(column)
     }
   }
+}
+
+/** A raw conflict clause that only does nothing: `DO NOTHING`, after an optional `(columns)` target. */
+const RAW_DO_NOTHING = /^\s*(\([^()]*\)\s*)?DO\s+NOTHING\s*$/i
+
+/**
+ * TypeORM 0.3's `onConflict(statement)` (raw SQL, removed in 1.x), which TypeORM puts into the
+ * INSERT ahead of `orUpdate`: the adapter cannot see what its `DO UPDATE SET` overwrites, so an
+ * encrypted column overwritten there would lose its key header (format version 2: the old one
+ * stays, and the value no longer opens once the cache is cold), its blind index, or its row's
+ * scope. Refused on an entity with encrypted columns, unless it only does nothing.
+ */
+function checkRawConflict(qb: Builder, state: HookedDataSource): void {
+  const map = qb.expressionMap as { onConflict?: unknown; onIgnore?: unknown }
+  if (map.onIgnore || map.onConflict === undefined || map.onConflict === null || map.onConflict === '') return
+  const metadata = mainMetadata(qb)
+  const view = metadata && state.registry.get(metadata.name)
+  if (!view || view.encrypted.size === 0) return
+  if (typeof map.onConflict === 'string' && RAW_DO_NOTHING.test(map.onConflict)) return
+  throw new UnsupportedEncryptedFieldQueryError(
+    { model: view.description.name },
+    'onConflict',
+    'a raw conflict clause may overwrite encrypted columns without their key headers, blind indexes or scope: use orUpdate',
+  )
 }
 
 /** `orderBy('alias.property')`: refused on an encrypted property of any joined entity. */
