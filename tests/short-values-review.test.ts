@@ -160,3 +160,22 @@ test('a cold read with include of _count and a relation, and select of a relatio
   expect(viaSelect!.patients.map((p) => p.name).sort()).toEqual(['p1', 'p2'])
   for (const p of viaSelect!.patients) expect(p).not.toHaveProperty('nameKey')
 })
+
+test('a cold batch transaction of reads with select, include and the Fluent API opens every value and returns no key header', async () => {
+  const email = `${randomUUID()}@x.io`
+  await prisma.user.create({ data: { email, patients: { create: [{ name: 'p1', ssn: 's1' }, { name: 'p2' }] } } })
+  const { prisma: cold, recorder } = coldClient()
+  const [selected, included, fluent] = await cold.$transaction([
+    cold.patient.findMany({ select: { name: true, ssn: true }, orderBy: { id: 'asc' } }),
+    cold.user.findFirst({ include: { patients: { orderBy: { id: 'asc' } } } }),
+    cold.user.findFirst({ where: { email } }).patients({ orderBy: { id: 'asc' } }),
+  ])
+  expect(selected).toEqual([
+    { name: 'p1', ssn: 's1' },
+    { name: 'p2', ssn: null },
+  ])
+  expect(included!.patients.map((p) => p.name)).toEqual(['p1', 'p2'])
+  expect(fluent!.map((p) => p.name)).toEqual(['p1', 'p2'])
+  for (const p of [...included!.patients, ...fluent!]) for (const k of ['nameKey', 'ssnKey', 'scanKey']) expect(p).not.toHaveProperty(k)
+  expect(recorder.queries).toHaveLength(3) // none run again
+})
