@@ -17,23 +17,22 @@ export class ValueBatch {
   /** `scope`: the scope (tenant) of every value of the batch, when the client is scoped. */
   constructor(private readonly scope?: string) {}
 
-  /** `value`, whose transformed value goes to `holder[key]`; `scope`: this value's own scope (a row-scoped model's row), else the batch's. */
-  add(value: unknown, ctx: FieldContext, holder: object, key: string | number, scope: string | undefined = this.scope): void {
-    this.items.push(scope === undefined ? { value, ctx } : { value, ctx, scope })
-    this.holders.push(holder)
-    this.keys.push(key)
-  }
-
-  /** A stored value read with its key header (format version 2), whose plaintext goes to `holder[key]`. */
-  addWithKeyHeader(
+  /**
+   * `value`, whose transformed value goes to `holder[key]`; `scope`: this value's own scope (a
+   * row-scoped model's row), else the batch's; `keyHeader`: on a read, the row's key header of a
+   * short value (format version 2), when it was read.
+   */
+  add(
     value: unknown,
     ctx: FieldContext,
     holder: object,
     key: string | number,
-    scope: string | undefined,
-    keyHeader: unknown,
+    scope: string | undefined = this.scope,
+    keyHeader?: unknown,
   ): void {
-    this.items.push(scope === undefined ? { value, ctx, keyHeader } : { value, ctx, scope, keyHeader })
+    const item: FieldValue = scope === undefined ? { value, ctx } : { value, ctx, scope }
+    if (keyHeader !== undefined) item.keyHeader = keyHeader
+    this.items.push(item)
     this.holders.push(holder)
     this.keys.push(key)
   }

@@ -79,9 +79,10 @@ export class ResultDecryptor {
         const arr = value.slice()
         record[key] = arr
         for (let i = 0; i < arr.length; i++) batch.add(arr[i], ctxs[f]!, arr, i, scope as string | undefined)
-      } else if (withKeyHeaders && headers[f] !== undefined)
-        batch.addWithKeyHeader(value, ctxs[f]!, record, key, scope as string | undefined, record[headers[f]!])
-      else batch.add(value, ctxs[f]!, record, key, scope as string | undefined)
+      } else {
+        const header = withKeyHeaders && headers[f] !== undefined ? record[headers[f]!] : undefined
+        batch.add(value, ctxs[f]!, record, key, scope as string | undefined, header)
+      }
     }
     for (let r = 0; r < relations.length; r++) {
       const value = record[relations[r]!]
